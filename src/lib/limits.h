@@ -1,0 +1,65 @@
+/*
+ * limits.h - every bound on untrusted input, each next to its reason.
+ * Shared by all programs (pop3d, and later pop3fetch and pop3ctl).
+ */
+/*
+ * With -Isrc/lib this file shadows the C library's <limits.h>, also for
+ * system headers (OpenSSL's err.h needs INT_MAX): pass every inclusion
+ * on to the next <limits.h> in the search path (a GCC/Clang extension),
+ * outside the guard so that a later <limits.h> still reaches the real
+ * one.  This cannot loop: found through -I, the search goes on past
+ * src/lib; found relative to its includer, it starts over and finds this
+ * file through -I.  Building with -iquote src/lib avoids all this.
+ */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winclude-next-absolute-path"
+#endif
+#include_next <limits.h>
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
+
+#ifndef POP3_LIMITS_H
+#define POP3_LIMITS_H
+
+/* RFC 2449 section 4: a command line is at most 255 octets including CRLF. */
+#define POP3_CMD_MAX		255
+/* RFC 1939: each argument is at most 40 characters (SASL data excepted). */
+#define POP3_ARG_MAX		40
+/* Arguments per command: TOP takes two, nothing takes more. */
+#define POP3_ARGS_MAX		2
+/*
+ * RFC 5034 section 4: SASL continuation lines are not bound by RFC 2449's
+ * 255; PLAIN with 255-octet names and secrets stays far below 2 KiB.
+ */
+#define POP3_SASL_LINE_MAX	2048
+/* Longest user name we accept: a mailbox name, used in a path. */
+#define POP3_USER_MAX		64
+/* Longest secret: bounds the PASS argument and SASL PLAIN's passwd. */
+#define POP3_SECRET_MAX		255
+/* A client that sends this many bad commands is disconnected (Dovecot uses 20). */
+#define POP3_BAD_CMDS_PREAUTH	5
+#define POP3_BAD_CMDS_POSTAUTH	20
+/* An over-long line is skipped to its end; past this much, the client is abusive. */
+#define POP3_SKIP_MAX		(64 * 1024)
+/* Unread pipelined input we hold before we stop reading the socket. */
+#define POP3_INPUT_MAX		(64 * 1024)
+/* Output queued before a RETR/TOP/LIST/UIDL continuation yields. */
+#define POP3_OUTPUT_HIWAT	(256 * 1024)
+/* Messages per maildrop: bounds memory per session (popa3d MAX_MAILBOX_MESSAGES). */
+#define POP3_MAILDROP_MAX	2000000
+/* Maildir file names are at most this long (NAME_MAX). */
+#define POP3_MDNAME_MAX		255
+/* RFC 1939: a unique-id is 1 to 70 characters in 0x21..0x7E. */
+#define POP3_UIDL_MAX		70
+/* IPC messages between pop3d processes (SOCK_SEQPACKET, one per datagram). */
+#define POP3_MSG_MAX		4096
+/* Config: a line, and the file as a whole. */
+#define CONF_LINE_MAX		1024
+#define CONF_FILE_MAX		(1024 * 1024)
+/* passwd-file: a line, and the number of users. */
+#define PASSWD_LINE_MAX		1024
+#define PASSWD_USERS_MAX	1000000
+
+#endif

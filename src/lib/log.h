@@ -1,0 +1,35 @@
+/*
+ * log.h - one line per event, "key=value" fields, to stderr or syslog.
+ * The only src/lib module that writes logs; others return errors.
+ */
+#ifndef POP3_LOG_H
+#define POP3_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* ident: program name; to_syslog: 0 stderr, 1 syslog(LOG_MAIL); verbose: debug on */
+void	log_init(const char *ident, int to_syslog, int verbose);
+/* Process role shown in every stderr line ("master", "auth", "worker"). */
+void	log_role(const char *role);
+void	log_msg(enum log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+#define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+/* Logs then exit(1): for programs only, never called from src/lib. */
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatal(const char *fmt, ...)	/* appends ": strerror(errno)" */
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Escapes untrusted bytes for a log line: printable ASCII except '\\'
+ * and '"' as is, others as \xHH; at most outlen-1 bytes, NUL-terminated,
+ * truncated with "..." if it does not fit.  Returns out.
+ */
+char	*log_escape(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * maildir.h - Maildir names and UIDLs, scanning and delivery.
+ * Names are untrusted (anyone who can deliver chooses them).
+ * The name functions have no I/O (maildir_unique reads the clock, the
+ * host name and random bytes); maildir_deliver() does blocking I/O and
+ * runs off the event loop.  Scanning a maildrop is pop3d's maildrop.c.
+ */
+#ifndef POP3_MAILDIR_H
+#define POP3_MAILDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "limits.h"
+
+struct maildir_name {
+	size_t		 base_len;	/* unique part: up to first ',' or ':' */
+	int		 has_size;	/* ,S=<n> present and valid */
+	uint64_t	 size;		/* bytes on disk */
+	int		 has_wsize;	/* ,W=<n> present and valid */
+	uint64_t	 wsize;		/* CRLF size */
+	uint64_t	 sort_sec;	/* leading decimal seconds, 0 if none */
+	uint64_t	 sort_usec;	/* from an "M<usec>" part, 0 if none */
+};
+
+/*
+ * Parses a Maildir file name (no directory part).  Returns 0, or -1 if
+ * the name is not a message: empty, starts with '.', longer than
+ * POP3_MDNAME_MAX, or contains '/'.  ,S= and ,W= are looked for in the
+ * part between the unique name and the ':' info; a malformed or
+ * overflowing value is ignored (has_* stays 0).
+ */
+int	maildir_name_parse(const char *name, struct maildir_name *out);
+
+/*
+ * UIDL for a Maildir name: the unique part (before the first ',' or ':')
+ * when it is 1..70 octets all in 0x21..0x7E; otherwise the 64 lower-case
+ * hex digits of SHA-256 over the unique part.  Stable forever: no index.
+ * out must hold POP3_UIDL_MAX + 1 bytes.  Always succeeds.
+ */
+void	maildir_uidl(const char *name, char *out);
+
+/*
+ * Order of delivery: compares two parsed names by (sort_sec, sort_usec)
+ * then by the full name with strcmp.  For qsort.
+ */
+int	maildir_name_cmp(const char *a, const struct maildir_name *pa,
+	    const char *b, const struct maildir_name *pb);
+
+/*
+ * Unique name for a new message: "<sec>.M<usec>P<pid>Q<counter>R<rand>.<host>"
+ * with '/', ':' (and ',') in the host name replaced by "\057", "\072"
+ * ("\054") as Maildir requires, and the host name cut to 64 octets.
+ * <rand> is 16 hex digits.  out must hold POP3_MDNAME_MAX + 1 bytes.
+ * Thread-safe.
+ */
+void	maildir_unique(char *out, size_t outlen);
+
+/*
+ * Delivers len bytes into the Maildir at dirfd: writes tmp/<unique>
+ * with O_EXCL, fsyncs it, renames it to new/<unique>,S=<n>,W=<m>
+ * (n: len, m: dot_crlf_size) without replacing an existing file, and
+ * fsyncs new/.  On any failure nothing is left in tmp/ or new/.
+ * Returns 0 and (if namebuf) the final name without "new/", or -1 with
+ * errno set (ENAMETOOLONG if namelen is too small).  Thread-safe.
+ */
+int	maildir_deliver(int dirfd, const unsigned char *data, size_t len,
+	    char *namebuf, size_t namelen);
+
+#endif

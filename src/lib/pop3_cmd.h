@@ -1,0 +1,65 @@
+/*
+ * pop3_cmd.h - parsing of POP3 command lines (RFC 1939, RFC 2449) and
+ * of message numbers.  Pure functions, no I/O; input is untrusted.
+ */
+#ifndef POP3_CMD_H
+#define POP3_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+struct pop3_cmd {
+	char	 verb[5];		/* upper-cased, NUL-terminated */
+	int	 argc;			/* 0..POP3_ARGS_MAX */
+	char	*argv[POP3_ARGS_MAX];	/* point into args[], NUL-terminated */
+	char	*rest;			/* everything after the verb and one SP,
+					   or "" (for PASS, whose secret may hold
+					   spaces, and for AUTH); points into
+					   line[], left intact by the split */
+	char	 line[POP3_SASL_LINE_MAX + 1];
+	char	 args[POP3_SASL_LINE_MAX + 1];	/* private: argv storage */
+};
+
+/*
+ * Parses one command line of len octets without its CRLF (a lone LF was
+ * already stripped by the caller as well).  Fills cmd; every pointer in
+ * it points into cmd itself and is valid until the next parse into it.
+ * The caller enforces POP3_CMD_MAX while reading; the parser itself
+ * accepts up to POP3_SASL_LINE_MAX octets (AUTH initial responses).
+ * Returns 0, or -1 with *errstr set to a static reason suitable for an
+ * -ERR reply (checked in this order):
+ *   "empty command", "line too long", "line contains NUL",
+ *   "command contains a control character", "unknown command" (verb not
+ *   3-4 alphabetic characters), "too many arguments", "argument too long",
+ *   "empty argument" (two spaces, or a trailing space).
+ * Arguments are separated by exactly one SP (RFC 1939); a verb is 3 or 4
+ * letters, matched case-insensitively.  More than POP3_ARGS_MAX arguments
+ * are an error only when "strict" is set; otherwise rest still holds
+ * them all (PASS, AUTH, APOP use rest or argv as they need) and argv[]
+ * holds the first POP3_ARGS_MAX.  The argument length limit
+ * (POP3_ARG_MAX) and "empty argument" apply only when strict is set
+ * (without strict, "PASS a  b " keeps rest = "a  b ").  Octets 0x80 and
+ * above are allowed in arguments; other control characters never are.
+ */
+int	pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
+	    int strict, const char **errstr);
+
+/*
+ * Parses a message number: digits only (no sign, no space, no leading
+ * '+'/'-'), no overflow, value in 1..max.  Returns 0 and sets *out, or -1
+ * with *errstr one of "invalid message number", "no such message"
+ * (0 or beyond max, including values beyond 2^64).
+ */
+int	pop3_msgnum(const char *s, uint64_t max, uint64_t *out,
+	    const char **errstr);
+
+/*
+ * Parses a non-negative line count for TOP: digits only, no overflow;
+ * values beyond UINT64_MAX are clamped to UINT64_MAX (a huge count means
+ * "the whole body").  Returns 0, or -1 with *errstr "invalid line count".
+ */
+int	pop3_linecount(const char *s, uint64_t *out, const char **errstr);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * tls.c - the one OpenSSL policy: TLS 1.2 or newer, ECDHE with AEAD
+ * ciphers only for TLS 1.2, no compression, no renegotiation, server
+ * cipher preference, session cache and tickets for resumption, ALPN
+ * "pop3" (RFC 8314 and the ALPACA lesson: refuse other protocols).
+ * Context creation runs in pop3d's master; handshakes in the workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+/* Mozilla "intermediate" TLS 1.2 list: forward secret, AEAD only. */
+#define TLS_CIPHERS_12 \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/* Session cache scope: sessions of another service never resume here. */
+#define TLS_SID_CTX	"pop3d"
+
+/* ALPN wire format: length-prefixed protocol names. */
+static const unsigned char tls_alpn[] = { 4, 'p', 'o', 'p', '3' };
+
+char *
+tls_errstr(void)
+{
+	struct buf	 b;
+	unsigned long	 e;
+	char		 one[256];
+
+	buf_init(&b, 4096);
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, one, sizeof(one));
+		(void)buf_printf(&b, "%s%s", b.len > 0 ? "; " : "", one);
+	}
+	if (b.len == 0)
+		(void)buf_addstr(&b, "unknown TLS error");
+	return (char *)buf_take(&b, NULL);
+}
+
+/*
+ * A client that offers ALPN must offer "pop3" (RFC 7301: otherwise a
+ * fatal no_application_protocol alert); one that offers none is fine.
+ */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char	*sel;
+
+	if (SSL_select_next_proto(&sel, outlen, tls_alpn, sizeof(tls_alpn),
+	    in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+tls_fail(SSL_CTX *ctx, char **errp, const char *what)
+{
+	char	*e = tls_errstr();
+
+	xasprintf(errp, "%s: %s", what, e);
+	free(e);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_server_ctx(const char *cert_file, const char *key_file, char **errp)
+{
+	SSL_CTX	*ctx;
+
+	*errp = NULL;
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return tls_fail(NULL, errp, "SSL_CTX_new");
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		return tls_fail(ctx, errp, "TLS minimum version");
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1)
+		return tls_fail(ctx, errp, "TLS 1.2 cipher list");
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)TLS_SID_CTX, sizeof(TLS_SID_CTX) - 1) != 1)
+		return tls_fail(ctx, errp, "session id context");
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+		return tls_fail(ctx, errp, cert_file);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
+		return tls_fail(ctx, errp, key_file);
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return tls_fail(ctx, errp, key_file);
+	return ctx;
+}

@@ -1,0 +1,628 @@
+/*
+ * auth.c - the auth process.  Runs as auth_user, never touches the
+ * network.  The main thread polls the master's control channel and one
+ * channel per worker; requests go to a queue that a few threads drain,
+ * because a yescrypt check takes milliseconds and must not stall the
+ * others.  It also keeps the failure counters for every worker, so a
+ * brute-force attempt is slowed no matter which worker it lands on.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "ipc.h"
+#include "log.h"
+#include "msg.h"
+#include "passwd.h"
+#include "privsep.h"
+#include "xmalloc.h"
+
+#define AUTH_CHANS_MAX		256	/* worker channels, all generations */
+#define AUTH_QUEUE_MAX		4096	/* requests waiting for a thread */
+#define PENALTY_BUCKETS		4096
+#define PENALTY_MAX		100000	/* tracked addresses and users */
+#define APOP_TS_MAX		128
+
+struct auth_conf {
+	char		 passwd_file[4096];
+	uint64_t	 fail_delay_ms;
+	uint64_t	 fail_delay_max_ms;
+	uint64_t	 ban_threshold;
+	uint64_t	 ban_time;
+	uint64_t	 login_delay;
+};
+
+struct chan {
+	int		 fd;
+	int		 pending;	/* requests in the queue or in a thread */
+	int		 dead;		/* EOF seen; close when pending == 0 */
+};
+
+struct areq {
+	struct chan	*ch;
+	uint64_t	 sid;
+	uint32_t	 mech;
+	char		 user[POP3_USER_MAX + 1];
+	char		 secret[POP3_SECRET_MAX + 1];
+	char		 apop_ts[APOP_TS_MAX];
+	char		 rip[64];
+	struct areq	*next;
+};
+
+struct penalty {
+	char		 key[POP3_USER_MAX + 8];
+	uint32_t	 fails;
+	time_t		 last_fail;
+	time_t		 banned_until;
+	time_t		 last_login;
+	struct penalty	*next;
+};
+
+static struct auth_conf	 aconf;
+static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;	/* queue, chans, conf */
+static pthread_cond_t	 qcond = PTHREAD_COND_INITIALIZER;
+static struct areq	*qhead, *qtail;
+static size_t		 qlen;
+static struct chan	*chans[AUTH_CHANS_MAX];	/* pointers: jobs hold them */
+static size_t		 nchans;
+
+static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
+static struct passwd_db	 db;
+static struct passwd_entry dummy;	/* verified for unknown users */
+static int		 db_ok;
+static struct stat	 db_st;
+
+static pthread_mutex_t	 plock = PTHREAD_MUTEX_INITIALIZER;
+static struct penalty	*ptab[PENALTY_BUCKETS];
+static size_t		 npenalty;
+
+static uint32_t
+hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Drops entries whose failures and bans have expired.  plock held. */
+static void
+penalty_prune(time_t now)
+{
+	struct penalty	**pp, *p;
+	size_t		  i;
+	time_t		  window = (time_t)aconf.ban_time;
+
+	if (window < (time_t)aconf.login_delay)
+		window = (time_t)aconf.login_delay;
+	for (i = 0; i < PENALTY_BUCKETS; i++)
+		for (pp = &ptab[i]; (p = *pp) != NULL; ) {
+			if (now - p->last_fail > window &&
+			    now >= p->banned_until &&
+			    now - p->last_login > window) {
+				*pp = p->next;
+				free(p);
+				npenalty--;
+			} else
+				pp = &p->next;
+		}
+}
+
+/* Finds or (if create) adds the entry for key.  plock held.  May be NULL. */
+static struct penalty *
+penalty_get(const char *kind, const char *name, int create, time_t now)
+{
+	char		 key[sizeof(((struct penalty *)0)->key)];
+	struct penalty	*p;
+	uint32_t	 b;
+
+	snprintf(key, sizeof(key), "%s:%s", kind, name);
+	b = hash_str(key) % PENALTY_BUCKETS;
+	for (p = ptab[b]; p != NULL; p = p->next)
+		if (strcmp(p->key, key) == 0)
+			break;
+	if (p != NULL) {
+		/* Failures older than the window are forgiven. */
+		if (p->fails > 0 && now - p->last_fail > (time_t)aconf.ban_time)
+			p->fails = 0;
+		return p;
+	}
+	if (!create)
+		return NULL;
+	if (npenalty >= PENALTY_MAX)
+		penalty_prune(now);
+	if (npenalty >= PENALTY_MAX)
+		return NULL;	/* a flood of names: keep tracking the old ones */
+	p = xcalloc(1, sizeof(*p));
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->next = ptab[b];
+	ptab[b] = p;
+	npenalty++;
+	return p;
+}
+
+static uint32_t
+fail_delay(uint32_t fails)
+{
+	uint64_t	d = aconf.fail_delay_ms;
+	uint32_t	i, jitter = 0;
+
+	for (i = 1; i < fails && i < 20 && d < aconf.fail_delay_max_ms; i++)
+		d *= 2;
+	if (d > aconf.fail_delay_max_ms)
+		d = aconf.fail_delay_max_ms;
+	/* Jitter, so the answer time does not tell what was checked. */
+	if (aconf.fail_delay_ms > 0) {
+		RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+		d += jitter % (aconf.fail_delay_ms / 2 + 1);
+	}
+	return (uint32_t)d;
+}
+
+/* Loads the passwd-file if it changed.  Main thread only. */
+static void
+db_refresh(int force)
+{
+	struct passwd_db	 ndb;
+	struct stat		 st;
+	char			*err = NULL;
+	char			 hash[256];
+	size_t			 i;
+
+	if (stat(aconf.passwd_file, &st) == -1) {
+		if (db_ok || force)
+			log_err("passwd_file %s: %s", aconf.passwd_file,
+			    strerror(errno));
+		pthread_rwlock_wrlock(&dblock);
+		db_ok = 0;
+		pthread_rwlock_unlock(&dblock);
+		memset(&db_st, 0, sizeof(db_st));
+		return;
+	}
+	if (!force && db_ok && st.st_ino == db_st.st_ino &&
+	    st.st_dev == db_st.st_dev && st.st_size == db_st.st_size &&
+	    st.st_mtim.tv_sec == db_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == db_st.st_mtim.tv_nsec)
+		return;
+	memset(&ndb, 0, sizeof(ndb));
+	if (passwd_db_load(&ndb, aconf.passwd_file, &err) == -1) {
+		/* Keep serving with the old data; say why once per change. */
+		log_err("passwd_file not loaded: %s", err);
+		free(err);
+		db_st = st;
+		return;
+	}
+	pthread_rwlock_wrlock(&dblock);
+	passwd_db_free(&db);
+	db = ndb;
+	db_ok = 1;
+	db_st = st;
+	/* Unknown users cost what a real user costs: verify a real hash. */
+	passwd_entry_clear(&dummy);
+	for (i = 0; i < db.n; i++)
+		if (db.v[i].scheme != PASSWD_SCHEME_PLAIN &&
+		    db.v[i].scheme != PASSWD_SCHEME_UNKNOWN)
+			break;
+	if (i < db.n) {
+		dummy.user = xstrdup("");
+		dummy.hash = xstrdup(db.v[i].hash);
+		dummy.scheme = db.v[i].scheme;
+	} else if (passwd_hash("dummy", hash, sizeof(hash)) == 0) {
+		dummy.user = xstrdup("");
+		dummy.hash = xstrdup(hash);
+		dummy.scheme = PASSWD_SCHEME_YESCRYPT;
+	}
+	pthread_rwlock_unlock(&dblock);
+	log_info("passwd_file loaded path=%s users=%zu", aconf.passwd_file,
+	    db.n);
+}
+
+/* APOP: digest is hex MD5 of timestamp + secret (RFC 1939 section 7). */
+static int
+apop_check(const char *secret, const char *ts, const char *digest)
+{
+	EVP_MD_CTX	*ctx;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
+	int		 ok = 0;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, ts, strlen(ts)) == 1 &&
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
+		for (i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		ok = strlen(digest) == 2 * mdlen &&
+		    CRYPTO_memcmp(hex, digest, 2 * mdlen) == 0;
+	}
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return ok;
+}
+
+static const char *
+mech_str(uint32_t mech)
+{
+	switch (mech) {
+	case AUTH_MECH_PASS:
+		return "USER";
+	case AUTH_MECH_PLAIN:
+		return "PLAIN";
+	case AUTH_MECH_APOP:
+		return "APOP";
+	}
+	return "?";
+}
+
+static void
+process(struct areq *r)
+{
+	const struct passwd_entry	*e = NULL;
+	struct penalty			*pi, *pu;
+	struct msg			 m;
+	char				 esc[POP3_USER_MAX * 4 + 8];
+	uint32_t			 result, delay = 0, fails = 0;
+	time_t				 now;
+	int				 ok = 0, valid;
+
+	log_escape(r->user, strlen(r->user), esc, sizeof(esc));
+	now = time(NULL);
+	pthread_mutex_lock(&plock);
+	pi = penalty_get("ip", r->rip, 0, now);
+	if (pi != NULL && pi->banned_until > now) {
+		pthread_mutex_unlock(&plock);
+		result = AUTH_RES_BANNED;
+		delay = fail_delay(1);
+		log_info("%016llx auth refused user=%s rip=%s reason=banned",
+		    (unsigned long long)r->sid, esc, r->rip);
+		goto reply;
+	}
+	pthread_mutex_unlock(&plock);
+
+	valid = passwd_valid_user(r->user, strlen(r->user));
+	pthread_rwlock_rdlock(&dblock);
+	if (!db_ok) {
+		pthread_rwlock_unlock(&dblock);
+		result = AUTH_RES_TEMPFAIL;
+		log_err("%016llx auth tempfail user=%s rip=%s reason=passwd_file",
+		    (unsigned long long)r->sid, esc, r->rip);
+		goto reply;
+	}
+	if (valid)
+		e = passwd_db_find(&db, r->user);
+	if (r->mech == AUTH_MECH_APOP) {
+		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
+			ok = apop_check(e->hash, r->apop_ts, r->secret);
+		else
+			(void)apop_check("", r->apop_ts, r->secret);
+	} else if (e != NULL)
+		ok = passwd_verify(e, r->secret);
+	else if (dummy.hash != NULL)
+		(void)passwd_verify(&dummy, r->secret);
+	pthread_rwlock_unlock(&dblock);
+
+	pthread_mutex_lock(&plock);
+	pi = penalty_get("ip", r->rip, !ok, now);
+	pu = penalty_get("user", r->user, 1, now);
+	if (ok) {
+		if (pi != NULL)
+			pi->fails = 0;
+		if (pu != NULL) {
+			pu->fails = 0;
+			if (aconf.login_delay > 0 && pu->last_login != 0 &&
+			    now - pu->last_login < (time_t)aconf.login_delay)
+				ok = -1;
+			else
+				pu->last_login = now;
+		}
+	} else {
+		if (pi != NULL) {
+			pi->fails++;
+			pi->last_fail = now;
+			fails = pi->fails;
+			if (aconf.ban_threshold > 0 &&
+			    pi->fails >= aconf.ban_threshold) {
+				pi->banned_until = now + (time_t)aconf.ban_time;
+				log_warn("auth ban rip=%s fails=%u for=%llus",
+				    r->rip, pi->fails,
+				    (unsigned long long)aconf.ban_time);
+			}
+		}
+		if (pu != NULL) {
+			pu->fails++;
+			pu->last_fail = now;
+			if (pu->fails > fails)
+				fails = pu->fails;
+		}
+	}
+	pthread_mutex_unlock(&plock);
+
+	if (ok == 1) {
+		result = AUTH_RES_OK;
+		log_info("%016llx auth ok user=%s rip=%s mech=%s",
+		    (unsigned long long)r->sid, esc, r->rip, mech_str(r->mech));
+	} else if (ok == -1) {
+		result = AUTH_RES_LOGIN_DELAY;
+		log_info("%016llx auth refused user=%s rip=%s reason=login_delay",
+		    (unsigned long long)r->sid, esc, r->rip);
+	} else {
+		result = AUTH_RES_FAIL;
+		delay = fail_delay(fails > 0 ? fails : 1);
+		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
+		log_warn("%016llx auth failed user=%s rip=%s mech=%s fails=%u",
+		    (unsigned long long)r->sid, esc, r->rip, mech_str(r->mech),
+		    fails);
+	}
+reply:
+	msg_init(&m, IPC_AUTH_RES, r->sid);
+	msg_put_u32(&m, result);
+	msg_put_u32(&m, delay);
+	if (msg_send(r->ch->fd, &m) == -1 && errno != EPIPE)
+		log_warn("auth reply: %s", strerror(errno));
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct areq	*r;
+
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		while (qhead == NULL)
+			pthread_cond_wait(&qcond, &lock);
+		r = qhead;
+		qhead = r->next;
+		if (qhead == NULL)
+			qtail = NULL;
+		qlen--;
+		pthread_mutex_unlock(&lock);
+
+		process(r);
+
+		pthread_mutex_lock(&lock);
+		r->ch->pending--;
+		pthread_mutex_unlock(&lock);
+		explicit_bzero(r, sizeof(*r));
+		free(r);
+	}
+	return NULL;
+}
+
+/* Reads one request from a worker channel.  Returns -1 on EOF/error. */
+static int
+read_request(struct chan *ch)
+{
+	struct msg	 m;
+	struct areq	*r;
+	uint32_t	 type;
+	uint64_t	 sid;
+	long		 n;
+
+	n = msg_recv(ch->fd, &m);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	if (msg_begin(&m, &type, &sid) == -1 || type != IPC_AUTH_REQ ||
+	    msg_get_u32(&m, &r->mech) == -1 ||
+	    msg_get_str(&m, r->user, sizeof(r->user)) == -1 ||
+	    msg_get_str(&m, r->secret, sizeof(r->secret)) == -1 ||
+	    msg_get_str(&m, r->apop_ts, sizeof(r->apop_ts)) == -1 ||
+	    msg_get_str(&m, r->rip, sizeof(r->rip)) == -1 ||
+	    msg_end(&m) == -1) {
+		/* A worker is unprivileged but ours: this is a bug. */
+		msg_wipe(&m);
+		explicit_bzero(r, sizeof(*r));
+		free(r);
+		log_err("malformed request from a worker; dropping its channel");
+		return -1;
+	}
+	msg_wipe(&m);
+	r->sid = sid;
+	r->ch = ch;
+	pthread_mutex_lock(&lock);
+	if (qlen >= AUTH_QUEUE_MAX) {
+		pthread_mutex_unlock(&lock);
+		/* Overloaded: answer at once rather than queue without bound. */
+		msg_init(&m, IPC_AUTH_RES, sid);
+		msg_put_u32(&m, AUTH_RES_TEMPFAIL);
+		msg_put_u32(&m, 0);
+		(void)msg_send(ch->fd, &m);
+		explicit_bzero(r, sizeof(*r));
+		free(r);
+		return 0;
+	}
+	ch->pending++;
+	if (qtail != NULL)
+		qtail->next = r;
+	else
+		qhead = r;
+	qtail = r;
+	qlen++;
+	pthread_cond_signal(&qcond);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static int
+read_conf(struct msg *m)
+{
+	struct auth_conf c;
+	int		 changed;
+
+	memset(&c, 0, sizeof(c));
+	if (msg_get_str(m, c.passwd_file, sizeof(c.passwd_file)) == -1 ||
+	    msg_get_u64(m, &c.fail_delay_ms) == -1 ||
+	    msg_get_u64(m, &c.fail_delay_max_ms) == -1 ||
+	    msg_get_u64(m, &c.ban_threshold) == -1 ||
+	    msg_get_u64(m, &c.ban_time) == -1 ||
+	    msg_get_u64(m, &c.login_delay) == -1 || msg_end(m) == -1)
+		return -1;
+	pthread_mutex_lock(&plock);
+	changed = strcmp(aconf.passwd_file, c.passwd_file) != 0;
+	aconf = c;
+	pthread_mutex_unlock(&plock);
+	return changed;
+}
+
+static int	read_conf(struct msg *);
+
+/* The master sends settings (a message) or a worker channel (an fd). */
+static void
+read_ctl(int ctlfd)
+{
+	struct msg	m;
+	uint32_t	type;
+	uint64_t	sid;
+	int		fd = -1;
+	long		n;
+
+	n = ipc_recv(ctlfd, &m, &fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		_exit(0);	/* the master is gone: nothing left to serve */
+	if (msg_begin(&m, &type, &sid) == -1)
+		fatalx("control channel: malformed message");
+	if (type == IPC_AUTH_CONF) {
+		if (fd != -1)
+			close(fd);
+		switch (read_conf(&m)) {
+		case -1:
+			fatalx("control channel: malformed settings");
+		case 1:
+			db_refresh(1);	/* another passwd_file */
+			break;
+		}
+		return;
+	}
+	if (type != IPC_CHAN || fd == -1 || msg_end(&m) == -1)
+		fatalx("control channel: unexpected message type %u", type);
+	pthread_mutex_lock(&lock);
+	if (nchans >= AUTH_CHANS_MAX) {
+		pthread_mutex_unlock(&lock);
+		log_err("too many worker channels; refusing one");
+		close(fd);
+		return;
+	}
+	chans[nchans] = xcalloc(1, sizeof(struct chan));
+	chans[nchans]->fd = fd;
+	nchans++;
+	pthread_mutex_unlock(&lock);
+}
+
+int
+auth_send_conf(int ctlfd, const struct config *cfg)
+{
+	struct msg	m;
+
+	msg_init(&m, IPC_AUTH_CONF, 0);
+	msg_put_str(&m, cfg->passwd_file);
+	msg_put_u64(&m, (uint64_t)cfg->fail_delay_ms);
+	msg_put_u64(&m, (uint64_t)cfg->fail_delay_max_ms);
+	msg_put_u64(&m, (uint64_t)cfg->ban_threshold);
+	msg_put_u64(&m, (uint64_t)cfg->ban_time);
+	msg_put_u64(&m, (uint64_t)cfg->login_delay);
+	return msg_send(ctlfd, &m);
+}
+
+/* Closes channels whose worker is gone once no thread still answers on them. */
+static void
+reap_chans(void)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nchans; ) {
+		if (chans[i]->dead && chans[i]->pending == 0) {
+			close(chans[i]->fd);
+			free(chans[i]);
+			chans[i] = chans[--nchans];
+		} else
+			i++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void
+auth_main(const struct config *cfg, int ctlfd)
+{
+	struct pollfd	 pfd[AUTH_CHANS_MAX + 1];
+	struct chan	*map[AUTH_CHANS_MAX + 1];
+	pthread_t	 t;
+	const char	*errstr;
+	time_t		 last_check = 0;
+	size_t		 i, n;
+	long long	 k;
+
+	log_role("auth");
+	if (privsep_drop(cfg->auth_user, &errstr) == -1)
+		fatalx("auth_user %s: %s", cfg->auth_user, errstr);
+	privsep_die_with_parent(SIGKILL);
+
+	memset(&aconf, 0, sizeof(aconf));
+	snprintf(aconf.passwd_file, sizeof(aconf.passwd_file), "%s",
+	    cfg->passwd_file);
+	aconf.fail_delay_ms = (uint64_t)cfg->fail_delay_ms;
+	aconf.fail_delay_max_ms = (uint64_t)cfg->fail_delay_max_ms;
+	aconf.ban_threshold = (uint64_t)cfg->ban_threshold;
+	aconf.ban_time = (uint64_t)cfg->ban_time;
+	aconf.login_delay = (uint64_t)cfg->login_delay;
+	db_refresh(1);
+
+	for (k = 0; k < cfg->auth_threads; k++)
+		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
+			fatalx("cannot start auth threads");
+
+	for (;;) {
+		pfd[0].fd = ctlfd;
+		pfd[0].events = POLLIN;
+		n = 1;
+		pthread_mutex_lock(&lock);
+		for (i = 0; i < nchans; i++) {
+			if (chans[i]->dead)
+				continue;
+			pfd[n].fd = chans[i]->fd;
+			pfd[n].events = POLLIN;
+			map[n] = chans[i];
+			n++;
+		}
+		pthread_mutex_unlock(&lock);
+		if (poll(pfd, n, 1000) == -1 && errno != EINTR)
+			fatal("poll");
+		/* A changed passwd-file is picked up within a second. */
+		if (time(NULL) != last_check) {
+			last_check = time(NULL);
+			db_refresh(0);
+		}
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				if (read_request(map[i]) == -1) {
+					pthread_mutex_lock(&lock);
+					map[i]->dead = 1;
+					pthread_mutex_unlock(&lock);
+				}
+		/* Last: map[] must stay valid until here. */
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			read_ctl(ctlfd);
+		reap_chans();
+	}
+}

@@ -1,0 +1,310 @@
+/*
+ * cmd_auth.c - the AUTHORIZATION state: USER, PASS, APOP, AUTH PLAIN
+ * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the hand-over to
+ * TRANSACTION once the auth process said yes and the maildrop is open.
+ * Worker processes, loop thread.  Every argument here is untrusted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn.h"
+#include "ipc.h"
+#include "jobs.h"
+#include "log.h"
+#include "maildrop.h"
+#include "msg.h"
+#include "passwd.h"
+#include "sasl.h"
+#include "session.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define NEED_TLS "[AUTH] plaintext authentication is disabled on " \
+	"unencrypted connections; use STLS first"
+
+static enum cmd_result
+send_auth(struct session *s, uint32_t mech, const char *user,
+    const char *secret)
+{
+	struct msg	m;
+	int		rv;
+
+	msg_init(&m, IPC_AUTH_REQ, s->id);
+	msg_put_u32(&m, mech);
+	msg_put_str(&m, user);
+	msg_put_str(&m, secret);
+	msg_put_str(&m, mech == AUTH_MECH_APOP ? s->apop_ts : "");
+	msg_put_str(&m, s->rip);
+	rv = m.err ? -1 : worker_auth_send(&m);
+	msg_wipe(&m);
+	if (rv == -1) {
+		session_set_reply(s, "[SYS/TEMP] authentication is "
+		    "unavailable; try again later");
+		return POP_FAIL;
+	}
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	s->auth_pending = 1;
+	return POP_PENDING;
+}
+
+enum cmd_result
+cmd_user(struct session *s, struct pop3_cmd *cmd)
+{
+	const char	*name = cmd->argv[0];
+
+	if (!session_plaintext_ok(s)) {
+		session_set_reply(s, NEED_TLS);
+		return POP_FAIL;
+	}
+	if (!passwd_valid_user(name, strlen(name))) {
+		session_set_reply(s, "invalid user name");
+		return POP_ERR;
+	}
+	/* Any valid name gets +OK: the answer must not tell who exists. */
+	snprintf(s->user, sizeof(s->user), "%s", name);
+	s->have_user = 1;
+	session_set_reply(s, "send PASS");
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_pass(struct session *s, struct pop3_cmd *cmd)
+{
+	char	user[POP3_USER_MAX + 1];
+
+	if (!session_plaintext_ok(s)) {
+		session_set_reply(s, NEED_TLS);
+		return POP_FAIL;
+	}
+	if (!s->have_user) {
+		session_set_reply(s, "USER first");
+		return POP_ERR;
+	}
+	if (strlen(cmd->rest) > POP3_SECRET_MAX) {
+		session_set_reply(s, "password too long");
+		return POP_ERR;
+	}
+	snprintf(user, sizeof(user), "%s", s->user);
+	return send_auth(s, AUTH_MECH_PASS, user, cmd->rest);
+}
+
+enum cmd_result
+cmd_apop(struct session *s, struct pop3_cmd *cmd)
+{
+	const char	*d = cmd->argv[1];
+	size_t		 i;
+
+	if (!wenv.cfg->apop) {
+		session_set_reply(s, "APOP is not enabled here");
+		return POP_ERR;
+	}
+	if (!passwd_valid_user(cmd->argv[0], strlen(cmd->argv[0]))) {
+		session_set_reply(s, "invalid user name");
+		return POP_ERR;
+	}
+	for (i = 0; d[i] != '\0'; i++)
+		if (!((d[i] >= '0' && d[i] <= '9') ||
+		    (d[i] >= 'a' && d[i] <= 'f')))
+			break;
+	if (i != 32 || d[i] != '\0') {
+		session_set_reply(s, "APOP digest must be 32 lower-case "
+		    "hex digits");
+		return POP_ERR;
+	}
+	return send_auth(s, AUTH_MECH_APOP, cmd->argv[0], d);
+}
+
+static int
+caps_cont(struct session *s)
+{
+	int	auth = s->state == SESS_AUTH;
+	int	plain = auth && session_plaintext_ok(s);
+
+	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY %lld\r\n",
+	    wenv.cfg->login_delay);
+	if (plain)
+		conn_printf(s->conn, "USER\r\nSASL PLAIN\r\n");
+	if (auth && !conn_is_tls(s->conn))
+		conn_printf(s->conn, "STLS\r\n");
+	conn_printf(s->conn, "IMPLEMENTATION pop3d\r\n.\r\n");
+	return 1;
+}
+
+enum cmd_result
+cmd_capa(struct session *s, struct pop3_cmd *cmd)
+{
+	session_set_reply(s, "capability list follows");
+	s->cont = caps_cont;
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_stls(struct session *s, struct pop3_cmd *cmd)
+{
+	if (conn_is_tls(s->conn)) {
+		session_set_reply(s, "TLS is already active");
+		return POP_ERR;
+	}
+	/* Whatever was said before TLS is forgotten, USER included. */
+	s->have_user = 0;
+	s->user[0] = '\0';
+	s->busy = 1;
+	session_enter_state(s, SESS_TLS);
+	conn_starttls(s->conn, wenv.tls);
+	session_set_reply(s, "begin TLS negotiation");
+	return POP_OK;
+}
+
+static enum cmd_result
+plain_login(struct session *s, const char *b64, size_t len)
+{
+	unsigned char		 raw[POP3_SASL_LINE_MAX];
+	struct sasl_plain	 p;
+	const char		*errstr;
+	enum cmd_result		 res;
+	long			 n;
+
+	if (len == 1 && b64[0] == '=')
+		len = 0;	/* RFC 5034: "=" is an empty initial response */
+	if (len / 4 * 3 > sizeof(raw) ||
+	    (n = base64_decode(b64, len, raw)) == -1) {
+		session_set_reply(s, "malformed base64 data");
+		return POP_ERR;
+	}
+	if (sasl_plain_parse(raw, (size_t)n, &p, &errstr) == -1) {
+		explicit_bzero(raw, sizeof(raw));
+		session_set_reply(s, "[AUTH] %s", errstr);
+		return POP_FAIL;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	if (p.authzid[0] != '\0' && strcmp(p.authzid, p.authcid) != 0) {
+		sasl_plain_wipe(&p);
+		session_set_reply(s, "[AUTH] acting as another user is not "
+		    "allowed");
+		return POP_FAIL;
+	}
+	if (!passwd_valid_user(p.authcid, strlen(p.authcid))) {
+		/* Same answer as a wrong password, after the same work. */
+		res = send_auth(s, AUTH_MECH_PLAIN, "", p.passwd);
+	} else
+		res = send_auth(s, AUTH_MECH_PLAIN, p.authcid, p.passwd);
+	sasl_plain_wipe(&p);
+	return res;
+}
+
+enum cmd_result
+cmd_auth(struct session *s, struct pop3_cmd *cmd)
+{
+	char	*mech = cmd->rest, *ir;
+	size_t	 mlen;
+
+	if (*mech == '\0') {
+		/* List of mechanisms, as many clients probe for it. */
+		session_set_reply(s, "SASL mechanisms follow");
+		conn_printf(s->conn, "+OK %s\r\n%s.\r\n", s->reply,
+		    session_plaintext_ok(s) ? "PLAIN\r\n" : "");
+		return POP_QUIET;
+	}
+	ir = strchr(mech, ' ');
+	mlen = ir != NULL ? (size_t)(ir - mech) : strlen(mech);
+	if (mlen != 5 || strncasecmp(mech, "PLAIN", 5) != 0) {
+		session_set_reply(s, "unsupported SASL mechanism");
+		return POP_ERR;
+	}
+	if (!session_plaintext_ok(s)) {
+		session_set_reply(s, NEED_TLS);
+		return POP_FAIL;
+	}
+	if (ir == NULL) {
+		s->sasl_wait = 1;
+		conn_printf(s->conn, "+ \r\n");
+		return POP_QUIET;
+	}
+	ir++;
+	return plain_login(s, ir, strlen(ir));
+}
+
+enum cmd_result
+cmd_auth_data(struct session *s, char *line, size_t len)
+{
+	s->sasl_wait = 0;
+	if (len == 1 && line[0] == '*') {
+		session_set_reply(s, "authentication cancelled");
+		return POP_FAIL;
+	}
+	return plain_login(s, line, len);
+}
+
+struct open_job {
+	struct job	 job;
+	char		 user[POP3_USER_MAX + 1];
+	struct maildrop	*md;
+	const char	*errstr;
+	int		 inuse;
+};
+
+static void
+open_run(struct job *j)
+{
+	struct open_job	*oj = (struct open_job *)j;
+
+	oj->md = maildrop_open(wenv.cfg->mail_root, oj->user, &oj->errstr,
+	    &oj->inuse);
+}
+
+static void
+open_done(struct job *j)
+{
+	struct open_job	*oj = (struct open_job *)j;
+	struct session	*s;
+
+	if ((s = worker_find(j->sid)) == NULL || s->state != SESS_AUTH) {
+		/* The client left meanwhile: let go of the lock. */
+		maildrop_free(&oj->md);
+		free(oj);
+		return;
+	}
+	if (oj->md == NULL) {
+		s->have_user = 0;
+		if (oj->inuse) {
+			log_info("%016llx login refused user=%s reason=in_use",
+			    (unsigned long long)s->id, s->user);
+			session_set_reply(s, "[IN-USE] maildrop is in use by "
+			    "another session");
+		} else {
+			log_err("%016llx maildrop user=%s: %s",
+			    (unsigned long long)s->id, s->user, oj->errstr);
+			session_set_reply(s, "[SYS/TEMP] %s", oj->errstr);
+		}
+		free(oj);
+		session_finish(s, POP_FAIL);
+		return;
+	}
+	s->md = oj->md;
+	s->authed = 1;
+	free(oj);
+	session_enter_state(s, SESS_TRANS);
+	log_info("%016llx login user=%s rip=%s msgs=%zu size=%llu "
+	    "computed_sizes=%zu", (unsigned long long)s->id, s->user, s->rip,
+	    s->md->n, (unsigned long long)s->md->size, s->md->sized);
+	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
+	    s->md->n, s->md->n == 1 ? "" : "s",
+	    (unsigned long long)s->md->size);
+	session_finish(s, POP_OK);
+}
+
+void
+cmd_auth_login(struct session *s)
+{
+	struct open_job	*oj;
+
+	oj = xcalloc(1, sizeof(*oj));
+	oj->job.run = open_run;
+	oj->job.done = open_done;
+	oj->job.sid = s->id;
+	snprintf(oj->user, sizeof(oj->user), "%s", s->user);
+	jobs_submit(&oj->job);
+}

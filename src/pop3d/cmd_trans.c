@@ -1,0 +1,313 @@
+/*
+ * cmd_trans.c - the TRANSACTION state (RFC 1939 section 5): STAT LIST
+ * UIDL RETR TOP DELE NOOP RSET, and QUIT, which in TRANSACTION enters
+ * UPDATE and commits the deletions on a job thread.  RETR, TOP, LIST
+ * and UIDL are continuations: they write until the output is full and
+ * resume when it drains, so a 1 GB message costs what a 1 KB one does.
+ * Worker processes, loop thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "jobs.h"
+#include "log.h"
+#include "maildrop.h"
+#include "session.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* Bytes read from a message file per step of a RETR. */
+#define RETR_CHUNK	(32 * 1024)
+
+/* Message number argument -> 0-based index of a message not deleted. */
+static int
+get_msg(struct session *s, const char *arg, size_t *idx)
+{
+	const char	*errstr;
+	uint64_t	 n;
+
+	if (pop3_msgnum(arg, s->md->n, &n, &errstr) == -1) {
+		session_set_reply(s, "%s", errstr);
+		return -1;
+	}
+	if (s->md->msgs[n - 1].deleted) {
+		session_set_reply(s, "message %llu is deleted",
+		    (unsigned long long)n);
+		return -1;
+	}
+	*idx = (size_t)(n - 1);
+	return 0;
+}
+
+enum cmd_result
+cmd_stat(struct session *s, struct pop3_cmd *cmd)
+{
+	session_set_reply(s, "%zu %llu", s->md->n - s->md->ndel,
+	    (unsigned long long)(s->md->size - s->md->delsize));
+	return POP_OK;
+}
+
+static int
+list_cont(struct session *s)
+{
+	while (s->iter < s->md->n) {
+		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
+			return 0;
+		if (!s->md->msgs[s->iter].deleted)
+			conn_printf(s->conn, "%zu %llu\r\n", s->iter + 1,
+			    (unsigned long long)s->md->msgs[s->iter].size);
+		s->iter++;
+	}
+	conn_write(s->conn, ".\r\n", 3);
+	return 1;
+}
+
+enum cmd_result
+cmd_list(struct session *s, struct pop3_cmd *cmd)
+{
+	size_t	i;
+
+	if (cmd->argc == 1) {
+		if (get_msg(s, cmd->argv[0], &i) == -1)
+			return POP_ERR;
+		session_set_reply(s, "%zu %llu", i + 1,
+		    (unsigned long long)s->md->msgs[i].size);
+		return POP_OK;
+	}
+	session_set_reply(s, "%zu messages (%llu octets)",
+	    s->md->n - s->md->ndel,
+	    (unsigned long long)(s->md->size - s->md->delsize));
+	s->iter = 0;
+	s->cont = list_cont;
+	return POP_OK;
+}
+
+static int
+uidl_cont(struct session *s)
+{
+	char	uidl[POP3_UIDL_MAX + 1];
+
+	while (s->iter < s->md->n) {
+		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
+			return 0;
+		if (!s->md->msgs[s->iter].deleted) {
+			maildrop_uidl(s->md, s->iter, uidl);
+			conn_printf(s->conn, "%zu %s\r\n", s->iter + 1, uidl);
+		}
+		s->iter++;
+	}
+	conn_write(s->conn, ".\r\n", 3);
+	return 1;
+}
+
+enum cmd_result
+cmd_uidl(struct session *s, struct pop3_cmd *cmd)
+{
+	char	uidl[POP3_UIDL_MAX + 1];
+	size_t	i;
+
+	if (cmd->argc == 1) {
+		if (get_msg(s, cmd->argv[0], &i) == -1)
+			return POP_ERR;
+		maildrop_uidl(s->md, i, uidl);
+		session_set_reply(s, "%zu %s", i + 1, uidl);
+		return POP_OK;
+	}
+	session_set_reply(s, "unique-id listing follows");
+	s->iter = 0;
+	s->cont = uidl_cont;
+	return POP_OK;
+}
+
+static int
+retr_cont(struct session *s)
+{
+	unsigned char	 in[RETR_CHUNK];
+	unsigned char	*out;
+	ssize_t		 n;
+	size_t		 k;
+
+	if (!dot_enc_done(&s->enc)) {
+		while ((n = read(s->msgfd, in, sizeof(in))) == -1 &&
+		    errno == EINTR)
+			;
+		if (n == -1) {
+			/* Mid-answer: only closing tells the client. */
+			log_err("%016llx retr read: %s",
+			    (unsigned long long)s->id, strerror(errno));
+			close(s->msgfd);
+			s->msgfd = -1;
+			session_abort(s, "read_error");
+			return 1;
+		}
+		if (n > 0) {
+			out = conn_reserve(s->conn, dot_enc_bound((size_t)n));
+			k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
+			conn_commit(s->conn, k);
+			s->sent += (uint64_t)n;
+			return 0;
+		}
+	}
+	out = conn_reserve(s->conn, 8);
+	k = dot_enc_finish(&s->enc, out);
+	conn_commit(s->conn, k);
+	close(s->msgfd);
+	s->msgfd = -1;
+	return 1;
+}
+
+static enum cmd_result
+start_retr(struct session *s, size_t i)
+{
+	if ((s->msgfd = maildrop_open_msg(s->md, i)) == -1) {
+		log_warn("%016llx open message %zu: %s",
+		    (unsigned long long)s->id, i + 1, strerror(errno));
+		session_set_reply(s, "%smessage %zu cannot be read",
+		    errno == ENOENT ? "" : "[SYS/TEMP] ", i + 1);
+		return POP_FAIL;
+	}
+	s->sent = 0;
+	s->cont = retr_cont;
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_retr(struct session *s, struct pop3_cmd *cmd)
+{
+	enum cmd_result	res;
+	size_t		i;
+
+	if (get_msg(s, cmd->argv[0], &i) == -1)
+		return POP_ERR;
+	dot_enc_init(&s->enc);
+	if ((res = start_retr(s, i)) != POP_OK)
+		return res;
+	s->n_retr++;
+	s->bytes_retr += s->md->msgs[i].size;
+	session_set_reply(s, "%llu octets",
+	    (unsigned long long)s->md->msgs[i].size);
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_top(struct session *s, struct pop3_cmd *cmd)
+{
+	const char	*errstr;
+	enum cmd_result	 res;
+	uint64_t	 lines;
+	size_t		 i;
+
+	if (get_msg(s, cmd->argv[0], &i) == -1)
+		return POP_ERR;
+	if (pop3_linecount(cmd->argv[1], &lines, &errstr) == -1) {
+		session_set_reply(s, "%s", errstr);
+		return POP_ERR;
+	}
+	dot_enc_init_top(&s->enc, lines);
+	if ((res = start_retr(s, i)) != POP_OK)
+		return res;
+	s->n_top++;
+	session_set_reply(s, "top of message follows");
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_dele(struct session *s, struct pop3_cmd *cmd)
+{
+	size_t	i;
+
+	if (get_msg(s, cmd->argv[0], &i) == -1)
+		return POP_ERR;
+	s->md->msgs[i].deleted = 1;
+	s->md->ndel++;
+	s->md->delsize += s->md->msgs[i].size;
+	session_set_reply(s, "message %zu deleted", i + 1);
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_noop(struct session *s, struct pop3_cmd *cmd)
+{
+	return POP_OK;
+}
+
+enum cmd_result
+cmd_rset(struct session *s, struct pop3_cmd *cmd)
+{
+	size_t	i;
+
+	for (i = 0; i < s->md->n; i++)
+		s->md->msgs[i].deleted = 0;
+	s->md->ndel = 0;
+	s->md->delsize = 0;
+	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
+	    s->md->n, s->md->n == 1 ? "" : "s",
+	    (unsigned long long)s->md->size);
+	return POP_OK;
+}
+
+struct commit_job {
+	struct job	 job;
+	struct maildrop	*md;		/* taken from the session */
+	size_t		 removed;
+	size_t		 failed;
+};
+
+static void
+commit_run(struct job *j)
+{
+	struct commit_job *cj = (struct commit_job *)j;
+
+	cj->removed = maildrop_commit(cj->md, &cj->failed);
+}
+
+static void
+commit_done(struct job *j)
+{
+	struct commit_job	*cj = (struct commit_job *)j;
+	struct session		*s;
+	size_t			 removed = cj->removed, failed = cj->failed;
+	uint64_t		 sid = j->sid;
+
+	/* The deletions are done whether or not the client still waits. */
+	maildrop_free(&cj->md);
+	free(cj);
+	if ((s = worker_find(sid)) == NULL)
+		return;
+	s->n_dele = removed;
+	s->end_reason = "quit";
+	if (failed > 0) {
+		session_set_reply(s, "[SYS/TEMP] %zu deleted message%s could "
+		    "not be removed", failed, failed == 1 ? "" : "s");
+		session_finish(s, POP_FAIL_CLOSE);
+		return;
+	}
+	session_set_reply(s, "bye (%zu message%s deleted)", removed,
+	    removed == 1 ? "" : "s");
+	session_finish(s, POP_CLOSE);
+}
+
+enum cmd_result
+cmd_quit(struct session *s, struct pop3_cmd *cmd)
+{
+	struct commit_job	*cj;
+
+	s->end_reason = "quit";
+	if (s->state != SESS_TRANS || s->md->ndel == 0) {
+		session_set_reply(s, "bye");
+		return POP_CLOSE;
+	}
+	session_enter_state(s, SESS_UPDATE);
+	cj = xcalloc(1, sizeof(*cj));
+	cj->job.run = commit_run;
+	cj->job.done = commit_done;
+	cj->job.sid = s->id;
+	cj->md = s->md;
+	s->md = NULL;
+	jobs_submit(&cj->job);
+	return POP_PENDING;
+}

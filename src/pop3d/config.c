@@ -1,0 +1,191 @@
+/*
+ * config.c - pop3d's settings table and the checks the table cannot do.
+ * Runs in the master only.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pwd.h>
+
+#include "config.h"
+#include "passwd.h"
+#include "xmalloc.h"
+
+static const char *const plaintext_choices[] = { "no", "loopback", "yes", NULL };
+static const char *const log_choices[] = { "stderr", "syslog", NULL };
+static const char *const tlsver_choices[] = { "1.2", "1.3", NULL };
+
+#define OFF(f)	offsetof(struct config, f)
+
+const struct conf_def config_defs[] = {
+	{ "server", "listen", CONF_LIST, 0, 0, NULL, NULL, OFF(listen),
+	  "ADDR:PORT of a plain listener that offers STLS; repeatable" },
+	{ "server", "listen_tls", CONF_LIST, 0, 0, NULL, NULL, OFF(listen_tls),
+	  "ADDR:PORT of an implicit-TLS listener (POP3S); repeatable" },
+	{ "server", "user", CONF_STR, 0, 0, "pop3d", NULL, OFF(user),
+	  "unprivileged user the workers run as (never root)" },
+	{ "server", "auth_user", CONF_STR, 0, 0, "pop3d-auth", NULL,
+	  OFF(auth_user), "user the auth process runs as (reads passwd_file)" },
+	{ "server", "workers", CONF_INT, 0, 64, "0", NULL, OFF(workers),
+	  "worker processes; 0 means one per CPU core" },
+	{ "server", "mail_root", CONF_STR, 0, 0, "/var/lib/pop3d/mail", NULL,
+	  OFF(mail_root), "the Maildir of user U is mail_root/U" },
+	{ "server", "log", CONF_ENUM, 0, 0, "stderr", log_choices, OFF(log),
+	  "where log lines go: stderr or syslog (facility mail)" },
+	{ "server", "verbose", CONF_BOOL, 0, 0, "no", NULL, OFF(verbose),
+	  "log debug lines (protocol state changes)" },
+	{ "server", "idle_timeout", CONF_TIME, 10, 86400, "600", NULL,
+	  OFF(idle_timeout), "seconds without input before a session is closed "
+	  "(RFC 1939: at least 600)" },
+	{ "server", "shutdown_timeout", CONF_TIME, 0, 3600, "30", NULL,
+	  OFF(shutdown_timeout), "on SIGTERM, seconds running sessions get "
+	  "to finish" },
+	{ "server", "max_connections", CONF_INT, 1, 1000000, "10000", NULL,
+	  OFF(max_connections), "concurrent connections in all" },
+	{ "server", "max_connections_per_ip", CONF_INT, 1, 1000000, "50", NULL,
+	  OFF(max_connections_per_ip), "concurrent connections from one "
+	  "client address (counted per worker process)" },
+	{ "server", "hostname", CONF_STR, 0, 0, "", NULL, OFF(hostname),
+	  "name used in the greeting and APOP timestamp; empty: the host's" },
+	{ "tls", "cert", CONF_STR, 0, 0, NULL, NULL, OFF(tls_cert),
+	  "PEM certificate chain (required)" },
+	{ "tls", "key", CONF_STR, 0, 0, NULL, NULL, OFF(tls_key),
+	  "PEM private key, mode 0600 (required)" },
+	{ "tls", "min_version", CONF_ENUM, 0, 0, "1.2", tlsver_choices,
+	  OFF(tls_min_version), "oldest TLS version accepted: 1.2 or 1.3" },
+	{ "tls", "ciphers", CONF_STR, 0, 0, "", NULL, OFF(tls_ciphers),
+	  "OpenSSL cipher list for TLS 1.2; empty: ECDHE with AEAD only" },
+	{ "auth", "passwd_file", CONF_STR, 0, 0, NULL, NULL, OFF(passwd_file),
+	  "user:hash lines (required); re-read when it changes" },
+	{ "auth", "allow_plaintext_auth", CONF_ENUM, 0, 0, "no",
+	  plaintext_choices, OFF(allow_plaintext_auth),
+	  "USER/PASS and AUTH PLAIN without TLS: no, loopback or yes" },
+	{ "auth", "apop", CONF_BOOL, 0, 0, "no", NULL, OFF(apop),
+	  "offer APOP (needs {PLAIN} secrets in passwd_file)" },
+	{ "auth", "fail_delay_ms", CONF_INT, 0, 60000, "1000", NULL,
+	  OFF(fail_delay_ms), "delay before the first failed-login answer; "
+	  "doubles with each failure" },
+	{ "auth", "fail_delay_max_ms", CONF_INT, 0, 600000, "15000", NULL,
+	  OFF(fail_delay_max_ms), "ceiling of the failed-login delay" },
+	{ "auth", "ban_threshold", CONF_INT, 0, 1000000, "10", NULL,
+	  OFF(ban_threshold), "failures from one address before it is "
+	  "refused; 0 disables" },
+	{ "auth", "ban_time", CONF_TIME, 1, 604800, "900", NULL, OFF(ban_time),
+	  "how long a banned address is refused" },
+	{ "auth", "login_delay", CONF_TIME, 0, 86400, "0", NULL,
+	  OFF(login_delay), "minimum seconds between two logins of a user "
+	  "(RFC 2449 LOGIN-DELAY)" },
+	{ "auth", "threads", CONF_INT, 1, 64, "2", NULL, OFF(auth_threads),
+	  "threads verifying password hashes in the auth process" },
+	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL }
+};
+
+/* "ADDR:PORT", "[V6]:PORT" or "*:PORT"; checks the shape only. */
+static int
+check_listen(const char *s)
+{
+	const char	*colon, *p;
+	long		 port = 0;
+
+	if (s[0] == '[') {
+		if ((p = strchr(s, ']')) == NULL || p[1] != ':')
+			return -1;
+		colon = p + 1;
+	} else if ((colon = strrchr(s, ':')) == NULL || colon == s)
+		return -1;
+	if (colon[1] == '\0')
+		return -1;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		port = port * 10 + (*p - '0');
+		if (port > 65535)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+require(struct buf *errs, const char *path, const char *sect,
+    const char *key, const char *v, int *nerr)
+{
+	if (v == NULL || *v == '\0') {
+		buf_printf(errs, "%s: %s: missing required key %s in [%s]\n",
+		    path, key, key, sect);
+		(*nerr)++;
+	}
+}
+
+int
+config_load(struct config *cfg, const char *path, struct buf *errs)
+{
+	int	 nerr;
+	size_t	 i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	conf_defaults(config_defs, cfg);
+	cfg->path = xstrdup(path);
+	nerr = conf_load(config_defs, cfg, path, errs);
+	if (nerr > 0)
+		return -1;
+
+	require(errs, path, "tls", "cert", cfg->tls_cert, &nerr);
+	require(errs, path, "tls", "key", cfg->tls_key, &nerr);
+	require(errs, path, "auth", "passwd_file", cfg->passwd_file, &nerr);
+	if (cfg->listen.n == 0 && cfg->listen_tls.n == 0) {
+		buf_printf(errs, "%s: listen: no listen or listen_tls "
+		    "address in [server]\n", path);
+		nerr++;
+	}
+	for (i = 0; i < cfg->listen.n; i++)
+		if (check_listen(cfg->listen.v[i]) == -1) {
+			buf_printf(errs, "%s: listen: bad address \"%s\" "
+			    "(expected ADDR:PORT or [V6ADDR]:PORT)\n", path,
+			    cfg->listen.v[i]);
+			nerr++;
+		}
+	for (i = 0; i < cfg->listen_tls.n; i++)
+		if (check_listen(cfg->listen_tls.v[i]) == -1) {
+			buf_printf(errs, "%s: listen_tls: bad address \"%s\" "
+			    "(expected ADDR:PORT or [V6ADDR]:PORT)\n", path,
+			    cfg->listen_tls.v[i]);
+			nerr++;
+		}
+	if (cfg->mail_root[0] != '/') {
+		buf_printf(errs, "%s: mail_root: must be an absolute path\n",
+		    path);
+		nerr++;
+	}
+	if (cfg->fail_delay_max_ms < cfg->fail_delay_ms) {
+		buf_printf(errs, "%s: fail_delay_max_ms: smaller than "
+		    "fail_delay_ms\n", path);
+		nerr++;
+	}
+	return nerr > 0 ? -1 : 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	conf_free(config_defs, cfg);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+config_print_help(void)
+{
+	const struct conf_def	*d;
+	const char		*last = "";
+
+	for (d = config_defs; d->key != NULL; d++) {
+		if (strcmp(d->section, last) != 0) {
+			printf("[%s]\n", d->section);
+			last = d->section;
+		}
+		printf("  %-24s %s (default: %s)\n", d->key, d->help,
+		    d->def != NULL ? (*d->def != '\0' ? d->def : "empty") :
+		    "none");
+	}
+}

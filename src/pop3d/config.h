@@ -1,0 +1,64 @@
+/*
+ * config.h - pop3d's settings: one struct, one table (config.c) that gives
+ * each its type, range, default and help.  Parsed only in the master;
+ * workers and the auth process get a copy by fork.
+ */
+#ifndef POP3D_CONFIG_H
+#define POP3D_CONFIG_H
+
+#include "conf.h"
+
+enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+enum tls_minver { TLS_MIN_12, TLS_MIN_13 };
+
+struct config {
+	/* [server] */
+	struct conf_list listen;	/* plain listeners, STLS offered */
+	struct conf_list listen_tls;	/* implicit TLS listeners */
+	char		*user;		/* workers run as this user */
+	char		*auth_user;	/* the auth process runs as this user */
+	long long	 workers;	/* 0: one per core */
+	char		*mail_root;	/* Maildir of USER is mail_root/USER */
+	int		 log;		/* enum log_target */
+	int		 verbose;
+	long long	 idle_timeout;
+	long long	 shutdown_timeout;
+	long long	 max_connections;
+	long long	 max_connections_per_ip;
+	char		*hostname;	/* for the greeting and APOP; "" = gethostname */
+	/* [tls] */
+	char		*tls_cert;
+	char		*tls_key;
+	int		 tls_min_version;	/* enum tls_minver */
+	char		*tls_ciphers;	/* TLS 1.2 cipher list, "" = ours */
+	/* [auth] */
+	char		*passwd_file;
+	int		 allow_plaintext_auth;	/* enum plaintext_auth */
+	int		 apop;
+	long long	 fail_delay_ms;
+	long long	 fail_delay_max_ms;
+	long long	 ban_threshold;
+	long long	 ban_time;
+	long long	 login_delay;
+	long long	 auth_threads;
+	/* derived by config_load */
+	char		*path;		/* the file it came from */
+};
+
+extern const struct conf_def config_defs[];
+
+/*
+ * Loads path into cfg (defaults first) and checks what the table cannot
+ * (required keys, listen address syntax, user names).  Returns 0, or -1
+ * with every error appended to errs, one "file:line: key: message" each.
+ */
+int	config_load(struct config *cfg, const char *path, struct buf *errs);
+void	config_free(struct config *cfg);
+
+/* Writes the table as "section.key (type, default): help" lines. */
+void	config_print_help(void);
+
+#define POP3D_CONF_DEFAULT	"/etc/pop3d/pop3d.conf"
+
+#endif

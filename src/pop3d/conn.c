@@ -1,0 +1,409 @@
+/*
+ * conn.c - client connections over libevent bufferevents, plain or TLS
+ * (implicit, or started by STLS).  Worker processes, loop thread only.
+ * The session above sees conn_* calls and one callback per event.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "conn.h"
+#include "limits.h"
+#include "xmalloc.h"
+
+/* Refill output (RETR, LIST) when it drains to this. */
+#define CONN_OUT_LOWAT	(64 * 1024)
+
+struct conn {
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct event		*kick;		/* deferred work, see kick_cb */
+	int			 fd;		/* owned while plain */
+	int			 tls;		/* TLS bufferevent in use */
+	int			 closing;	/* close once output is flushed */
+	int			 closed;	/* CONN_CLOSED was reported */
+	int			 paused;
+	SSL_CTX			*stls_ctx;	/* STLS waits for output flush */
+	int			 skipping;	/* in an over-long line */
+	size_t			 skipped;
+	int			 timeout;
+	struct evbuffer_iovec	 resv;		/* conn_reserve() extent */
+	conn_cb			 cb;
+	void			*arg;
+};
+
+const char *
+conn_event_str(enum conn_event ev)
+{
+	switch (ev) {
+	case CONN_DATAIN:
+		return "datain";
+	case CONN_LOWAT:
+		return "lowat";
+	case CONN_TLSREADY:
+		return "tlsready";
+	case CONN_CLOSED:
+		return "closed";
+	case CONN_TIMEOUT:
+		return "timeout";
+	case CONN_ERROR:
+		return "error";
+	}
+	return "?";
+}
+
+static void	read_cb(struct bufferevent *, void *);
+static void	write_cb(struct bufferevent *, void *);
+static void	event_cb(struct bufferevent *, short, void *);
+
+static void
+setup_bev(struct conn *c)
+{
+	struct timeval	tv;
+
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* Stop reading when this much unprocessed input piles up. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, POP3_INPUT_MAX);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOWAT, 0);
+	if (c->timeout > 0) {
+		tv.tv_sec = c->timeout;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
+	bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+}
+
+static int
+start_tls(struct conn *c, SSL_CTX *ctx)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	/* Closes the socket and frees ssl when freed. */
+	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	/* A client that drops TCP without close_notify has just left. */
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	c->fd = -1;
+	c->tls = 1;
+	setup_bev(c);
+	return 0;
+}
+
+/* Runs the work that must not happen inside the caller's stack. */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 olen = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (c->closed)
+		return;
+	if (c->stls_ctx != NULL && olen == 0) {
+		SSL_CTX *ctx = c->stls_ctx;
+
+		c->stls_ctx = NULL;
+		bufferevent_free(c->bev);	/* the plain one: fd stays open */
+		c->bev = NULL;
+		if (start_tls(c, ctx) == -1) {
+			c->closed = 1;
+			c->cb(c->arg, CONN_ERROR);
+		}
+		return;
+	}
+	if (c->closing) {
+		if (olen == 0) {
+			c->closed = 1;
+			c->cb(c->arg, CONN_CLOSED);
+		}
+		return;
+	}
+	if (!c->paused && conn_input_len(c) > 0)
+		c->cb(c->arg, CONN_DATAIN);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing || c->stls_ctx != NULL) {
+		/* Nothing read now may count as a command. */
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	c->cb(c->arg, CONN_DATAIN);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing || c->stls_ctx != NULL) {
+		kick_cb(-1, 0, c);
+		return;
+	}
+	c->cb(c->arg, CONN_LOWAT);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closed)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->tls)
+			c->cb(c->arg, CONN_TLSREADY);
+		return;
+	}
+	c->closed = 1;
+	if (c->closing)
+		c->cb(c->arg, CONN_CLOSED);
+	else if (what & BEV_EVENT_TIMEOUT)
+		c->cb(c->arg, CONN_TIMEOUT);
+	else if (what & BEV_EVENT_EOF)
+		c->cb(c->arg, CONN_CLOSED);
+	else
+		c->cb(c->arg, CONN_ERROR);
+}
+
+struct conn *
+conn_new(struct event_base *base, int fd, SSL_CTX *tls, conn_cb cb,
+    void *arg)
+{
+	struct conn	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->base = base;
+	c->fd = fd;
+	c->cb = cb;
+	c->arg = arg;
+	c->kick = event_new(base, -1, 0, kick_cb, c);
+	if (c->kick == NULL)
+		goto fail;
+	if (tls != NULL) {
+		if (start_tls(c, tls) == -1)
+			goto fail;
+	} else {
+		if ((c->bev = bufferevent_socket_new(base, fd, 0)) == NULL)
+			goto fail;
+		setup_bev(c);
+	}
+	return c;
+fail:
+	if (c->kick != NULL)
+		event_free(c->kick);
+	free(c);
+	close(fd);
+	return NULL;
+}
+
+void
+conn_free(struct conn **cp)
+{
+	struct conn	*c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->fd != -1)
+		close(c->fd);
+	event_free(c->kick);
+	free(c);
+}
+
+int
+conn_readline(struct conn *c, char *out, size_t max, size_t *lenp)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 p;
+	size_t			 len, avail;
+
+	for (;;) {
+		avail = evbuffer_get_length(in);
+		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (c->skipping) {
+			if (p.pos == -1) {
+				c->skipped += avail;
+				evbuffer_drain(in, avail);
+				/* Endless bytes without LF: not a client. */
+				return c->skipped > POP3_SKIP_MAX ? -2 : 0;
+			}
+			evbuffer_drain(in, (size_t)p.pos + 1);
+			c->skipping = 0;
+			c->skipped = 0;
+			continue;
+		}
+		if (p.pos == -1) {
+			if (avail <= max)
+				return 0;
+			/* Too long, and its end is not here yet. */
+			evbuffer_drain(in, avail);
+			c->skipping = 1;
+			c->skipped = avail;
+			return -1;
+		}
+		len = (size_t)p.pos;
+		if (len > 0) {
+			/* The CR of CRLF does not count against max. */
+			unsigned char	last;
+			struct evbuffer_ptr q;
+
+			evbuffer_ptr_set(in, &q, len - 1, EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(in, &q, &last, 1);
+			if (last == '\r')
+				len--;
+		}
+		if (len > max) {
+			evbuffer_drain(in, (size_t)p.pos + 1);
+			return -1;
+		}
+		evbuffer_remove(in, out, len);
+		evbuffer_drain(in, (size_t)p.pos + 1 - len);
+		*lenp = len;
+		return 1;
+	}
+}
+
+size_t
+conn_input_len(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_input(c->bev));
+}
+
+void
+conn_drop_input(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+	c->skipping = 0;
+}
+
+void
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	/* Fails only on out-of-memory, which aborts elsewhere anyway. */
+	if (bufferevent_write(c->bev, data, len) == -1)
+		abort();
+}
+
+void
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap) < 0)
+		abort();
+	va_end(ap);
+}
+
+unsigned char *
+conn_reserve(struct conn *c, size_t n)
+{
+	if (evbuffer_reserve_space(bufferevent_get_output(c->bev), n,
+	    &c->resv, 1) != 1)
+		abort();
+	return c->resv.iov_base;
+}
+
+void
+conn_commit(struct conn *c, size_t used)
+{
+	c->resv.iov_len = used;
+	if (evbuffer_commit_space(bufferevent_get_output(c->bev), &c->resv,
+	    1) == -1)
+		abort();
+}
+
+size_t
+conn_output_len(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+conn_pause(struct conn *c)
+{
+	c->paused = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (c->closing || c->stls_ctx != NULL)
+		return;
+	c->paused = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	/* Lines already buffered get no read event of their own. */
+	if (conn_input_len(c) > 0)
+		event_active(c->kick, 0, 0);
+}
+
+void
+conn_set_timeout(struct conn *c, int secs)
+{
+	struct timeval	tv;
+
+	c->timeout = secs;
+	tv.tv_sec = secs;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+void
+conn_starttls(struct conn *c, SSL_CTX *ctx)
+{
+	bufferevent_disable(c->bev, EV_READ);
+	conn_drop_input(c);
+	c->stls_ctx = ctx;
+	event_active(c->kick, 0, 0);
+}
+
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->tls;
+}
+
+const char *
+conn_tls_info(const struct conn *c, char *buf, size_t len)
+{
+	SSL	*ssl;
+
+	buf[0] = '\0';
+	if (c->tls && (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+		snprintf(buf, len, "%s/%s", SSL_get_version(ssl),
+		    SSL_get_cipher_name(ssl));
+	return buf;
+}
+
+void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	event_active(c->kick, 0, 0);
+}

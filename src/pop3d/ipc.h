@@ -1,0 +1,43 @@
+/*
+ * ipc.h - message types between pop3d's processes (see msg.h for the
+ * framing).  Master -> auth: worker channels (fd passing) and settings;
+ * worker <-> auth: credential checks, each tagged with the session id.
+ */
+#ifndef POP3D_IPC_H
+#define POP3D_IPC_H
+
+enum ipc_type {
+	IPC_AUTH_REQ = 1,	/* worker -> auth */
+	IPC_AUTH_RES,		/* auth -> worker */
+	IPC_AUTH_CONF,		/* master -> auth: settings (on start, SIGHUP) */
+	IPC_CHAN,		/* master -> auth: a worker channel (an fd) */
+};
+
+/* IPC_AUTH_REQ: u32 mech, str user, str secret, str apop_ts, str rip */
+enum auth_mech { AUTH_MECH_PASS = 1, AUTH_MECH_PLAIN, AUTH_MECH_APOP };
+
+/* IPC_AUTH_RES: u32 result, u32 delay_ms */
+enum auth_result {
+	AUTH_RES_OK = 1,
+	AUTH_RES_FAIL,		/* bad user or password (never says which) */
+	AUTH_RES_BANNED,	/* too many failures from this address */
+	AUTH_RES_LOGIN_DELAY,	/* RFC 2449 LOGIN-DELAY not yet passed */
+	AUTH_RES_TEMPFAIL,	/* passwd-file unreadable */
+};
+
+/*
+ * IPC_AUTH_CONF: str passwd_file, u64 fail_delay_ms, u64 fail_delay_max_ms,
+ * u64 ban_threshold, u64 ban_time, u64 login_delay
+ */
+
+struct msg;
+
+/* Sends m with fd attached (SCM_RIGHTS).  0, or -1 with errno. */
+int	ipc_send_fd(int sock, const struct msg *m, int fd);
+/*
+ * Receives one message and, if one came with it, an fd (else *fdp = -1).
+ * Returns the length, 0 on EOF, -1 with errno.
+ */
+long	ipc_recv(int sock, struct msg *m, int *fdp);
+
+#endif

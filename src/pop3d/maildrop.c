@@ -1,0 +1,289 @@
+/*
+ * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop").
+ * new/ and cur/ are the inbox, tmp/ is never read.  The lock is an OFD
+ * lock on ".pop3d.lock" in the Maildir, so sessions in different
+ * workers, and servers sharing the storage, agree.  Worker processes:
+ * open and commit on job threads, the rest on the loop thread.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "dot.h"
+#include "log.h"
+#include "maildir.h"
+#include "maildrop.h"
+#include "xmalloc.h"
+
+#define MD_LOCKFILE	".pop3d.lock"
+#define MD_READ_CHUNK	(64 * 1024)
+
+struct scan_ent {
+	char			*name;	/* "new/x" or "cur/x" */
+	struct maildir_name	 mn;
+	uint64_t		 size;
+};
+
+static int
+lock_maildrop(int dirfd, int *inuse)
+{
+	struct flock	fl;
+	int		fd;
+
+	fd = openat(dirfd, MD_LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if (errno == EAGAIN || errno == EACCES)
+			*inuse = 1;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* CRLF size by reading the file: for names without ,W=. */
+static int
+compute_size(int dirfd, const char *name, uint64_t *out)
+{
+	unsigned char	 buf[MD_READ_CHUNK];
+	ssize_t		 n;
+	uint64_t	 total = 0;
+	int		 fd, st = 0;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += dot_crlf_size(buf, (size_t)n, &st);
+	close(fd);
+	if (n == -1)
+		return -1;
+	*out = total;
+	return 0;
+}
+
+/*
+ * Caches a computed size in the name, as our LDA writes it: inserts
+ * ",W=<n>" before the ':' info.  The unique part, and so the UIDL, does
+ * not change.  Failure is harmless: the size is computed again next time.
+ */
+static void
+cache_size(int dirfd, struct scan_ent *e)
+{
+	char		 nname[POP3_MDNAME_MAX + 8];
+	const char	*colon;
+	size_t		 pre;
+	int		 n;
+
+	colon = strchr(e->name + 4, ':');
+	pre = colon != NULL ? (size_t)(colon - e->name) : strlen(e->name);
+	n = snprintf(nname, sizeof(nname), "%.*s,W=%llu%s", (int)pre, e->name,
+	    (unsigned long long)e->size, colon != NULL ? colon : "");
+	if (n < 0 || (size_t)n >= sizeof(nname) || strlen(nname + 4) >
+	    POP3_MDNAME_MAX)
+		return;
+	if (renameat(dirfd, e->name, dirfd, nname) == 0) {
+		free(e->name);
+		e->name = xstrdup(nname);
+	}
+}
+
+static int
+scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
+    size_t *cap, size_t *sized)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct scan_ent	 e;
+	char		 path[POP3_MDNAME_MAX + 8];
+	int		 fd;
+
+	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (maildir_name_parse(de->d_name, &e.mn) == -1)
+			continue;
+		if (*n >= POP3_MAILDROP_MAX) {
+			log_warn("maildrop holds more than %d messages; "
+			    "serving the first", POP3_MAILDROP_MAX);
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+		e.name = xstrdup(path);
+		if (e.mn.has_wsize)
+			e.size = e.mn.wsize;
+		else if (compute_size(dirfd, e.name, &e.size) == 0) {
+			(*sized)++;
+			cache_size(dirfd, &e);
+		} else {
+			/* Gone meanwhile, or a directory: not a message. */
+			free(e.name);
+			continue;
+		}
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*v = xreallocarray(*v, *cap, sizeof(**v));
+		}
+		(*v)[(*n)++] = e;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct scan_ent *x = a, *y = b;
+
+	return maildir_name_cmp(x->name + 4, &x->mn, y->name + 4, &y->mn);
+}
+
+static int
+ensure_maildir(const char *mail_root, const char *user)
+{
+	int	rootfd, fd;
+
+	if ((rootfd = open(mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (mkdirat(rootfd, user, 0700) == -1 && errno != EEXIST) {
+		close(rootfd);
+		return -1;
+	}
+	fd = openat(rootfd, user, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	close(rootfd);
+	if (fd == -1)
+		return -1;
+	if ((mkdirat(fd, "new", 0700) == -1 && errno != EEXIST) ||
+	    (mkdirat(fd, "cur", 0700) == -1 && errno != EEXIST) ||
+	    (mkdirat(fd, "tmp", 0700) == -1 && errno != EEXIST)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct maildrop *
+maildrop_open(const char *mail_root, const char *user, const char **errstr,
+    int *inuse)
+{
+	struct maildrop	*md;
+	struct scan_ent	*v = NULL;
+	size_t		 n = 0, cap = 0, sized = 0, i;
+	int		 dirfd, lockfd;
+
+	*inuse = 0;
+	if ((dirfd = ensure_maildir(mail_root, user)) == -1) {
+		*errstr = "cannot open the maildrop";
+		return NULL;
+	}
+	if ((lockfd = lock_maildrop(dirfd, inuse)) == -1) {
+		*errstr = *inuse ? "maildrop in use by another session" :
+		    "cannot lock the maildrop";
+		close(dirfd);
+		return NULL;
+	}
+	if (scan_dir(dirfd, "new", &v, &n, &cap, &sized) == -1 ||
+	    scan_dir(dirfd, "cur", &v, &n, &cap, &sized) == -1) {
+		for (i = 0; i < n; i++)
+			free(v[i].name);
+		free(v);
+		close(lockfd);
+		close(dirfd);
+		*errstr = "cannot read the maildrop";
+		return NULL;
+	}
+	qsort(v, n, sizeof(*v), ent_cmp);
+
+	md = xcalloc(1, sizeof(*md));
+	md->dirfd = dirfd;
+	md->lockfd = lockfd;
+	md->n = n;
+	md->sized = sized;
+	md->msgs = xcalloc(n > 0 ? n : 1, sizeof(*md->msgs));
+	for (i = 0; i < n; i++) {
+		md->msgs[i].name = v[i].name;
+		md->msgs[i].size = v[i].size;
+		md->size += v[i].size;
+	}
+	free(v);
+	return md;
+}
+
+size_t
+maildrop_commit(struct maildrop *md, size_t *failed)
+{
+	size_t	i, removed = 0;
+	int	fd;
+
+	*failed = 0;
+	for (i = 0; i < md->n; i++) {
+		if (!md->msgs[i].deleted)
+			continue;
+		if (unlinkat(md->dirfd, md->msgs[i].name, 0) == 0 ||
+		    errno == ENOENT)
+			removed++;
+		else {
+			log_warn("unlink %s: %s", md->msgs[i].name,
+			    strerror(errno));
+			(*failed)++;
+		}
+	}
+	/* The removal is durable before QUIT is answered. */
+	if ((fd = openat(md->dirfd, "new", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	if ((fd = openat(md->dirfd, "cur", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	return removed;
+}
+
+void
+maildrop_free(struct maildrop **mdp)
+{
+	struct maildrop	*md = *mdp;
+	size_t		 i;
+
+	if (md == NULL)
+		return;
+	*mdp = NULL;
+	for (i = 0; i < md->n; i++)
+		free(md->msgs[i].name);
+	free(md->msgs);
+	close(md->lockfd);
+	close(md->dirfd);
+	free(md);
+}
+
+int
+maildrop_open_msg(struct maildrop *md, size_t i)
+{
+	return openat(md->dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW);
+}
+
+void
+maildrop_uidl(const struct maildrop *md, size_t i, char *out)
+{
+	maildir_uidl(md->msgs[i].name + 4, out);
+}

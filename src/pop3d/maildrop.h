@@ -1,0 +1,55 @@
+/*
+ * maildrop.h - one user's Maildir as a POP3 maildrop for one session:
+ * the exclusive lock, the message list fixed at login, the marks of
+ * DELE, and the commit of QUIT.  maildrop_open() and maildrop_commit()
+ * block on the disk and run on the worker's job threads; the rest is
+ * cheap and runs on the loop thread.
+ */
+#ifndef POP3D_MAILDROP_H
+#define POP3D_MAILDROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+struct md_msg {
+	char		*name;		/* "new/<file>" or "cur/<file>", owned */
+	uint64_t	 size;		/* CRLF size, what LIST says */
+	int		 deleted;
+};
+
+struct maildrop {
+	int		 dirfd;		/* the Maildir */
+	int		 lockfd;	/* holds the OFD lock while open */
+	struct md_msg	*msgs;
+	size_t		 n;
+	size_t		 ndel;
+	uint64_t	 size;		/* of all messages */
+	uint64_t	 delsize;	/* of the deleted ones */
+	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+};
+
+/*
+ * Opens mail_root/user (creating it with new/ cur/ tmp/ if it does not
+ * exist), takes the lock and reads the message list, in delivery order.
+ * Returns the maildrop, or NULL with *errstr and *inuse (1 when another
+ * session holds the lock).  Blocking.
+ */
+struct maildrop	*maildrop_open(const char *mail_root, const char *user,
+		    const char **errstr, int *inuse);
+/*
+ * Removes the messages marked deleted and syncs the directories.
+ * Returns the number removed; *failed counts those that could not be
+ * (a file already gone counts as removed).  Blocking.
+ */
+size_t		 maildrop_commit(struct maildrop *, size_t *failed);
+/* Closes everything, releasing the lock; NULLs the caller's pointer. */
+void		 maildrop_free(struct maildrop **);
+
+/* Opens message i (0-based) for reading; -1 with errno if it is gone. */
+int		 maildrop_open_msg(struct maildrop *, size_t i);
+/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes). */
+void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
+
+#endif

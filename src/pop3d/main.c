@@ -1,0 +1,657 @@
+/*
+ * main.c - the pop3d master (root): reads the config, binds the
+ * listeners, loads the TLS keys, starts the auth process and the
+ * workers, and supervises them.  SIGHUP reloads config and certificates
+ * into a new generation of workers while the old one finishes its
+ * sessions; SIGTERM drains.  Nothing here touches client data.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <openssl/ssl.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "msg.h"
+#include "passwd.h"
+#include "tls.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define POP3D_VERSION	"0.1"
+#define WORKERS_MAX	64
+#define RESTART_PAUSE	1	/* seconds before restarting a process that died young */
+
+struct wproc {
+	pid_t	pid;
+	int	gen;
+	int	slot;
+	time_t	started;
+};
+
+static struct config	 cfg;
+static SSL_CTX		*tls;
+static struct listener	*ls;
+static size_t		 nls;
+static pid_t		 auth_pid = -1;
+static int		 auth_ctl = -1;
+static time_t		 auth_started, auth_restart_at;
+static struct wproc	 procs[WORKERS_MAX * 4];
+static int		 gen;
+static int		 nworkers;
+static time_t		 slot_restart_at[WORKERS_MAX];
+static int		 stopping;
+static time_t		 stop_deadline;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: pop3d [-dht] [-c file]\n"
+	    "  -c file  configuration file (default " POP3D_CONF_DEFAULT ")\n"
+	    "  -t       check the configuration, keys and passwd-file, "
+	    "then exit\n"
+	    "  -d       log debug lines\n"
+	    "  -h       this help, and every configuration key\n"
+	    "  -V       version\n"
+	    "pop3d runs in the foreground; SIGHUP reloads, SIGTERM stops.\n");
+}
+
+/* Refuse a key file others could read (OpenSMTPD check_file_secrecy). */
+static int
+check_secrecy(const char *path, struct buf *errs)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1) {
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		buf_printf(errs, "%s: must be owned by root or by the user "
+		    "running pop3d\n", path);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		buf_printf(errs, "%s: must not be accessible by group or "
+		    "others (chmod 600)\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static SSL_CTX *
+load_tls(const struct config *c, struct buf *errs)
+{
+	SSL_CTX	*ctx;
+	char	*err = NULL;
+
+	if (check_secrecy(c->tls_key, errs) == -1)
+		return NULL;
+	if ((ctx = tls_server_ctx(c->tls_cert, c->tls_key, &err)) == NULL) {
+		buf_printf(errs, "%s\n", err);
+		free(err);
+		return NULL;
+	}
+	if (c->tls_min_version == TLS_MIN_13)
+		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (c->tls_ciphers[0] != '\0' &&
+	    SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1) {
+		buf_printf(errs, "%s: ciphers: no usable cipher in \"%s\"\n",
+		    c->path, c->tls_ciphers);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Everything -t checks, and a reload must pass before it takes effect. */
+static int
+load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
+{
+	struct buf		 errs;
+	struct passwd_db	 db;
+	char			*err = NULL;
+	int			 rv = 0;
+
+	buf_init(&errs, 64 * 1024);
+	*ctxp = NULL;
+	if (config_load(c, path, &errs) == -1)
+		rv = -1;
+	else {
+		if (geteuid() == 0) {
+			if (getpwnam(c->user) == NULL) {
+				buf_printf(&errs, "%s: user: no such user "
+				    "\"%s\"\n", path, c->user);
+				rv = -1;
+			} else if (getpwnam(c->user)->pw_uid == 0) {
+				buf_printf(&errs, "%s: user: sessions must not "
+				    "run as root\n", path);
+				rv = -1;
+			}
+			if (getpwnam(c->auth_user) == NULL) {
+				buf_printf(&errs, "%s: auth_user: no such user "
+				    "\"%s\"\n", path, c->auth_user);
+				rv = -1;
+			}
+		}
+		if ((*ctxp = load_tls(c, &errs)) == NULL)
+			rv = -1;
+		if (check_db) {
+			memset(&db, 0, sizeof(db));
+			if (passwd_db_load(&db, c->passwd_file, &err) == -1) {
+				buf_printf(&errs, "%s\n", err);
+				free(err);
+				rv = -1;
+			}
+			passwd_db_free(&db);
+		}
+	}
+	if (errs.len > 0)
+		log_err("configuration errors:\n%s", (char *)errs.data);
+	buf_clear(&errs);
+	if (rv == -1) {
+		if (*ctxp != NULL)
+			SSL_CTX_free(*ctxp);
+		*ctxp = NULL;
+	}
+	return rv;
+}
+
+static int
+bind_one(const char *spec, int is_tls, struct listener *l)
+{
+	struct addrinfo		 hints, *res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[256], port[16], hbuf[NI_MAXHOST],
+				 pbuf[NI_MAXSERV];
+	const char		*colon;
+	int			 fd = -1, on = 1, off = 0, e;
+	size_t			 hl;
+
+	if (spec[0] == '[') {
+		colon = strchr(spec, ']') + 1;
+		hl = (size_t)(colon - spec - 2);
+		memcpy(host, spec + 1, hl);
+	} else {
+		colon = strrchr(spec, ':');
+		hl = (size_t)(colon - spec);
+		memcpy(host, spec, hl);
+	}
+	host[hl] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (strcmp(host, "*") == 0) {
+		snprintf(host, sizeof(host), "::");
+		hints.ai_flags |= AI_NUMERICHOST;
+	} else if (strcmp(host, "localhost") != 0)
+		hints.ai_flags |= AI_NUMERICHOST;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_err("listen %s: %s", spec, gai_strerror(e));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+		    strcmp(host, "::") == 0 ? &off : &on, sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 1024) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		goto fail;
+	freeaddrinfo(res);
+	getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof(hbuf), pbuf,
+	    sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV);
+	l->fd = fd;
+	l->tls = is_tls;
+	l->spec = xstrdup(spec);
+	snprintf(l->addr, sizeof(l->addr), ss.ss_family == AF_INET6 ?
+	    "[%s]:%s" : "%s:%s", hbuf, pbuf);
+	log_info("listen addr=%s tls=%s", l->addr,
+	    is_tls ? "implicit" : "starttls");
+	return 0;
+fail:
+	log_err("listen %s: %s", spec, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+/*
+ * Binds the listeners of c, keeping the sockets of old ones with the same
+ * spec (so a reload with port 0, or a busy port, keeps working).
+ */
+static int
+bind_all(const struct config *c, struct listener **out, size_t *nout)
+{
+	struct listener	*v;
+	size_t		 n = 0, i, k, total = c->listen.n + c->listen_tls.n;
+	int		 is_tls;
+	const char	*spec;
+
+	v = xcalloc(total, sizeof(*v));
+	for (i = 0; i < total; i++) {
+		is_tls = i >= c->listen.n;
+		spec = is_tls ? c->listen_tls.v[i - c->listen.n] :
+		    c->listen.v[i];
+		for (k = 0; k < nls; k++)
+			if (ls[k].fd != -1 && ls[k].tls == is_tls &&
+			    strcmp(ls[k].spec, spec) == 0)
+				break;
+		if (k < nls) {
+			v[n] = ls[k];
+			v[n].spec = xstrdup(spec);
+			ls[k].fd = -1;	/* moved */
+			n++;
+			continue;
+		}
+		if (bind_one(spec, is_tls, &v[n]) == -1) {
+			for (k = 0; k < n; k++)
+				free(v[k].spec);
+			free(v);
+			return -1;
+		}
+		n++;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static void
+free_listeners(struct listener *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].fd != -1)
+			close(v[i].fd);
+		free(v[i].spec);
+	}
+	free(v);
+}
+
+/* In a child: signals back to default and unblocked. */
+static void
+child_signals(void)
+{
+	sigset_t	set;
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+static int
+spawn_auth(void)
+{
+	int	sp[2];
+	pid_t	pid;
+	size_t	i;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_err("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		child_signals();
+		close(sp[0]);
+		for (i = 0; i < nls; i++)
+			close(ls[i].fd);
+		/* The auth process never holds the TLS key. */
+		SSL_CTX_free(tls);
+		tls = NULL;
+		auth_main(&cfg, sp[1]);
+	}
+	close(sp[1]);
+	if (auth_ctl != -1)
+		close(auth_ctl);
+	auth_ctl = sp[0];
+	auth_pid = pid;
+	auth_started = time(NULL);
+	log_debug("auth process pid=%d", (int)pid);
+	return 0;
+}
+
+static struct wproc *
+free_proc(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+		if (procs[i].pid == 0)
+			return &procs[i];
+	return NULL;
+}
+
+static int
+spawn_worker(int slot)
+{
+	struct wproc	*w;
+	struct msg	 m;
+	int		 sp[2];
+	pid_t		 pid;
+
+	if ((w = free_proc()) == NULL) {
+		log_err("too many worker processes; not starting another");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_err("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	/* The auth process gets its end of the worker's channel. */
+	msg_init(&m, IPC_CHAN, 0);
+	if (ipc_send_fd(auth_ctl, &m, sp[1]) == -1) {
+		log_err("passing a channel to auth: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	close(sp[1]);
+	if ((pid = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		close(sp[0]);
+		return -1;
+	}
+	if (pid == 0) {
+		child_signals();
+		close(auth_ctl);
+		(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
+		worker_main(&cfg, ls, nls, tls, sp[0]);
+	}
+	close(sp[0]);
+	w->pid = pid;
+	w->gen = gen;
+	w->slot = slot;
+	w->started = time(NULL);
+	log_debug("worker pid=%d slot=%d gen=%d", (int)pid, slot, gen);
+	return 0;
+}
+
+static int
+worker_count(void)
+{
+	long	n;
+
+	if (cfg.workers > 0)
+		return (int)cfg.workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
+}
+
+/* Starts a new generation of workers; the old ones drain (SIGUSR2). */
+static void
+new_generation(void)
+{
+	size_t	i;
+	int	k;
+
+	gen++;
+	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+		if (procs[i].pid > 0 && procs[i].gen != gen)
+			kill(procs[i].pid, SIGUSR2);
+	nworkers = worker_count();
+	for (k = 0; k < nworkers; k++) {
+		slot_restart_at[k] = 0;
+		if (spawn_worker(k) == -1)
+			slot_restart_at[k] = time(NULL) + RESTART_PAUSE;
+	}
+}
+
+static void
+reload(void)
+{
+	struct config	 ncfg, ocfg;
+	struct listener	*nls_v, *ols;
+	size_t		 nn, on;
+	SSL_CTX		*nctx;
+
+	log_info("reload config=%s", cfg.path);
+	if (load_all(cfg.path, &ncfg, &nctx, 0) == -1) {
+		log_err("reload failed; keeping the running configuration");
+		config_free(&ncfg);
+		return;
+	}
+	if (bind_all(&ncfg, &nls_v, &nn) == -1) {
+		log_err("reload failed; keeping the running configuration");
+		config_free(&ncfg);
+		SSL_CTX_free(nctx);
+		return;
+	}
+	ols = ls;
+	on = nls;
+	ls = nls_v;
+	nls = nn;
+	free_listeners(ols, on);	/* those not moved into the new set */
+	ocfg = cfg;
+	cfg = ncfg;
+	config_free(&ocfg);
+	SSL_CTX_free(tls);
+	tls = nctx;
+	if (auth_send_conf(auth_ctl, &cfg) == -1)
+		log_err("sending settings to auth: %s", strerror(errno));
+	new_generation();
+	log_info("ready workers=%d", nworkers);
+}
+
+static void
+reap(void)
+{
+	struct wproc	*w;
+	pid_t		 pid;
+	int		 status;
+	size_t		 i;
+	time_t		 now = time(NULL);
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == auth_pid) {
+			auth_pid = -1;
+			if (stopping)
+				continue;
+			log_err("auth process died (status %d); restarting",
+			    status);
+			auth_restart_at = now - auth_started < RESTART_PAUSE ?
+			    now + RESTART_PAUSE : now;
+			continue;
+		}
+		for (w = NULL, i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+			if (procs[i].pid == pid) {
+				w = &procs[i];
+				break;
+			}
+		if (w == NULL)
+			continue;
+		if (w->gen == gen && !stopping) {
+			log_err("worker pid=%d died (%s %d); restarting",
+			    (int)pid, WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			slot_restart_at[w->slot] = now - w->started <
+			    RESTART_PAUSE ? now + RESTART_PAUSE : now;
+		}
+		w->pid = 0;
+	}
+}
+
+static int
+children_left(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+		if (procs[i].pid > 0)
+			return 1;
+	return 0;
+}
+
+static void
+signal_workers(int sig)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
+		if (procs[i].pid > 0)
+			kill(procs[i].pid, sig);
+}
+
+/* Restarts what died, when its pause is over. */
+static void
+tick(void)
+{
+	time_t	now = time(NULL);
+	int	k;
+	size_t	i;
+	int	alive;
+
+	if (stopping)
+		return;
+	if (auth_pid == -1 && now >= auth_restart_at) {
+		if (spawn_auth() == 0) {
+			(void)auth_send_conf(auth_ctl, &cfg);
+			new_generation();
+		}
+		return;
+	}
+	for (k = 0; k < nworkers; k++) {
+		if (slot_restart_at[k] == 0 || now < slot_restart_at[k])
+			continue;
+		for (alive = 0, i = 0; i < sizeof(procs) / sizeof(procs[0]);
+		    i++)
+			if (procs[i].pid > 0 && procs[i].gen == gen &&
+			    procs[i].slot == k)
+				alive = 1;
+		slot_restart_at[k] = 0;
+		if (!alive && spawn_worker(k) == -1)
+			slot_restart_at[k] = now + RESTART_PAUSE;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = POP3D_CONF_DEFAULT;
+	struct timespec	 ts = { 1, 0 };
+	sigset_t	 set;
+	siginfo_t	 si;
+	int		 ch, check = 0, debug = 0, sig;
+
+	while ((ch = getopt(argc, argv, "c:dhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			usage();
+			printf("\nConfiguration keys (pop3d.conf(5)):\n");
+			config_print_help();
+			return 0;
+		case 'V':
+			printf("pop3d " POP3D_VERSION "\n");
+			return 0;
+		default:
+			usage();
+			return 64;	/* EX_USAGE */
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 64;
+	}
+	log_init("pop3d", 0, debug);
+	log_role("master");
+	if (load_all(path, &cfg, &tls, 1) == -1)
+		return 1;
+	if (check) {
+		printf("pop3d: %s: configuration ok\n", path);
+		return 0;
+	}
+	log_init("pop3d", cfg.log == LOG_TARGET_SYSLOG, debug || cfg.verbose);
+	log_role("master");
+
+	/* Signals arrive through sigtimedwait, never as handlers. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (bind_all(&cfg, &ls, &nls) == -1)
+		return 1;
+	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
+		fatalx("cannot start the auth process");
+	new_generation();
+	log_info("ready workers=%d", nworkers);
+
+	for (;;) {
+		sig = sigtimedwait(&set, &si, &ts);
+		if (sig == SIGCHLD || sig == -1)
+			reap();
+		if (sig == SIGHUP && !stopping)
+			reload();
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			stopping = 1;
+			stop_deadline = time(NULL) + cfg.shutdown_timeout + 5;
+			log_info("stopping: sessions get %llds to finish",
+			    cfg.shutdown_timeout);
+			signal_workers(SIGTERM);
+		}
+		if (stopping) {
+			reap();
+			if (!children_left()) {
+				if (auth_pid > 0) {
+					kill(auth_pid, SIGTERM);
+					(void)waitpid(auth_pid, NULL, 0);
+				}
+				log_info("stopped");
+				return 0;
+			}
+			if (time(NULL) > stop_deadline) {
+				signal_workers(SIGKILL);
+				stop_deadline = time(NULL) + 5;
+			}
+			continue;
+		}
+		tick();
+	}
+}

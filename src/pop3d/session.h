@@ -1,0 +1,129 @@
+/*
+ * session.h - one POP3 session: the state machine of RFC 1939
+ * (AUTHORIZATION -> TRANSACTION -> UPDATE), the command table and the
+ * dispatcher.  Worker processes, loop thread only.  Command handlers
+ * live in cmd_auth.c (AUTHORIZATION) and cmd_trans.c (TRANSACTION).
+ */
+#ifndef POP3D_SESSION_H
+#define POP3D_SESSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dot.h"
+#include "limits.h"
+#include "pop3_cmd.h"
+
+enum sess_state {
+	SESS_GREET,	/* before the greeting (implicit TLS handshake) */
+	SESS_AUTH,	/* AUTHORIZATION */
+	SESS_TLS,	/* STLS accepted, handshake running */
+	SESS_TRANS,	/* TRANSACTION */
+	SESS_UPDATE,	/* QUIT in TRANSACTION: committing */
+	SESS_QUIT,	/* closing */
+};
+const char *session_state_str(enum sess_state);
+
+enum cmd_result {
+	POP_OK,		/* dispatcher writes "+OK <reply>" */
+	POP_ERR,	/* dispatcher writes "-ERR <reply>"; counts as bad */
+	POP_FAIL,	/* "-ERR <reply>" that is not the client's fault */
+	POP_QUIET,	/* the handler wrote its own answer */
+	POP_PENDING,	/* answer comes later (auth, job, delay) */
+	POP_CLOSE,	/* "+OK <reply>" then close */
+	POP_FAIL_CLOSE,	/* "-ERR <reply>" then close */
+};
+
+struct session;
+struct maildrop;
+
+/* Continuation for multi-line answers: 1 when finished, 0 to yield. */
+typedef int (*sess_cont)(struct session *);
+
+struct session {
+	uint64_t	 id;
+	struct conn	*conn;
+	enum sess_state	 state;
+	char		 rip[64];	/* client address, printable */
+	int		 loopback;
+	int		 implicit_tls;
+	int		 bad_cmds;
+	int		 busy;		/* a command is being answered */
+	char		 reply[POP3_CMD_MAX + 64];
+
+	/* AUTHORIZATION */
+	char		 user[POP3_USER_MAX + 1];
+	int		 have_user;	/* USER accepted, PASS may follow */
+	int		 sasl_wait;	/* AUTH PLAIN: waiting for the data line */
+	int		 auth_pending;	/* a request is at the auth process */
+	char		 apop_ts[128];	/* greeting timestamp, if APOP is on */
+	struct event	*delay_ev;	/* failed-login pause */
+	int		 delay_code;	/* what to answer when it fires */
+
+	/* TRANSACTION */
+	int		 authed;	/* reached TRANSACTION */
+	struct maildrop	*md;
+	sess_cont	 cont;
+	size_t		 iter;		/* LIST/UIDL position */
+	int		 msgfd;		/* RETR/TOP file */
+	struct dot_enc	 enc;
+	uint64_t	 sent;		/* bytes of this RETR, for the log */
+
+	/* counters for the logout line */
+	uint64_t	 n_retr, bytes_retr, n_dele, n_top;
+	const char	*end_reason;
+
+	struct pop3_cmd	 cmd;		/* the command being handled */
+};
+
+/* Starts a session on an accepted socket (taken).  NULL if refused. */
+struct session	*session_new(int fd, const struct sockaddr *sa,
+		    socklen_t salen, int implicit_tls);
+/* Ends it now (shutdown, worker exit): logs and frees. */
+void		 session_free(struct session *, const char *reason);
+
+void		 session_enter_state(struct session *, enum sess_state);
+/* printf into s->reply, for the dispatcher to send. */
+void		 session_set_reply(struct session *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+/*
+ * Completes a POP_PENDING command: writes "+OK reply" or "-ERR reply"
+ * (res POP_OK, POP_ERR, POP_FAIL, POP_CLOSE) or runs s->cont if set and
+ * res is POP_OK, then resumes input.
+ */
+void		 session_finish(struct session *, enum cmd_result);
+
+/* Closes after the output is flushed (a broken multi-line answer). */
+void		 session_abort(struct session *, const char *reason);
+
+/* From the auth process: the answer for this session. */
+void		 session_auth_result(struct session *, uint32_t result,
+		    uint32_t delay_ms);
+
+/* Plaintext secrets allowed on this connection now? */
+int		 session_plaintext_ok(const struct session *);
+
+/* cmd_auth.c */
+enum cmd_result	 cmd_user(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_pass(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_apop(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_auth(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_stls(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_capa(struct session *, struct pop3_cmd *);
+/* The data line of AUTH PLAIN (line is untrusted, len without CRLF). */
+enum cmd_result	 cmd_auth_data(struct session *, char *line, size_t len);
+/* Login accepted by the auth process: open the maildrop. */
+void		 cmd_auth_login(struct session *);
+
+/* cmd_trans.c */
+enum cmd_result	 cmd_stat(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_list(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_uidl(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_retr(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_top(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_dele(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_noop(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_rset(struct session *, struct pop3_cmd *);
+enum cmd_result	 cmd_quit(struct session *, struct pop3_cmd *);
+
+#endif

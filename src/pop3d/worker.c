@@ -1,0 +1,330 @@
+/*
+ * worker.c - a worker process: drops to the mail user, accepts on the
+ * listeners it inherited, and runs all its sessions in one libevent loop
+ * (job threads do the blocking maildrop work).  Keeps the session
+ * registry (ids, never pointers, cross the process and thread lines)
+ * and the per-address connection counts.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/listener.h>
+
+#include "ipc.h"
+#include "jobs.h"
+#include "log.h"
+#include "msg.h"
+#include "privsep.h"
+#include "session.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/*
+ * Session ids: the worker's pid, a sequence number and the slot, so an
+ * id names one session across all processes and their logs.
+ */
+#define SLOT_BITS	20
+#define SEQ_BITS	22
+#define SLOT_MASK	((1u << SLOT_BITS) - 1)
+#define IP_BUCKETS	1024
+#define WORKER_JOB_THREADS 2
+
+struct ipcount {
+	char		 ip[64];
+	long long	 n;
+	struct ipcount	*next;
+};
+
+struct worker_env	 wenv;
+
+static struct session	**slots;
+static size_t		  nslots, nsessions, free_hint;
+static uint64_t		  seq;
+static int		  authfd = -1;
+static struct event	 *ev_auth, *ev_term, *ev_usr2, *ev_stop;
+static struct evconnlistener **lev;
+static size_t		  nlev;
+static struct ipcount	 *iptab[IP_BUCKETS];
+static time_t		  last_full_log;
+
+uint64_t
+worker_register(struct session *s)
+{
+	size_t	i, k;
+
+	for (k = 0; k < nslots; k++) {
+		i = (free_hint + k) % nslots;
+		if (slots[i] == NULL)
+			break;
+	}
+	if (k == nslots)
+		fatalx("session registry full");	/* accept checks first */
+	slots[i] = s;
+	free_hint = i + 1;
+	nsessions++;
+	seq = (seq + 1) & ((1u << SEQ_BITS) - 1);
+	return ((uint64_t)getpid() << (SLOT_BITS + SEQ_BITS)) |
+	    (seq << SLOT_BITS) | i;
+}
+
+static void
+check_drained(void)
+{
+	if (wenv.draining && nsessions == 0)
+		event_base_loopexit(wenv.base, NULL);
+}
+
+static uint32_t
+ip_hash(const char *s)
+{
+	uint32_t h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h % IP_BUCKETS;
+}
+
+int
+worker_ip_admit(const char *ip)
+{
+	struct ipcount	*c;
+	uint32_t	 h = ip_hash(ip);
+
+	for (c = iptab[h]; c != NULL; c = c->next)
+		if (strcmp(c->ip, ip) == 0)
+			break;
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
+		c->next = iptab[h];
+		iptab[h] = c;
+	}
+	if (c->n >= wenv.cfg->max_connections_per_ip)
+		return 0;
+	c->n++;
+	return 1;
+}
+
+void
+worker_ip_release(const char *ip)
+{
+	struct ipcount	**cp, *c;
+
+	for (cp = &iptab[ip_hash(ip)]; (c = *cp) != NULL; cp = &c->next)
+		if (strcmp(c->ip, ip) == 0) {
+			if (--c->n <= 0) {
+				*cp = c->next;
+				free(c);
+			}
+			return;
+		}
+}
+
+void
+worker_unregister(struct session *s)
+{
+	size_t	i = (size_t)(s->id & SLOT_MASK);
+
+	if (i < nslots && slots[i] == s) {
+		slots[i] = NULL;
+		nsessions--;
+	}
+	check_drained();
+}
+
+struct session *
+worker_find(uint64_t id)
+{
+	size_t	i = (size_t)(id & SLOT_MASK);
+
+	if (i < nslots && slots[i] != NULL && slots[i]->id == id)
+		return slots[i];
+	return NULL;
+}
+
+int
+worker_auth_send(const struct msg *m)
+{
+	if (authfd == -1)
+		return -1;
+	return msg_send(authfd, m);
+}
+
+static void
+auth_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s;
+	struct msg	 m;
+	uint32_t	 type, result, delay;
+	uint64_t	 sid;
+	long		 n;
+	size_t		 i;
+	int		 k;
+
+	for (k = 0; k < 64; k++) {
+		n = msg_recv(fd, &m);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0)
+			break;
+		if (msg_begin(&m, &type, &sid) == -1 || type != IPC_AUTH_RES ||
+		    msg_get_u32(&m, &result) == -1 ||
+		    msg_get_u32(&m, &delay) == -1 || msg_end(&m) == -1)
+			fatalx("malformed message from the auth process");
+		if ((s = worker_find(sid)) == NULL) {
+			/* The session left while its login was checked. */
+			log_debug("%016llx auth answer for a gone session",
+			    (unsigned long long)sid);
+			continue;
+		}
+		session_auth_result(s, result, delay);
+	}
+	if (k == 64)
+		return;		/* more next time round the loop */
+	/* The auth process is gone; the master starts another generation. */
+	log_err("auth process channel closed");
+	event_del(ev_auth);
+	close(authfd);
+	authfd = -1;
+	for (i = 0; i < nslots; i++)
+		if ((s = slots[i]) != NULL && s->auth_pending)
+			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener	*li = arg;
+	int		 one = 1;
+	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
+	    "try again later\r\n";
+
+	if (nsessions >= nslots) {
+		if (time(NULL) != last_full_log) {
+			last_full_log = time(NULL);
+			log_warn("connection refused reason=max_connections "
+			    "limit=%zu", nslots);
+		}
+		(void)write(fd, full, sizeof(full) - 1);
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)session_new(fd, sa, (socklen_t)salen, li->tls);
+}
+
+static void
+start_drain(void)
+{
+	size_t	i;
+
+	if (!wenv.draining)
+		log_info("draining sessions=%zu", nsessions);
+	wenv.draining = 1;
+	for (i = 0; i < nlev; i++)
+		if (lev[i] != NULL) {
+			evconnlistener_free(lev[i]);
+			lev[i] = NULL;
+		}
+	check_drained();
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	i;
+
+	log_info("shutdown timeout: closing sessions=%zu", nsessions);
+	for (i = 0; i < nslots; i++)
+		if (slots[i] != NULL)
+			session_free(slots[i], "shutdown");
+	event_base_loopexit(wenv.base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval	tv;
+
+	start_drain();
+	if (sig == SIGTERM && ev_stop == NULL) {
+		/* Sessions get shutdown_timeout seconds to finish. */
+		tv.tv_sec = wenv.cfg->shutdown_timeout;
+		tv.tv_usec = 0;
+		ev_stop = evtimer_new(wenv.base, stop_cb, NULL);
+		evtimer_add(ev_stop, &tv);
+	}
+}
+
+void
+worker_main(const struct config *cfg, struct listener *ls, size_t nl,
+    SSL_CTX *tls, int afd)
+{
+	const char	*errstr;
+	long		 ncpu;
+	long long	 nw;
+	size_t		 i;
+
+	log_role("worker");
+	if (privsep_drop(cfg->user, &errstr) == -1)
+		fatalx("user %s: %s", cfg->user, errstr);
+	privsep_die_with_parent(SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+
+	memset(&wenv, 0, sizeof(wenv));
+	wenv.cfg = cfg;
+	wenv.tls = tls;
+	if (cfg->hostname[0] != '\0')
+		snprintf(wenv.hostname, sizeof(wenv.hostname), "%s",
+		    cfg->hostname);
+	else if (gethostname(wenv.hostname, sizeof(wenv.hostname)) == -1)
+		snprintf(wenv.hostname, sizeof(wenv.hostname), "localhost");
+	if ((wenv.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (jobs_init(wenv.base, WORKER_JOB_THREADS) == -1)
+		fatal("job threads");
+
+	/* This worker's share of max_connections. */
+	nw = cfg->workers;
+	if (nw == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
+		nw = ncpu;
+	if (nw < 1)
+		nw = 1;
+	nslots = (size_t)((cfg->max_connections + nw - 1) / nw);
+	if (nslots > SLOT_MASK)
+		nslots = SLOT_MASK;
+	slots = xcalloc(nslots, sizeof(*slots));
+
+	authfd = afd;
+	ev_auth = event_new(wenv.base, authfd, EV_READ | EV_PERSIST, auth_cb,
+	    NULL);
+	event_add(ev_auth, NULL);
+	ev_term = evsignal_new(wenv.base, SIGTERM, signal_cb, NULL);
+	ev_usr2 = evsignal_new(wenv.base, SIGUSR2, signal_cb, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_usr2, NULL);
+
+	lev = xcalloc(nl, sizeof(*lev));
+	nlev = nl;
+	for (i = 0; i < nl; i++) {
+		lev[i] = evconnlistener_new(wenv.base, accept_cb, &ls[i],
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    ls[i].fd);
+		if (lev[i] == NULL)
+			fatalx("listener %s", ls[i].addr);
+	}
+	log_debug("worker started sessions_max=%zu", nslots);
+	event_base_dispatch(wenv.base);
+	log_debug("worker exits");
+	exit(0);
+}
