@@ -21,8 +21,12 @@
 #include "log.h"
 #include "xmalloc.h"
 
-static const char *const conf_bool_true[] = { "yes", "true", "on", "1", NULL };
-static const char *const conf_bool_false[] = { "no", "false", "off", "0", NULL };
+static const char *const conf_bool_true[] = {
+	"yes", "true", "on", "1", NULL
+};
+static const char *const conf_bool_false[] = {
+	"no", "false", "off", "0", NULL
+};
 
 /* Blanks around keys and values. */
 static int
@@ -184,8 +188,9 @@ conf_defaults(const struct conf_def *defs, void *dst)
 			for (p = d->def; p != NULL && *p != '\0'; p = q) {
 				while (conf_isblank(*p))
 					p++;
-				for (q = p; *q != '\0' && !conf_isblank(*q); q++)
-					;
+				q = p;
+				while (*q != '\0' && !conf_isblank(*q))
+					q++;
 				if (q > p && (size_t)(q - p) < sizeof(one)) {
 					memcpy(one, p, (size_t)(q - p));
 					one[q - p] = '\0';
@@ -304,7 +309,7 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 	const char		*k, *v, *err;
 	char			 sect[CONF_LINE_MAX + 1] = "";
 	char			 key[CONF_LINE_MAX + 1], val[CONF_LINE_MAX + 1];
-	char			 msg[512], esc[128], vesc[128];
+	char			 msg[CONF_LINE_MAX + 512], esc[128], vesc[128];
 	char			 exp[256];
 	size_t			 ndefs, lineno = 0, llen, klen, vlen, i;
 	size_t			*seen;
@@ -419,8 +424,9 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 		seen[i] = lineno;
 		if (conf_set(d, dst, val, &err) == -1) {
 			conf_expected(d, exp, sizeof(exp));
+			log_escape(val, vlen, vesc, sizeof(vesc));
 			snprintf(msg, sizeof(msg), "%s \"%s\", expected %s",
-			    err, log_escape(val, vlen, vesc, sizeof(vesc)), exp);
+			    err, vesc, exp);
 			conf_err(errs, &nerr, name, lineno, esc, msg);
 		}
 	}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "limits.h"
 
 enum conf_type {
 	CONF_STR,	/* char *, allocated */

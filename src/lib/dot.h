@@ -49,7 +49,10 @@ size_t	dot_enc_chunk(struct dot_enc *, const unsigned char *in, size_t len,
  * bytes.  Returns bytes written.
  */
 size_t	dot_enc_finish(struct dot_enc *, unsigned char *out);
-/* True when a TOP encoder has sent all it will send (caller may stop reading). */
+/*
+ * True when a TOP encoder has sent all it will send (the caller may stop
+ * reading), and after dot_enc_finish().
+ */
 int	dot_enc_done(const struct dot_enc *);
 
 /*

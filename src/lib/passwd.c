@@ -364,7 +364,8 @@ passwd_db_load(struct passwd_db *db, const char *path, char **errp)
 	close(fd);
 	fd = -1;
 
-	qsort(v, n, sizeof(*v), passwd_ld_cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), passwd_ld_cmp);
 	for (i = 1; i < n; i++)
 		if (strcmp(v[i - 1].e.user, v[i].e.user) == 0) {
 			xasprintf(errp, "%s:%zu: duplicate user %s (first on "

@@ -15,7 +15,10 @@
  * An empty input decodes to 0 bytes.
  */
 long	base64_decode(const char *in, size_t len, unsigned char *out);
-/* Encodes len bytes into out (4 * ((len + 2) / 3) + 1 bytes, NUL-terminated). */
+/*
+ * Encodes len bytes into out (4 * ((len + 2) / 3) + 1 bytes), with
+ * padding, NUL-terminated.  Returns the length without the NUL.
+ */
 size_t	base64_encode(const unsigned char *in, size_t len, char *out);
 
 struct sasl_plain {

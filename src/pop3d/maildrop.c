@@ -97,6 +97,11 @@ cache_size(int dirfd, struct scan_ent *e)
 	}
 }
 
+/*
+ * Reads the names in new/ or cur/ first and only then computes missing
+ * sizes: renaming a file to cache its size while readdir() walks the
+ * same directory could show it twice.
+ */
 static int
 scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
     size_t *cap, size_t *sized)
@@ -105,6 +110,7 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 	struct dirent	*de;
 	struct scan_ent	 e;
 	char		 path[POP3_MDNAME_MAX + 8];
+	size_t		 first = *n, i, k;
 	int		 fd;
 
 	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -125,16 +131,7 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 		}
 		snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
 		e.name = xstrdup(path);
-		if (e.mn.has_wsize)
-			e.size = e.mn.wsize;
-		else if (compute_size(dirfd, e.name, &e.size) == 0) {
-			(*sized)++;
-			cache_size(dirfd, &e);
-		} else {
-			/* Gone meanwhile, or a directory: not a message. */
-			free(e.name);
-			continue;
-		}
+		e.size = e.mn.wsize;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
 			*v = xreallocarray(*v, *cap, sizeof(**v));
@@ -142,6 +139,21 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 		(*v)[(*n)++] = e;
 	}
 	closedir(d);
+
+	for (i = k = first; i < *n; i++) {
+		e = (*v)[i];
+		if (!e.mn.has_wsize) {
+			if (compute_size(dirfd, e.name, &e.size) == -1) {
+				/* Gone meanwhile, or a directory: not a message. */
+				free(e.name);
+				continue;
+			}
+			(*sized)++;
+			cache_size(dirfd, &e);
+		}
+		(*v)[k++] = e;
+	}
+	*n = k;
 	return 0;
 }
 

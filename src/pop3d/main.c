@@ -635,6 +635,10 @@ main(int argc, char *argv[])
 			log_info("stopping: sessions get %llds to finish",
 			    cfg.shutdown_timeout);
 			signal_workers(SIGTERM);
+			/* New connections are refused from now on. */
+			free_listeners(ls, nls);
+			ls = NULL;
+			nls = 0;
 		}
 		if (stopping) {
 			reap();

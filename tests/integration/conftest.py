@@ -14,7 +14,6 @@ import tempfile
 
 import pytest
 
-import pop3util
 from pop3util import LIVE, Hasher, Server, build_dir
 
 
@@ -29,9 +28,8 @@ def env():
     e.build = b
     e.pop3d = os.path.join(b, "pop3d")
     e.mkhash = os.path.join(b, "tools", "mkhash")
-    for p in (e.pop3d, e.mkhash):
-        if not os.access(p, os.X_OK):
-            pytest.fail("%s is missing: run `make all` (POP3D_BUILD=%s)" % (p, b))
+    if not os.access(e.pop3d, os.X_OK):
+        pytest.fail("%s is missing: run `make all` (POP3D_BUILD=%s)" % (e.pop3d, b))
     e.dir = tempfile.mkdtemp(prefix="pop3d-tls-")
     os.chmod(e.dir, 0o755)
     e.cert = os.path.join(e.dir, "cert.pem")
@@ -114,3 +112,11 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call" and rep.failed:
         for s in list(LIVE):
             rep.sections.append(("pop3d log (%s, last lines)" % s.name, s.log_tail(60)))
+
+
+def pytest_report_header(config):
+    b = build_dir()
+    mk = os.path.join(b, "tools", "mkhash")
+    return "pop3d: %s; hashes: %s" % (
+        os.path.join(b, "pop3d"),
+        mk if os.access(mk, os.X_OK) else "Python crypt (tools/mkhash not built)")

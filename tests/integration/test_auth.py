@@ -1,13 +1,14 @@
 """Authentication: plaintext policy, USER/PASS, AUTH PLAIN (RFC 5034),
 APOP, hash schemes, locked users, [IN-USE], LOGIN-DELAY, brute force."""
 import hashlib
+import os
 import re
-import socket
+import shutil
 import time
 
 import pytest
 
-from pop3util import Conn, plain_b64
+from pop3util import Conn, plain_b64, wait_until
 
 FAIL_DELAY_MS = 50
 
@@ -371,4 +372,35 @@ def test_ban_after_threshold(make_server):
     c = Conn("127.0.0.1", s.tls_port, tls=True, ctx=s.env.ctx, source="127.0.0.2")
     with c:
         c.login(u.name, u.password)
+        c.ok("QUIT")
+
+
+# ------------------------------------------------------- passwd-file changes
+
+def test_passwd_file_reread_when_changed(make_server, env):
+    s = make_server(name="passwd-reload")
+    u = s.new_user()
+    s.make_maildir("lateuser")
+    lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")]
+    lines.append("%s:%s" % (u.name, env.hasher.hash("Changed-pw-1")))
+    lines.append("lateuser:%s" % env.hasher.hash("Late-user-pw"))
+    tmp = s.passwd_path + ".new"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "root", "daemon")
+    os.chmod(tmp, 0o640)
+    later = time.time() + 2
+    os.utime(tmp, (later, later))
+    os.rename(tmp, s.passwd_path)
+
+    def late_login():
+        with s.connect(tls=True) as c:
+            return c.try_login("lateuser", "Late-user-pw").startswith("+OK")
+    assert wait_until(late_login, 10, step=0.3), \
+        "a user added to passwd_file cannot log in:\n" + s.log_tail()
+    with s.connect(tls=True) as c:
+        assert c.try_login(u.name, u.password).startswith("-ERR")
+    with s.connect(tls=True) as c:
+        c.login(u.name, "Changed-pw-1")
         c.ok("QUIT")

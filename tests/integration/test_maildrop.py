@@ -204,7 +204,7 @@ def test_retr_20mb(srv, big, tls):
     want = crlf(msg)
     with sess(srv, u, tls=tls) as c:
         assert c.ok("LIST 1").split()[2] == str(len(want))
-        r = c.ok("RETR 1")
+        c.ok("RETR 1")
         raw = c.multi_raw()
         assert raw.endswith(b"\r\n.\r\n")
         body = raw[:-3]
@@ -347,3 +347,104 @@ def test_logout_log_line(srv):
     assert "user=%s" % u.name in l, l
     assert re.search(r"\bretr=1\b", l), l
     assert re.search(r"\bdel=1\b", l), l
+
+
+# ------------------------------------------------------------- odd Maildirs
+
+def test_non_messages_ignored(srv):
+    u = srv.new_user()
+    srv.deliver(u, b"Subject: real\n\nreal\n")
+    d = srv.maildir(u)
+    for path in ("new/.hidden", "cur/.dotfile:2,S", "tmp/1700000000.M9P1.partial"):
+        with open(os.path.join(d, path), "wb") as f:
+            f.write(b"Subject: not a message\n\nx\n")
+        srv._chown(os.path.join(d, path))
+    with sess(srv, u) as c:
+        assert c.stat() == (1, len(crlf(b"Subject: real\n\nreal\n")))
+        c.ok("QUIT")
+
+
+def test_uidl_stable_when_moved_to_cur(srv):
+    u = srv.new_user()
+    n1 = srv.deliver(u, b"Subject: 1\n\none\n")
+    n2 = srv.deliver(u, b"Subject: 2\n\ntwo\n", tags=",S=16")
+    with sess(srv, u) as c:
+        before = c.multi_cmd("UIDL")
+        c.ok("QUIT")
+    d = srv.maildir(u)
+    for n in (n1, n2):   # another MUA marks them seen
+        src = os.path.join(d, "new", n)
+        if os.path.exists(src):
+            os.rename(src, os.path.join(d, "cur", n + ":2,S"))
+    with sess(srv, u) as c:
+        assert c.multi_cmd("UIDL") == before
+        c.ok("QUIT")
+
+
+def test_message_vanishes_during_session(srv):
+    u = srv.new_user()
+    srv.deliver(u, b"Subject: 1\n\none\n")
+    srv.deliver(u, b"Subject: 2\n\ntwo\n")
+    with sess(srv, u) as c:
+        assert c.stat()[0] == 2
+        for n in srv.names(u):
+            if unique_part(n).startswith("1700000000.M1P1"):
+                os.unlink(os.path.join(srv.maildir(u),
+                                       "new" if ":" not in n else "cur", n))
+        r = c.cmd("RETR 1")
+        assert r.startswith("-ERR"), r
+        assert c.multi_cmd("RETR 2") == [b"Subject: 2", b"", b"two"]
+        c.ok("NOOP")
+        c.ok("QUIT")
+
+
+def test_missing_maildir(make_server):
+    def setup(s):
+        s.add_user("nomaildir", hashfield=s.env.hasher.hash("No-maildir-pw"),
+                   maildir=False)
+    s = make_server(name="no-maildir", setup=setup)
+    with s.connect(tls=True) as c:
+        r = c.try_login("nomaildir", "No-maildir-pw")
+        if r.startswith("+OK"):
+            assert c.stat() == (0, 0)
+        else:
+            assert r.startswith("-ERR [SYS/"), r
+
+
+def test_large_maildrop(srv):
+    u = srv.new_user()
+    n = 10000
+    d = srv.maildir(u)
+    names = []
+    for i in range(n):
+        name = "1700000000.M%dP1.big-maildrop" % (i + 1)
+        p = os.path.join(d, "cur" if i % 2 else "new", name + (":2,S" if i % 2 else ""))
+        with open(p, "wb") as f:
+            f.write(b"Subject: %d\n\n%d\n" % (i, i))
+        srv._chown(p)
+        names.append(name)
+    with sess(srv, u) as c:
+        count, total = c.stat()
+        assert count == n
+        lst = c.multi_cmd("LIST")
+        assert len(lst) == n
+        assert sum(int(l.split()[1]) for l in lst) == total
+        uidl = c.multi_cmd("UIDL")
+        assert uidl == [("%d %s" % (i + 1, names[i])).encode() for i in range(n)]
+        assert c.multi_cmd("RETR %d" % n) == [b"Subject: %d" % (n - 1), b"", b"%d" % (n - 1)]
+        c.ok("QUIT")
+
+
+@pytest.mark.skipif(os.environ.get("POP3D_SLOW") != "1",
+                    reason="slow (idle_timeout >= 10 s); set POP3D_SLOW=1")
+def test_idle_timeout(make_server):
+    s = make_server(name="idle", idle_timeout=10)
+    u = s.new_user()
+    s.deliver(u, b"Subject: idle\n\nidle\n")
+    c1 = s.connect()
+    c2 = s.session(u)
+    c2.ok("DELE 1")
+    t0 = time.monotonic()
+    assert c1.wait_eof(25) and c2.wait_eof(25)
+    assert 9 <= time.monotonic() - t0 <= 25
+    assert len(s.names(u)) == 1

@@ -1,0 +1,144 @@
+"""`pop3d -t`: config checking, errors as FILE:LINE: with the key name."""
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from pop3util import Server, children, proc_alive
+
+
+@pytest.fixture
+def base(env):
+    s = Server(env, name="config", pool=1)
+    s.write_files()
+    yield s
+    shutil.rmtree(s.base, ignore_errors=True)
+
+
+def check(env, path):
+    r = subprocess.run([env.pop3d, "-c", path, "-t"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    return r.returncode, r.stderr.decode("utf-8", "replace")
+
+
+def with_lines(s, inserts):
+    """The good config with (section, text) lines added right after each
+    section header; returns (path, {text: line number})."""
+    lines = s.config_text().splitlines()
+    where = {}
+    for sect, text in inserts:
+        i = lines.index("[%s]" % sect) + 1
+        lines.insert(i, text)
+    for n, l in enumerate(lines, 1):
+        for _, text in inserts:
+            if l == text:
+                where[text] = n
+    path = os.path.join(s.base, "bad.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path, where
+
+
+def assert_error(err, path, line, key):
+    tag = "%s:%d:" % (path, line)
+    hits = [l for l in err.splitlines() if tag in l]
+    assert hits, "no %r in stderr:\n%s" % (tag, err)
+    assert any(key in l for l in hits), "%r not named in %r" % (key, hits)
+
+
+def test_good_config(env, base):
+    rc, err = check(env, base.conf_path)
+    assert rc == 0, err
+
+
+BAD = [
+    ("server", "bogus_key = 1", "bogus_key"),
+    ("auth", "allow_plaintext_auth = maybe", "allow_plaintext_auth"),
+    ("server", "workers = lots", "workers"),
+    ("server", "workers = 1000", "workers"),
+    ("auth", "fail_delay_ms = -5", "fail_delay_ms"),
+    ("auth", "apop = perhaps", "apop"),
+    ("server", "idle_timeout = 5x", "idle_timeout"),
+]
+
+
+@pytest.mark.parametrize("sect,text,key", BAD, ids=[b[1] for b in BAD])
+def test_bad_value(env, base, sect, text, key):
+    path, where = with_lines(base, [(sect, text)])
+    rc, err = check(env, path)
+    assert rc == 1, "exit %d for %r; stderr:\n%s" % (rc, text, err)
+    assert_error(err, path, where[text], key)
+
+
+def test_all_errors_reported(env, base):
+    ins = [("server", "bogus_key = 1"), ("auth", "allow_plaintext_auth = maybe"),
+           ("server", "shutdown_timeout = soon")]
+    path, where = with_lines(base, ins)
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert_error(err, path, where["bogus_key = 1"], "bogus_key")
+    assert_error(err, path, where["allow_plaintext_auth = maybe"], "allow_plaintext_auth")
+    assert_error(err, path, where["shutdown_timeout = soon"], "shutdown_timeout")
+
+
+def test_duplicate_key(env, base):
+    path, where = with_lines(base, [("server", "mail_root = /elsewhere")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    # the second occurrence is the one from the generated config
+    assert "mail_root" in err, err
+
+
+def test_unknown_section(env, base):
+    lines = base.config_text() + "\n[nosuchsection]\nfoo = bar\n"
+    path = os.path.join(base.base, "sect.conf")
+    with open(path, "w") as f:
+        f.write(lines)
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert path in err and "nosuchsection" in err, err
+
+
+def test_missing_config_file(env, base):
+    path = os.path.join(base.base, "does-not-exist.conf")
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert path in err, err
+
+
+def test_missing_required_keys(env, base):
+    path = os.path.join(base.base, "empty.conf")
+    with open(path, "w") as f:
+        f.write("[server]\nworkers = 1\n")
+    rc, err = check(env, path)
+    assert rc == 1, err
+    for key in ("cert", "key", "passwd_file", "listen"):
+        assert key in err, "%s not mentioned:\n%s" % (key, err)
+
+
+def test_bad_listen_address(env, base):
+    path, where = with_lines(base, [("server", "listen = 127.0.0.1")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert "listen" in err and "127.0.0.1" in err, err
+
+
+def test_server_refuses_bad_config(env, base):
+    """Without -t a bad config must stop the start, not run on defaults."""
+    path, _ = with_lines(base, [("server", "bogus_key = 1")])
+    p = subprocess.Popen([env.pop3d, "-c", path], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        kids = children(p.pid)
+        p.kill()
+        p.communicate(timeout=10)
+        for pid, start in kids:
+            if proc_alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail("pop3d started with an unknown key in its config")
+    assert p.returncode != 0
+    assert "bogus_key" in err.decode("utf-8", "replace")
