@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "limits.h"
+#include "pop3_limits.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -391,7 +391,7 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 		if (i == ndefs) {
 			if (sect[0] != '\0') {
 				snprintf(msg, sizeof(msg), "unknown key in "
-				    "section [%s]", sect);
+				    "section [%.64s]", sect);
 				conf_err(errs, &nerr, name, lineno, esc, msg);
 			} else
 				conf_err(errs, &nerr, name, lineno, esc,

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "limits.h"
+#include "pop3_limits.h"
 
 enum conf_type {
 	CONF_STR,	/* char *, allocated */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "limits.h"
+#include "pop3_limits.h"
 
 struct maildir_name {
 	size_t		 base_len;	/* unique part: up to first ',' or ':' */

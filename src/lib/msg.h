@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "pop3_limits.h"
 
 #define MSG_VERSION	1
 

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "pop3_limits.h"
 
 enum passwd_scheme {
 	PASSWD_SCHEME_UNKNOWN,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "pop3_limits.h"
 
 struct pop3_cmd {
 	char	 verb[5];		/* upper-cased, NUL-terminated */

@@ -15,7 +15,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "conn.h"
-#include "limits.h"
+#include "pop3_limits.h"
 #include "xmalloc.h"
 
 /* Refill output (RETR, LIST) when it drains to this. */

@@ -220,7 +220,8 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 		*errstr = "cannot read the maildrop";
 		return NULL;
 	}
-	qsort(v, n, sizeof(*v), ent_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), ent_cmp);
 
 	md = xcalloc(1, sizeof(*md));
 	md->dirfd = dirfd;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "pop3_limits.h"
 
 struct md_msg {
 	char		*name;		/* "new/<file>" or "cur/<file>", owned */

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "dot.h"
-#include "limits.h"
+#include "pop3_limits.h"
 #include "pop3_cmd.h"
 
 enum sess_state {

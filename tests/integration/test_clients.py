@@ -144,3 +144,30 @@ def test_curl_plain_refused_without_tls(srv, env):
                         "pop3://127.0.0.1:%d/1" % srv.port],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     assert r.returncode != 0 and r.stdout == b"", (r.returncode, r.stdout[:200])
+
+
+def test_tls_session_resumption_across_workers(srv, env):
+    """A TLS session is resumed (tickets shared by every worker process)."""
+    import socket
+
+    def connect(session=None):
+        raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=10)
+        s = env.ctx.wrap_socket(raw, server_hostname="localhost",
+                                session=session)
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"+OK")
+        s.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"+OK")
+        return s
+
+    first = connect()
+    sess = first.session
+    assert not first.session_reused
+    first.close()
+    # Several tries: with 2 workers, at least one lands on the other one.
+    reused = []
+    for _ in range(4):
+        s = connect(sess)
+        reused.append(s.session_reused)
+        s.close()
+    assert all(reused), reused

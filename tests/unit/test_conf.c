@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "limits.h"
+#include "pop3_limits.h"
 
 struct tconf {
 	char		*name;

@@ -1,25 +1,7 @@
 /*
- * limits.h - every bound on untrusted input, each next to its reason.
+ * pop3_limits.h - every bound on untrusted input, each next to its reason.
  * Shared by all programs (pop3d, and later pop3fetch and pop3ctl).
  */
-/*
- * With -Isrc/lib this file shadows the C library's <limits.h>, also for
- * system headers (OpenSSL's err.h needs INT_MAX): pass every inclusion
- * on to the next <limits.h> in the search path (a GCC/Clang extension),
- * outside the guard so that a later <limits.h> still reaches the real
- * one.  This cannot loop: found through -I, the search goes on past
- * src/lib; found relative to its includer, it starts over and finds this
- * file through -I.  Building with -iquote src/lib avoids all this.
- */
-#ifdef __clang__
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Winclude-next-absolute-path"
-#endif
-#include_next <limits.h>
-#ifdef __clang__
-#pragma clang diagnostic pop
-#endif
-
 #ifndef POP3_LIMITS_H
 #define POP3_LIMITS_H
 
