@@ -35,9 +35,13 @@ TOOL_BINS  = $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 all: $(B)/pop3d $(TOOL_BINS)
 
+# V=1 shows the full compiler command lines.
+Q	 = $(if $(V),,@)
+
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALLCFLAGS) -c $< -o $@
 
 $(B)/libpop3.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^

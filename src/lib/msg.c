@@ -213,7 +213,7 @@ msg_wipe(struct msg *m)
 }
 
 int
-msg_send_fd(int sock, uint32_t tag, int fd)
+msg_send_fd(int sock, const struct msg *m, int fd)
 {
 	union {
 		struct cmsghdr	 hdr;
@@ -222,13 +222,16 @@ msg_send_fd(int sock, uint32_t tag, int fd)
 	struct cmsghdr	*c;
 	struct msghdr	 mh;
 	struct iovec	 iov;
-	uint32_t	 ntag = htonl(tag);
 	ssize_t		 n;
 
+	if (m->err) {
+		errno = EMSGSIZE;
+		return -1;
+	}
 	memset(&mh, 0, sizeof(mh));
 	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = &ntag;
-	iov.iov_len = sizeof(ntag);
+	iov.iov_base = (void *)m->data;
+	iov.iov_len = m->len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.buf;
@@ -241,17 +244,11 @@ msg_send_fd(int sock, uint32_t tag, int fd)
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	if ((size_t)n != sizeof(ntag)) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return 0;
+	return n == -1 ? -1 : 0;
 }
 
-int
-msg_recv_fd(int sock, uint32_t *tag, int *fd)
+long
+msg_recv_fd(int sock, struct msg *m, int *fdp)
 {
 	union {
 		struct cmsghdr	 hdr;
@@ -260,15 +257,15 @@ msg_recv_fd(int sock, uint32_t *tag, int *fd)
 	struct cmsghdr	*c;
 	struct msghdr	 mh;
 	struct iovec	 iov;
-	uint32_t	 ntag;
 	ssize_t		 n;
-	int		 got = -1, bad = 0, fds[4];
+	int		 fds[4], bad = 0;
 	size_t		 nfd, i;
 
-	*fd = -1;
+	*fdp = -1;
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &ntag;
-	iov.iov_len = sizeof(ntag);
+	memset(m, 0, sizeof(*m));
+	iov.iov_base = m->data;
+	iov.iov_len = sizeof(m->data);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.buf;
@@ -278,13 +275,7 @@ msg_recv_fd(int sock, uint32_t *tag, int *fd)
 	while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return -1;
-	if (n == 0 && mh.msg_controllen == 0) {
-		errno = ECONNRESET;
-		return -1;
-	}
-	if ((size_t)n != sizeof(ntag) || (mh.msg_flags & (MSG_TRUNC |
-	    MSG_CTRUNC)))
-		bad = 1;
+	bad = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
 	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -292,22 +283,24 @@ msg_recv_fd(int sock, uint32_t *tag, int *fd)
 		if (nfd > 4)
 			nfd = 4;
 		memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
+		/* Keep the first fd; any more is a malformed message. */
 		for (i = 0; i < nfd; i++) {
-			if (got == -1 && !bad)
-				got = fds[i];
+			if (*fdp == -1 && !bad)
+				*fdp = fds[i];
 			else {
 				close(fds[i]);
 				bad = 1;
 			}
 		}
 	}
-	if (bad || got == -1) {
-		if (got != -1)
-			close(got);
+	if (bad) {
+		if (*fdp != -1)
+			close(*fdp);
+		*fdp = -1;
+		m->err = 1;
 		errno = EBADMSG;
 		return -1;
 	}
-	*tag = ntohl(ntag);
-	*fd = got;
-	return 0;
+	m->len = (size_t)n;
+	return (long)n;
 }

@@ -59,12 +59,13 @@ long	msg_recv(int fd, struct msg *);
 void	msg_wipe(struct msg *);
 
 /*
- * fd passing (SCM_RIGHTS) over a unix socket: one fd with a u32 tag.
- * msg_recv_fd returns -1 with errno ECONNRESET on EOF, EBADMSG if the
- * message is not exactly a tag with one fd (any fd received is closed).
+ * fd passing (SCM_RIGHTS) over a unix socket: a message with one fd.
+ * msg_recv_fd works as msg_recv and also sets *fdp to the fd that came
+ * with the message, or -1 if none did; -1 with EBADMSG if more than one
+ * fd came or the message was truncated (every received fd is closed).
  * The received fd is close-on-exec.
  */
-int	msg_send_fd(int sock, uint32_t tag, int fd);
-int	msg_recv_fd(int sock, uint32_t *tag, int *fd);
+int	msg_send_fd(int sock, const struct msg *, int fd);
+long	msg_recv_fd(int sock, struct msg *, int *fdp);
 
 #endif

@@ -495,7 +495,7 @@ read_ctl(int ctlfd)
 	int		fd = -1;
 	long		n;
 
-	n = ipc_recv(ctlfd, &m, &fd);
+	n = msg_recv_fd(ctlfd, &m, &fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)

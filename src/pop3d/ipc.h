@@ -30,14 +30,4 @@ enum auth_result {
  * u64 ban_threshold, u64 ban_time, u64 login_delay
  */
 
-struct msg;
-
-/* Sends m with fd attached (SCM_RIGHTS).  0, or -1 with errno. */
-int	ipc_send_fd(int sock, const struct msg *m, int fd);
-/*
- * Receives one message and, if one came with it, an fd (else *fdp = -1).
- * Returns the length, 0 on EOF, -1 with errno.
- */
-long	ipc_recv(int sock, struct msg *m, int *fdp);
-
 #endif

@@ -374,7 +374,7 @@ spawn_worker(int slot)
 	}
 	/* The auth process gets its end of the worker's channel. */
 	msg_init(&m, IPC_CHAN, 0);
-	if (ipc_send_fd(auth_ctl, &m, sp[1]) == -1) {
+	if (msg_send_fd(auth_ctl, &m, sp[1]) == -1) {
 		log_err("passing a channel to auth: %s", strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
