@@ -79,6 +79,15 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    all unit integration
 
+# The daemon under valgrind (every process), over the client and maildrop
+# tests: any memory error fails the run.
+VALGRIND = valgrind --trace-children=yes --error-exitcode=99 \
+	   --errors-for-leak-kinds=none --track-fds=no -q
+valgrind: all
+	POP3D_BUILD=$(B) POP3D_WRAPPER="$(VALGRIND)" $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/integration/test_clients.py \
+	    tests/integration/test_maildrop.py tests/integration/test_capa.py
+
 # libFuzzer targets (clang); "make fuzz" builds and runs each briefly.
 FUZZ_SRCS = $(wildcard fuzz/fuzz_*.c)
 FUZZ_TIME ?= 20
@@ -105,5 +114,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration check asan fuzz fuzz-replay demo install clean
+.PHONY: all deps unit integration check asan valgrind fuzz fuzz-replay demo install clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

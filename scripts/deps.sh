@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
-libcmocka-dev python3 python3-pytest curl openssl clang"
+libcmocka-dev python3 python3-pytest curl openssl clang valgrind"
 
 missing=""
 for p in $PKGS; do

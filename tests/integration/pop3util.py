@@ -26,7 +26,10 @@ WORKER_USER = "nobody"
 AUTH_USER = "daemon"
 
 POOL_PASSWORD = "Pool-pass-1"
-STARTUP_TIMEOUT = 10.0
+# POP3D_WRAPPER runs pop3d under a tool, e.g. "valgrind --trace-children=yes"
+# (make valgrind); such a run is slower, so waits grow with it.
+WRAPPER = os.environ.get("POP3D_WRAPPER", "").split()
+STARTUP_TIMEOUT = 60.0 if WRAPPER else 10.0
 SOCK_TIMEOUT = 10.0
 
 # Servers that are running now; the autouse fixture checks each after a test.
@@ -521,7 +524,7 @@ class Server:
     # -- run
     def start(self):
         self.write_files()
-        args = [self.env.pop3d, "-c", self.conf_path]
+        args = WRAPPER + [self.env.pop3d, "-c", self.conf_path]
         if self.debug:
             args.append("-d")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -684,7 +687,8 @@ class Server:
         with self.log_cond:
             bad = [l for l in self.log
                    if "AddressSanitizer" in l or "runtime error:" in l
-                   or "LeakSanitizer" in l]
+                   or "LeakSanitizer" in l
+                   or re.search(r"ERROR SUMMARY: [1-9]", l)]
         if bad:
             raise AssertionError("sanitizer report in the log:\n%s\n%s"
                                  % ("\n".join(bad[:20]), self.log_tail()))
