@@ -243,7 +243,7 @@ struct open_job {
 	char		 user[POP3_USER_MAX + 1];
 	struct maildrop	*md;
 	const char	*errstr;
-	int		 inuse;
+	enum md_fail	 why;
 };
 
 static void
@@ -252,7 +252,7 @@ open_run(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 
 	oj->md = maildrop_open(wenv.cfg->mail_root, oj->user, &oj->errstr,
-	    &oj->inuse);
+	    &oj->why);
 }
 
 static void
@@ -269,15 +269,19 @@ open_done(struct job *j)
 	}
 	if (oj->md == NULL) {
 		s->have_user = 0;
-		if (oj->inuse) {
+		if (oj->why == MD_FAIL_INUSE) {
 			log_info("%016llx login refused user=%s reason=in_use",
 			    (unsigned long long)s->id, s->user);
 			session_set_reply(s, "[IN-USE] maildrop is in use by "
 			    "another session");
 		} else {
-			log_err("%016llx maildrop user=%s: %s",
-			    (unsigned long long)s->id, s->user, oj->errstr);
-			session_set_reply(s, "[SYS/TEMP] %s", oj->errstr);
+			log_err("%016llx maildrop user=%s: %s (%s)",
+			    (unsigned long long)s->id, s->user, oj->errstr,
+			    oj->why == MD_FAIL_PERM ? "permanent" :
+			    "temporary");
+			session_set_reply(s, "[SYS/%s] %s",
+			    oj->why == MD_FAIL_PERM ? "PERM" : "TEMP",
+			    oj->errstr);
 		}
 		free(oj);
 		session_finish(s, POP_FAIL);

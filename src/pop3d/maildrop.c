@@ -190,28 +190,44 @@ ensure_maildir(const char *mail_root, const char *user)
 	return fd;
 }
 
+static enum md_fail
+fail_kind(int err)
+{
+	switch (err) {
+	case EACCES:
+	case EPERM:
+	case ENOTDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+		return MD_FAIL_PERM;
+	}
+	return MD_FAIL_TEMP;
+}
+
 struct maildrop *
 maildrop_open(const char *mail_root, const char *user, const char **errstr,
-    int *inuse)
+    enum md_fail *why)
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
 	size_t		 n = 0, cap = 0, sized = 0, i;
-	int		 dirfd, lockfd;
+	int		 dirfd, lockfd, inuse = 0;
 
-	*inuse = 0;
 	if ((dirfd = ensure_maildir(mail_root, user)) == -1) {
+		*why = fail_kind(errno);
 		*errstr = "cannot open the maildrop";
 		return NULL;
 	}
-	if ((lockfd = lock_maildrop(dirfd, inuse)) == -1) {
-		*errstr = *inuse ? "maildrop in use by another session" :
+	if ((lockfd = lock_maildrop(dirfd, &inuse)) == -1) {
+		*why = inuse ? MD_FAIL_INUSE : fail_kind(errno);
+		*errstr = inuse ? "maildrop in use by another session" :
 		    "cannot lock the maildrop";
 		close(dirfd);
 		return NULL;
 	}
 	if (scan_dir(dirfd, "new", &v, &n, &cap, &sized) == -1 ||
 	    scan_dir(dirfd, "cur", &v, &n, &cap, &sized) == -1) {
+		*why = fail_kind(errno);
 		for (i = 0; i < n; i++)
 			free(v[i].name);
 		free(v);

@@ -30,14 +30,20 @@ struct maildrop {
 	size_t		 sized;		/* sizes we had to compute (no ,W=) */
 };
 
+enum md_fail {
+	MD_FAIL_TEMP,	/* may work later: I/O error, out of fds, no space */
+	MD_FAIL_PERM,	/* will not work until an admin acts: permissions,
+			   a file or a symlink where a directory should be */
+	MD_FAIL_INUSE,	/* another session holds the lock */
+};
+
 /*
  * Opens mail_root/user (creating it with new/ cur/ tmp/ if it does not
  * exist), takes the lock and reads the message list, in delivery order.
- * Returns the maildrop, or NULL with *errstr and *inuse (1 when another
- * session holds the lock).  Blocking.
+ * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const char *mail_root, const char *user,
-		    const char **errstr, int *inuse);
+		    const char **errstr, enum md_fail *why);
 /*
  * Removes the messages marked deleted and syncs the directories.
  * Returns the number removed; *failed counts those that could not be

@@ -54,6 +54,13 @@ static const struct cmd_def cmds[] = {
 	{ "RSET", ST(SESS_TRANS), 0, 0, cmd_rset },
 };
 
+/*
+ * The command being handled.  One per worker: a command is parsed and
+ * handled in one go on the loop thread, and handlers that go on later
+ * copy what they need.  Wiped after each use (PASS, AUTH hold secrets).
+ */
+static struct pop3_cmd	cmdbuf;
+
 static void	conn_event(void *, enum conn_event);
 static void	session_input(struct session *);
 static void	respond(struct session *, enum cmd_result);
@@ -233,7 +240,6 @@ session_free(struct session *s, const char *reason)
 	/* A session that did not QUIT changes nothing: marks are dropped. */
 	maildrop_free(&s->md);
 	conn_free(&s->conn);
-	explicit_bzero(&s->cmd, sizeof(s->cmd));
 	free(s);
 }
 
@@ -352,18 +358,18 @@ dispatch(struct session *s, const char *line, size_t len)
 	 */
 	if (len > 5 && strncasecmp(line, "PASS ", 5) == 0 &&
 	    memchr(line, '\0', len) == NULL) {
-		memset(&s->cmd, 0, offsetof(struct pop3_cmd, line));
-		memcpy(s->cmd.verb, "PASS", 5);
-		memcpy(s->cmd.line, line, len);
-		s->cmd.line[len] = '\0';
-		s->cmd.rest = s->cmd.line + 5;
-		s->cmd.argc = 1;
-		s->cmd.argv[0] = s->cmd.rest;
-	} else if (pop3_cmd_parse(&s->cmd, line, len, 0, &errstr) == -1) {
+		memset(&cmdbuf, 0, offsetof(struct pop3_cmd, line));
+		memcpy(cmdbuf.verb, "PASS", 5);
+		memcpy(cmdbuf.line, line, len);
+		cmdbuf.line[len] = '\0';
+		cmdbuf.rest = cmdbuf.line + 5;
+		cmdbuf.argc = 1;
+		cmdbuf.argv[0] = cmdbuf.rest;
+	} else if (pop3_cmd_parse(&cmdbuf, line, len, 0, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);
 		return POP_ERR;
 	}
-	if ((d = find_cmd(s->cmd.verb)) == NULL) {
+	if ((d = find_cmd(cmdbuf.verb)) == NULL) {
 		session_set_reply(s, "unknown command");
 		return POP_ERR;
 	}
@@ -373,30 +379,30 @@ dispatch(struct session *s, const char *line, size_t len)
 		return POP_ERR;
 	}
 	if (d->maxargs >= 0) {
-		if (s->cmd.rest[0] != '\0' && d->maxargs == 0) {
+		if (cmdbuf.rest[0] != '\0' && d->maxargs == 0) {
 			session_set_reply(s, "%s takes no arguments", d->name);
 			return POP_ERR;
 		}
-		if (s->cmd.argc < d->minargs) {
+		if (cmdbuf.argc < d->minargs) {
 			session_set_reply(s, "%s needs %d argument%s", d->name,
 			    d->minargs, d->minargs > 1 ? "s" : "");
 			return POP_ERR;
 		}
-		if (s->cmd.argc > d->maxargs) {
+		if (cmdbuf.argc > d->maxargs) {
 			session_set_reply(s, "too many arguments for %s",
 			    d->name);
 			return POP_ERR;
 		}
 		/* Again, strictly: RFC 1939's 40-character arguments. */
-		if (pop3_cmd_parse(&s->cmd, line, len, 1, &errstr) == -1) {
+		if (pop3_cmd_parse(&cmdbuf, line, len, 1, &errstr) == -1) {
 			session_set_reply(s, "%s", errstr);
 			return POP_ERR;
 		}
-	} else if (d->minargs > 0 && s->cmd.rest[0] == '\0') {
+	} else if (d->minargs > 0 && cmdbuf.rest[0] == '\0') {
 		session_set_reply(s, "%s needs an argument", d->name);
 		return POP_ERR;
 	}
-	return d->fn(s, &s->cmd);
+	return d->fn(s, &cmdbuf);
 }
 
 /* Handles every complete line buffered, unless a command is pending. */
@@ -431,6 +437,7 @@ session_input(struct session *s)
 		}
 		res = dispatch(s, line, len);
 		explicit_bzero(line, len);
+		explicit_bzero(&cmdbuf, sizeof(cmdbuf));
 		respond(s, res);
 	}
 }

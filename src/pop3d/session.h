@@ -72,8 +72,6 @@ struct session {
 	/* counters for the logout line */
 	uint64_t	 n_retr, bytes_retr, n_dele, n_top;
 	const char	*end_reason;
-
-	struct pop3_cmd	 cmd;		/* the command being handled */
 };
 
 /* Starts a session on an accepted socket (taken).  NULL if refused. */

@@ -448,3 +448,41 @@ def test_idle_timeout(make_server):
     assert c1.wait_eof(25) and c2.wait_eof(25)
     assert 9 <= time.monotonic() - t0 <= 25
     assert len(s.names(u)) == 1
+
+
+# ------------------------------------------------------------- broken maildrops
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a maildrop "
+                    "the worker user cannot read")
+def test_unreadable_maildrop_is_sys_perm(srv):
+    """A maildrop the mail user may not open gets [SYS/PERM], not TEMP."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    os.chown(d, 0, 0)
+    try:
+        with srv.connect() as c:
+            r = c.try_login(u.name, u.password)
+            assert r.startswith("-ERR [SYS/PERM]"), r
+            # The session is still usable, and nothing was created.
+            assert c.cmd("QUIT").startswith("+OK")
+    finally:
+        srv._chown(d)
+    with sess(srv, u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+
+
+def test_symlinked_maildrop_is_refused(srv):
+    """A symlink in place of the Maildir is not followed: [SYS/PERM]."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    real = d + ".real"
+    os.rename(d, real)
+    os.symlink(real, d)
+    try:
+        with srv.connect() as c:
+            r = c.try_login(u.name, u.password)
+            assert r.startswith("-ERR [SYS/PERM]"), r
+    finally:
+        os.unlink(d)
+        os.rename(real, d)
