@@ -322,8 +322,10 @@ process(struct areq *r)
 	pi = penalty_get("ip", r->rip, !ok, now);
 	pu = penalty_get("user", r->user, 1, now);
 	if (ok) {
-		if (pi != NULL)
-			pi->fails = 0;
+		/*
+		 * The address keeps its failures: one valid account must not
+		 * let an attacker reset the count between guesses.
+		 */
 		if (pu != NULL) {
 			pu->fails = 0;
 			if (aconf.login_delay > 0 && pu->last_login != 0 &&
@@ -574,6 +576,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	long long	 k;
 
 	log_role("auth");
+	/* Ctrl-C reaches the whole process group; the master decides. */
+	signal(SIGINT, SIG_IGN);
 	if (privsep_drop(cfg->auth_user, &errstr) == -1)
 		fatalx("auth_user %s: %s", cfg->auth_user, errstr);
 	privsep_die_with_parent(SIGKILL);

@@ -78,8 +78,8 @@ cmd_list(struct session *s, struct pop3_cmd *cmd)
 		    (unsigned long long)s->md->msgs[i].size);
 		return POP_OK;
 	}
-	session_set_reply(s, "%zu messages (%llu octets)",
-	    s->md->n - s->md->ndel,
+	session_set_reply(s, "%zu message%s (%llu octets)",
+	    s->md->n - s->md->ndel, s->md->n - s->md->ndel == 1 ? "" : "s",
 	    (unsigned long long)(s->md->size - s->md->delsize));
 	s->iter = 0;
 	s->cont = list_cont;

@@ -43,9 +43,9 @@ const struct conf_def config_defs[] = {
 	  "to finish" },
 	{ "server", "max_connections", CONF_INT, 1, 1000000, "10000", NULL,
 	  OFF(max_connections), "concurrent connections in all" },
-	{ "server", "max_connections_per_ip", CONF_INT, 1, 1000000, "50", NULL,
+	{ "server", "max_connections_per_ip", CONF_INT, 0, 1000000, "50", NULL,
 	  OFF(max_connections_per_ip), "concurrent connections from one "
-	  "client address (counted per worker process)" },
+	  "client address (counted per worker process); 0: no limit" },
 	{ "server", "hostname", CONF_STR, 0, 0, "", NULL, OFF(hostname),
 	  "name used in the greeting and APOP timestamp; empty: the host's" },
 	{ "tls", "cert", CONF_STR, 0, 0, NULL, NULL, OFF(tls_cert),

@@ -17,6 +17,7 @@
 #include <pwd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -62,7 +63,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: pop3d [-dht] [-c file]\n"
+	    "usage: pop3d [-dhtV] [-c file]\n"
 	    "  -c file  configuration file (default " POP3D_CONF_DEFAULT ")\n"
 	    "  -t       check the configuration, keys and passwd-file, "
 	    "then exit\n"
@@ -70,6 +71,17 @@ usage(void)
 	    "  -h       this help, and every configuration key\n"
 	    "  -V       version\n"
 	    "pop3d runs in the foreground; SIGHUP reloads, SIGTERM stops.\n");
+}
+
+/* Logs each line of text on its own (config errors, one per line). */
+static void
+log_lines(enum log_level lvl, char *text)
+{
+	char	*line, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_msg(lvl, "%s", line);
 }
 
 /* Refuse a key file others could read (OpenSMTPD check_file_secrecy). */
@@ -148,6 +160,10 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 				buf_printf(&errs, "%s: auth_user: no such user "
 				    "\"%s\"\n", path, c->auth_user);
 				rv = -1;
+			} else if (getpwnam(c->auth_user)->pw_uid == 0) {
+				buf_printf(&errs, "%s: auth_user: the auth "
+				    "process must not run as root\n", path);
+				rv = -1;
 			}
 		}
 		if ((*ctxp = load_tls(c, &errs)) == NULL)
@@ -163,7 +179,7 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 		}
 	}
 	if (errs.len > 0)
-		log_err("configuration errors:\n%s", (char *)errs.data);
+		log_lines(LOG_LVL_ERR, (char *)errs.data);
 	buf_clear(&errs);
 	if (rv == -1) {
 		if (*ctxp != NULL)
@@ -182,27 +198,33 @@ bind_one(const char *spec, int is_tls, struct listener *l)
 	char			 host[256], port[16], hbuf[NI_MAXHOST],
 				 pbuf[NI_MAXSERV];
 	const char		*colon;
-	int			 fd = -1, on = 1, off = 0, e;
+	int			 fd = -1, on = 1, off = 0, e, wildcard;
 	size_t			 hl;
 
+	/* config_load checked the shape: "[V6]:PORT" or "HOST:PORT". */
 	if (spec[0] == '[') {
 		colon = strchr(spec, ']') + 1;
 		hl = (size_t)(colon - spec - 2);
-		memcpy(host, spec + 1, hl);
 	} else {
 		colon = strrchr(spec, ':');
 		hl = (size_t)(colon - spec);
-		memcpy(host, spec, hl);
 	}
+	if (hl >= sizeof(host)) {
+		log_err("listen %s: address too long", spec);
+		return -1;
+	}
+	memcpy(host, spec[0] == '[' ? spec + 1 : spec, hl);
 	host[hl] = '\0';
 	snprintf(port, sizeof(port), "%s", colon + 1);
+	/* "*" is every address: IPv6 dual-stack, or IPv4 on hosts without v6. */
+	wildcard = strcmp(host, "*") == 0;
+	if (wildcard)
+		snprintf(host, sizeof(host), "::");
+again:
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (strcmp(host, "*") == 0) {
-		snprintf(host, sizeof(host), "::");
-		hints.ai_flags |= AI_NUMERICHOST;
-	} else if (strcmp(host, "localhost") != 0)
+	if (strcmp(host, "localhost") != 0)
 		hints.ai_flags |= AI_NUMERICHOST;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 		log_err("listen %s: %s", spec, gai_strerror(e));
@@ -210,12 +232,20 @@ bind_one(const char *spec, int is_tls, struct listener *l)
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
+	if (fd == -1 && wildcard && errno == EAFNOSUPPORT) {
+		freeaddrinfo(res);
+		res = NULL;
+		wildcard = 0;
+		snprintf(host, sizeof(host), "0.0.0.0");
+		goto again;
+	}
 	if (fd == -1)
 		goto fail;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* An explicit v6 address is v6 only, so "0.0.0.0:P" can coexist. */
 	if (res->ai_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-		    strcmp(host, "::") == 0 ? &off : &on, sizeof(on));
+		    wildcard ? &off : &on, sizeof(on));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
 	    listen(fd, 1024) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
@@ -291,6 +321,35 @@ free_listeners(struct listener *v, size_t n)
 		free(v[i].spec);
 	}
 	free(v);
+}
+
+static void
+signal_proc(pid_t pid, int sig)
+{
+	/* EPERM: under systemd, CapabilityBoundingSet lacks CAP_KILL. */
+	if (kill(pid, sig) == -1 && errno != ESRCH)
+		log_err("cannot send signal %d to pid %d: %s", sig, (int)pid,
+		    strerror(errno));
+}
+
+/*
+ * A session holds up to 4 descriptors (socket, maildrop, lock, message);
+ * raise the soft limit toward that, within the hard limit.
+ */
+static void
+raise_fd_limit(long long conns)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)conns * 4 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+	    want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warn("open files limited to %llu; max_connections=%lld "
+		    "needs about %llu", (unsigned long long)rl.rlim_cur, conns,
+		    (unsigned long long)want);
 }
 
 /* In a child: signals back to default and unblocked. */
@@ -422,7 +481,7 @@ new_generation(void)
 	gen++;
 	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (procs[i].pid > 0 && procs[i].gen != gen)
-			kill(procs[i].pid, SIGUSR2);
+			signal_proc(procs[i].pid, SIGUSR2);
 	nworkers = worker_count();
 	for (k = 0; k < nworkers; k++) {
 		slot_restart_at[k] = 0;
@@ -481,8 +540,10 @@ reap(void)
 			auth_pid = -1;
 			if (stopping)
 				continue;
-			log_err("auth process died (status %d); restarting",
-			    status);
+			log_err("auth process died (%s %d); restarting",
+			    WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
 			auth_restart_at = now - auth_started < RESTART_PAUSE ?
 			    now + RESTART_PAUSE : now;
 			continue;
@@ -524,7 +585,7 @@ signal_workers(int sig)
 
 	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (procs[i].pid > 0)
-			kill(procs[i].pid, sig);
+			signal_proc(procs[i].pid, sig);
 }
 
 /* Restarts what died, when its pause is over. */
@@ -616,6 +677,7 @@ main(int argc, char *argv[])
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	raise_fd_limit(cfg.max_connections);
 	if (bind_all(&cfg, &ls, &nls) == -1)
 		return 1;
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
@@ -644,7 +706,7 @@ main(int argc, char *argv[])
 			reap();
 			if (!children_left()) {
 				if (auth_pid > 0) {
-					kill(auth_pid, SIGTERM);
+					signal_proc(auth_pid, SIGTERM);
 					(void)waitpid(auth_pid, NULL, 0);
 				}
 				log_info("stopped");

@@ -198,7 +198,8 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 
 		log_warn("connection refused rip=%s reason=per_ip_limit",
 		    s->rip);
-		(void)write(fd, busy, sizeof(busy) - 1);
+		if (!implicit_tls)
+			(void)write(fd, busy, sizeof(busy) - 1);
 		close(fd);
 		free(s);
 		return NULL;

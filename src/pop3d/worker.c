@@ -106,7 +106,8 @@ worker_ip_admit(const char *ip)
 		c->next = iptab[h];
 		iptab[h] = c;
 	}
-	if (c->n >= wenv.cfg->max_connections_per_ip)
+	if (wenv.cfg->max_connections_per_ip > 0 &&
+	    c->n >= wenv.cfg->max_connections_per_ip)
 		return 0;
 	c->n++;
 	return 1;
@@ -213,12 +214,50 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			log_warn("connection refused reason=max_connections "
 			    "limit=%zu", nslots);
 		}
-		(void)write(fd, full, sizeof(full) - 1);
+		/* Plain text would only break a TLS client's handshake. */
+		if (!li->tls)
+			(void)write(fd, full, sizeof(full) - 1);
 		close(fd);
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	(void)session_new(fd, sa, (socklen_t)salen, li->tls);
+}
+
+/*
+ * accept() failed (EMFILE, ENFILE, ENOBUFS): stop accepting for a moment
+ * instead of spinning on a listener that stays readable.
+ */
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < nlev; i++)
+		if (lev[i] != NULL)
+			evconnlistener_enable(lev[i]);
+}
+
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	static struct event	*ev_resume;
+	struct timeval		 tv = { 1, 0 };
+	size_t			 i;
+	int			 e = EVUTIL_SOCKET_ERROR();
+
+	if (time(NULL) != last_full_log) {
+		last_full_log = time(NULL);
+		log_err("accept: %s; pausing for a second",
+		    evutil_socket_error_to_string(e));
+	}
+	for (i = 0; i < nlev; i++)
+		if (lev[i] != NULL)
+			evconnlistener_disable(lev[i]);
+	if (ev_resume == NULL)
+		ev_resume = evtimer_new(wenv.base, accept_resume, NULL);
+	if (ev_resume != NULL)
+		evtimer_add(ev_resume, &tv);
 }
 
 static void
@@ -322,6 +361,7 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 		    ls[i].fd);
 		if (lev[i] == NULL)
 			fatalx("listener %s", ls[i].addr);
+		evconnlistener_set_error_cb(lev[i], accept_error);
 	}
 	log_debug("worker started sessions_max=%zu", nslots);
 	event_base_dispatch(wenv.base);
