@@ -4,6 +4,7 @@
 PREFIX	?= /usr/local
 DESTDIR	?=
 SBINDIR	 = $(PREFIX)/sbin
+BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
@@ -17,23 +18,31 @@ CFLAGS	?= $(OPT)
 WARN	 = -Wall -Wextra $(WERROR) -Wformat=2 -Wshadow -Wno-unused-parameter \
 	   -Wstrict-prototypes -Wmissing-prototypes
 PKGS	 = libevent libevent_openssl libevent_pthreads openssl libcrypt
-DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	     $(shell pkg-config --cflags pwquality sqlite3 2>/dev/null)
 DEPLIBS	  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Isrc/lib \
 	    $(DEPCFLAGS) -MMD -MP
 LDLIBS	 = $(DEPLIBS) -lpthread
 
+# Every directory under src/ but lib is a program built from its *.c files
+# and libpop3.a: pop3d (and pop3ctl, pop3fetch as they arrive).
+PROGS	  := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard src/*/))))
+# Libraries only one program needs.
+LIBS_pop3ctl   = $(shell pkg-config --libs pwquality 2>/dev/null)
+LIBS_pop3fetch = $(shell pkg-config --libs sqlite3 2>/dev/null)
+
 LIB_SRCS   = $(wildcard src/lib/*.c)
-POP3D_SRCS = $(wildcard src/pop3d/*.c)
 UNIT_SRCS  = $(wildcard tests/unit/test_*.c)
 TOOL_SRCS  = $(wildcard tests/tools/*.c)
+BENCH_SRCS = $(wildcard bench/*.c)
 
 LIB_OBJS   = $(LIB_SRCS:%.c=$(B)/%.o)
-POP3D_OBJS = $(POP3D_SRCS:%.c=$(B)/%.o)
 UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 TOOL_BINS  = $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
+BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
-all: $(B)/pop3d $(TOOL_BINS)
+all: $(PROGS:%=$(B)/%) $(TOOL_BINS) $(BENCH_BINS)
 
 # V=1 shows the full compiler command lines.
 Q	 = $(if $(V),,@)
@@ -46,8 +55,18 @@ $(B)/%.o: %.c
 $(B)/libpop3.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/pop3d: $(POP3D_OBJS) $(B)/libpop3.a
-	$(CC) $(SAN) -o $@ $(POP3D_OBJS) $(B)/libpop3.a $(LDLIBS)
+define PROG_template
+$(1)_OBJS = $$(patsubst %.c,$$(B)/%.o,$$(wildcard src/$(1)/*.c))
+$$(B)/$(1): $$($(1)_OBJS) $$(B)/libpop3.a
+	$$(CC) $$(SAN) -o $$@ $$($(1)_OBJS) $$(B)/libpop3.a $$(LIBS_$(1)) \
+	    $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
+
+# Benchmark programs: one per bench/*.c (built by "make", run by "make bench").
+$(B)/bench/%: $(B)/bench/%.o $(B)/libpop3.a
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -o $@ $< $(B)/libpop3.a $(LDLIBS)
 
 $(B)/tools/%: $(B)/tests/tools/%.o $(B)/libpop3.a
 	@mkdir -p $(@D)
@@ -58,7 +77,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpop3.a
 	$(CC) $(SAN) -o $@ $< $(B)/libpop3.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh test
 
 # Unit tests: each binary is a cmocka runner; the summary line counts all.
 unit: $(UNIT_BINS)
@@ -98,16 +117,23 @@ fuzz:
 fuzz-replay: $(B)/libpop3.a
 	@sh fuzz/replay.sh $(B) $(FUZZ_SRCS)
 
-demo: deps
+demo:
+	@sh scripts/deps.sh build
 	$(MAKE) all
 	@sh scripts/demo.sh $(B)
 
+# Daemons and admin tools go to sbin, user programs (pop3fetch) to bin.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/pop3d
-	install -m 755 $(B)/pop3d $(DESTDIR)$(SBINDIR)/pop3d
-	install -m 644 docs/pop3d.8 $(DESTDIR)$(MANDIR)/man8/pop3d.8
-	install -m 644 docs/pop3d.conf.5 $(DESTDIR)$(MANDIR)/man5/pop3d.conf.5
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/pop3d
+	for p in $(PROGS); do \
+		case $$p in pop3fetch) d=$(BINDIR) ;; *) d=$(SBINDIR) ;; esac; \
+		install -m 755 $(B)/$$p $(DESTDIR)$$d/$$p || exit 1; \
+	done
+	for m in docs/*.[158]; do \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
 	test -e $(DESTDIR)$(SYSCONFDIR)/pop3d/pop3d.conf || \
 	    install -m 644 etc/pop3d.conf $(DESTDIR)$(SYSCONFDIR)/pop3d/pop3d.conf
 

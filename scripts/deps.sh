@@ -1,11 +1,24 @@
 #!/bin/sh
-# deps.sh - installs the Debian packages pop3d needs to build, test and
-# run its demo, if any are missing.  Idempotent and quick when all are
-# there.  Needs root (or sudo) only when something is missing.
+# deps.sh [build|test|bench] - installs the Debian packages that are
+# missing for building (make, make demo), testing (make check: also the
+# real peers the tests talk to) or benchmarking (make bench).  Idempotent
+# and quick when all are there.  Needs root (or sudo) only when something
+# is missing.  Services in the packages (Postfix, Dovecot) are not started
+# by the install: the tests start their own on loopback ports.
 set -eu
 
-PKGS="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
-libcmocka-dev python3 python3-pytest curl openssl clang valgrind"
+BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
+libpwquality-dev libsqlite3-dev openssl curl python3"
+TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
+dovecot-pop3d mpop fetchmail postfix swaks"
+BENCH="$TEST linux-perf"
+
+case "${1:-test}" in
+build)	PKGS=$BUILD ;;
+test)	PKGS=$TEST ;;
+bench)	PKGS=$BENCH ;;
+*)	echo "usage: deps.sh [build|test|bench]" >&2; exit 64 ;;
+esac
 
 missing=""
 for p in $PKGS; do
@@ -20,6 +33,25 @@ echo "deps.sh: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+
+# Keep packaged daemons from starting (and taking ports 25, 110, 995):
+# invoke-rc.d asks policy-rc.d, and 101 means "not now".
+policy=/usr/sbin/policy-rc.d
+ours=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	ours=1
+fi
+cleanup() { [ -n "$ours" ] && $SUDO rm -f "$policy"; return 0; }
+trap cleanup EXIT
+
+# Postfix asks how it is used; a local-only install needs no questions.
+echo "postfix postfix/main_mailer_type select Local only" |
+    $SUDO debconf-set-selections 2>/dev/null || true
+echo "postfix postfix/mailname string localhost" |
+    $SUDO debconf-set-selections 2>/dev/null || true
+
 # A fresh machine has no package lists yet; refresh once if an install fails.
 if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
 	$SUDO apt-get update -q
