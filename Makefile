@@ -142,3 +142,4 @@ clean:
 
 .PHONY: all deps unit integration check asan valgrind fuzz fuzz-replay demo install clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -6,7 +6,7 @@
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
 
-#include "config.h"
+#include "pop3d_config.h"
 
 /*
  * Runs the auth process; never returns.  ctlfd is the channel to the

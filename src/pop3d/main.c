@@ -25,7 +25,7 @@
 
 #include "auth.h"
 #include "buf.h"
-#include "config.h"
+#include "pop3d_config.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"

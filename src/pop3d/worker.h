@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "config.h"
+#include "pop3d_config.h"
 
 struct listener {
 	int	 fd;

@@ -1,6 +1,6 @@
 /*
- * config.c - pop3d's settings table and the checks the table cannot do.
- * Runs in the master only.
+ * pop3d_config.c - pop3d's settings table and the checks the table cannot
+ * do.  Runs in pop3d's master and in pop3ctl; returns errors, never exits.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <pwd.h>
 
-#include "config.h"
+#include "pop3d_config.h"
 #include "passwd.h"
 #include "xmalloc.h"
 

@@ -1,7 +1,8 @@
 /*
- * config.h - pop3d's settings: one struct, one table (config.c) that gives
- * each its type, range, default and help.  Parsed only in the master;
- * workers and the auth process get a copy by fork.
+ * pop3d_config.h - pop3d's settings: one struct, one table
+ * (pop3d_config.c) that gives each its type, range, default and help.
+ * Shared by pop3d (parsed only in its master; workers and the auth
+ * process get a copy by fork) and pop3ctl, which reads the same file.
  */
 #ifndef POP3D_CONFIG_H
 #define POP3D_CONFIG_H
