@@ -300,9 +300,14 @@ conf_trim(const char **p, size_t *len)
 		(*len)--;
 }
 
-int
-conf_parse(const struct conf_def *defs, void *dst, const char *name,
-    const char *text, size_t len, struct buf *errs)
+/*
+ * conf_parse() and conf_parse_sections(): with sect_fn, a section the
+ * table does not name takes the "*" defs and its own target.
+ */
+static int
+conf_parse_any(const struct conf_def *defs, void *dst,
+    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+    const char *name, const char *text, size_t len, struct buf *errs)
 {
 	const struct conf_def	*d;
 	const char		*p = text, *end = text + len, *nl, *l, *eq;
@@ -313,7 +318,8 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 	char			 exp[256];
 	size_t			 ndefs, lineno = 0, llen, klen, vlen, i;
 	size_t			*seen;
-	int			 nerr = 0, sect_ok = 1;
+	int			 nerr = 0, sect_ok = 1, wild = 0;
+	void			*cur = dst;
 
 	for (ndefs = 0; defs[ndefs].key != NULL; ndefs++)
 		;
@@ -354,6 +360,27 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 			conf_trim(&k, &klen);
 			memcpy(sect, k, klen);
 			sect[klen] = '\0';
+			wild = 0;
+			cur = dst;
+			if (sect_fn != NULL && !conf_has_section(defs, sect) &&
+			    conf_has_section(defs, "*")) {
+				/* A section named by the file: its own target. */
+				err = "invalid section";
+				if ((cur = sect_fn(sect, arg, &err)) == NULL) {
+					snprintf(msg, sizeof(msg), "[%s]: %s",
+					    log_escape(sect, klen, esc,
+					    sizeof(esc)), err);
+					conf_err(errs, &nerr, name, lineno,
+					    NULL, msg);
+					sect_ok = 0;
+					continue;
+				}
+				wild = sect_ok = 1;
+				for (i = 0; i < ndefs; i++)
+					if (strcmp(defs[i].section, "*") == 0)
+						seen[i] = 0;
+				continue;
+			}
 			if (!(sect_ok = conf_has_section(defs, sect))) {
 				snprintf(msg, sizeof(msg), "unknown section "
 				    "[%s]", log_escape(sect, klen, esc,
@@ -385,7 +412,7 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 		memcpy(key, k, klen);
 		key[klen] = '\0';
 		for (i = 0; i < ndefs; i++)
-			if (strcmp(defs[i].section, sect) == 0 &&
+			if (strcmp(defs[i].section, wild ? "*" : sect) == 0 &&
 			    strcmp(defs[i].key, key) == 0)
 				break;
 		if (i == ndefs) {
@@ -420,9 +447,9 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 		}
 		/* The file's first value of a LIST replaces the default. */
 		if (seen[i] == 0 && d->type == CONF_LIST)
-			conf_list_free(conf_field(d, dst));
+			conf_list_free(conf_field(d, cur));
 		seen[i] = lineno;
-		if (conf_set(d, dst, val, &err) == -1) {
+		if (conf_set(d, cur, val, &err) == -1) {
 			conf_expected(d, exp, sizeof(exp));
 			log_escape(val, vlen, vesc, sizeof(vesc));
 			snprintf(msg, sizeof(msg), "%s \"%s\", expected %s",
@@ -435,8 +462,25 @@ conf_parse(const struct conf_def *defs, void *dst, const char *name,
 }
 
 int
-conf_load(const struct conf_def *defs, void *dst, const char *path,
-    struct buf *errs)
+conf_parse(const struct conf_def *defs, void *dst, const char *name,
+    const char *text, size_t len, struct buf *errs)
+{
+	return conf_parse_any(defs, dst, NULL, NULL, name, text, len, errs);
+}
+
+int
+conf_parse_sections(const struct conf_def *defs, void *dst,
+    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+    const char *name, const char *text, size_t len, struct buf *errs)
+{
+	return conf_parse_any(defs, dst, sect_fn, arg, name, text, len, errs);
+}
+
+/* conf_load() and conf_load_sections(). */
+static int
+conf_load_any(const struct conf_def *defs, void *dst,
+    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+    const char *path, struct buf *errs)
 {
 	char	*text;
 	size_t	 len = 0;
@@ -470,7 +514,22 @@ conf_load(const struct conf_def *defs, void *dst, const char *path,
 		free(text);
 		return 1;
 	}
-	nerr = conf_parse(defs, dst, path, text, len, errs);
+	nerr = conf_parse_any(defs, dst, sect_fn, arg, path, text, len, errs);
 	free(text);
 	return nerr;
+}
+
+int
+conf_load(const struct conf_def *defs, void *dst, const char *path,
+    struct buf *errs)
+{
+	return conf_load_any(defs, dst, NULL, NULL, path, errs);
+}
+
+int
+conf_load_sections(const struct conf_def *defs, void *dst,
+    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+    const char *path, struct buf *errs)
+{
+	return conf_load_any(defs, dst, sect_fn, arg, path, errs);
 }

@@ -72,6 +72,24 @@ int	conf_parse(const struct conf_def *defs, void *dst, const char *name,
 int	conf_load(const struct conf_def *defs, void *dst, const char *path,
 	    struct buf *errs);
 
+/*
+ * Sections whose names the file chooses (pop3fetch: one per account).
+ * As conf_parse()/conf_load(), and a section the table does not name
+ * takes the defs whose section is "*": at its header, sect_fn(name, arg,
+ * &errstr) returns the struct those keys go into (set to defaults by
+ * sect_fn, owned by the caller), or NULL with *errstr set (a static
+ * string) to reject the name, which is one error ("file:line: [name]:
+ * errstr") and skips the section's keys.  A "*" key may be given once
+ * per section.  dst holds the named sections, as for conf_parse().
+ * Without any "*" def this behaves exactly as conf_parse().
+ */
+int	conf_parse_sections(const struct conf_def *defs, void *dst,
+	    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+	    const char *name, const char *text, size_t len, struct buf *errs);
+int	conf_load_sections(const struct conf_def *defs, void *dst,
+	    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+	    const char *path, struct buf *errs);
+
 /* Frees every STR and LIST field in dst. */
 void	conf_free(const struct conf_def *defs, void *dst);
 

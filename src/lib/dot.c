@@ -36,6 +36,41 @@ dot_enc_init_top(struct dot_enc *e, uint64_t nlines)
 	e->lines_left = nlines;
 }
 
+/*
+ * RETR: copy whole line segments with memchr/memcpy; only line starts
+ * and line ends need a look.  Same output as the byte loop below.
+ */
+static size_t
+enc_fast(struct dot_enc *e, const unsigned char *in, size_t len,
+    unsigned char *out)
+{
+	const unsigned char	*p = in, *end = in + len, *nl;
+	unsigned char		*o = out;
+	size_t			 seg;
+
+	while (p < end) {
+		if (e->bol && *p == '.')
+			*o++ = '.';
+		nl = memchr(p, '\n', (size_t)(end - p));
+		seg = (size_t)((nl != NULL ? nl : end) - p);
+		if (seg > 0) {
+			memcpy(o, p, seg);
+			o += seg;
+			e->cr = p[seg - 1] == '\r';
+			e->bol = 0;
+		}
+		if (nl == NULL)
+			break;
+		if (!e->cr)
+			*o++ = '\r';
+		*o++ = '\n';
+		e->cr = 0;
+		e->bol = 1;
+		p = nl + 1;
+	}
+	return (size_t)(o - out);
+}
+
 size_t
 dot_enc_chunk(struct dot_enc *e, const unsigned char *in, size_t len,
     unsigned char *out)
@@ -44,6 +79,8 @@ dot_enc_chunk(struct dot_enc *e, const unsigned char *in, size_t len,
 	size_t		 i;
 	unsigned char	 c;
 
+	if (!e->top)
+		return enc_fast(e, in, len, out);
 	for (i = 0; i < len && !e->done; i++) {
 		c = in[i];
 		if (c == '\n') {

@@ -44,4 +44,30 @@
 #define PASSWD_LINE_MAX		1024
 #define PASSWD_USERS_MAX	1000000
 
+/*
+ * pop3fetch (the client side; mpop NOTES).  A server response line is at
+ * most 512 octets with CRLF (RFC 2449 section 4 allows servers 512); a
+ * multi-line body line may be longer and is bounded by FETCH_MSG_MAX.
+ */
+#define FETCH_LINE_MAX		512
+/* RFC 1939 section 7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
+#define FETCH_UID_MAX		70
+/* STAT, UIDL and LIST counts: bounds the per-session arrays. */
+#define FETCH_MAX_MSGS		1000000
+/*
+ * A message is held in memory between RETR and delivery: the hard
+ * ceiling whatever size_limit says (larger messages are skipped).
+ */
+#define FETCH_MSG_MAX		(256 * 1024 * 1024)
+/* CAPA lines we read; a server sending more is broken or hostile. */
+#define FETCH_CAPA_MAX		64
+/* Commands in flight when the server offers PIPELINING (RFC 2449 6.6). */
+#define FETCH_PIPELINE_MAX	16
+/* A password or OAuth2 token from a command or the terminal. */
+#define FETCH_SECRET_MAX	8192
+/* Account names: a section name, used in state file names and keys. */
+#define FETCH_ACCOUNT_MAX	64
+/* The mbox/state lock is retried this long before giving up (seconds). */
+#define FETCH_LOCK_WAIT		30
+
 #endif
