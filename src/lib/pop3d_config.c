@@ -78,6 +78,32 @@ const struct conf_def config_defs[] = {
 	  "(RFC 2449 LOGIN-DELAY)" },
 	{ "auth", "threads", CONF_INT, 1, 64, "2", NULL, OFF(auth_threads),
 	  "threads verifying password hashes in the auth process" },
+	{ "auth", "cache_ttl", CONF_TIME, 0, 86400, "300", NULL,
+	  OFF(auth_cache_ttl), "seconds a verified user+password pair skips "
+	  "the hash check; 0 disables; a passwd_file change empties it" },
+	{ "password", "min_length", CONF_INT, 6, POP3_SECRET_MAX, "10", NULL,
+	  OFF(pw_min_length), "pop3ctl: shortest password accepted "
+	  "(libpwquality minlen)" },
+	{ "password", "min_class", CONF_INT, 0, 4, "0", NULL, OFF(pw_min_class),
+	  "pop3ctl: character classes (digit, upper, lower, other) a "
+	  "password must mix (minclass)" },
+	{ "password", "max_repeat", CONF_INT, 0, POP3_SECRET_MAX, "3", NULL,
+	  OFF(pw_max_repeat), "pop3ctl: most identical characters in a row; "
+	  "0: no check (maxrepeat)" },
+	{ "password", "max_sequence", CONF_INT, 0, POP3_SECRET_MAX, "4", NULL,
+	  OFF(pw_max_sequence), "pop3ctl: longest monotonic sequence such as "
+	  "\"12345\"; 0: no check (maxsequence)" },
+	{ "password", "dict_check", CONF_BOOL, 0, 0, "yes", NULL,
+	  OFF(pw_dict_check), "pop3ctl: refuse passwords based on a "
+	  "dictionary word (cracklib; dictcheck)" },
+	{ "password", "user_check", CONF_BOOL, 0, 0, "yes", NULL,
+	  OFF(pw_user_check), "pop3ctl: refuse passwords containing the "
+	  "user name (usercheck)" },
+	{ "password", "bad_words", CONF_STR, 0, 0, "", NULL, OFF(pw_bad_words),
+	  "pop3ctl: space-separated words a password must not contain "
+	  "(badwords)" },
+	{ "password", "dict_path", CONF_STR, 0, 0, "", NULL, OFF(pw_dict_path),
+	  "pop3ctl: cracklib dictionary; empty: the system's (dictpath)" },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL }
 };
 

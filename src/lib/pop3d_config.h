@@ -43,6 +43,16 @@ struct config {
 	long long	 ban_time;
 	long long	 login_delay;
 	long long	 auth_threads;
+	long long	 auth_cache_ttl;
+	/* [password]: pop3ctl's libpwquality policy for new passwords */
+	long long	 pw_min_length;
+	long long	 pw_min_class;
+	long long	 pw_max_repeat;
+	long long	 pw_max_sequence;
+	int		 pw_dict_check;
+	int		 pw_user_check;
+	char		*pw_bad_words;	/* space-separated, "" = none */
+	char		*pw_dict_path;	/* cracklib dictionary, "" = default */
 	/* derived by config_load */
 	char		*path;		/* the file it came from */
 };

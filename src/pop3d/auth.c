@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "auth.h"
+#include "authcache.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
@@ -43,6 +44,7 @@ struct auth_conf {
 	uint64_t	 ban_threshold;
 	uint64_t	 ban_time;
 	uint64_t	 login_delay;
+	uint64_t	 cache_ttl;
 };
 
 struct chan {
@@ -83,6 +85,7 @@ static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
 static struct passwd_db	 db;
 static struct passwd_entry dummy;	/* verified for unknown users */
 static int		 db_ok;
+static uint64_t		 db_gen;		/* bumped by every load */
 static struct stat	 db_st;
 
 static pthread_mutex_t	 plock = PTHREAD_MUTEX_INITIALIZER;
@@ -210,6 +213,7 @@ db_refresh(int force)
 	passwd_db_free(&db);
 	db = ndb;
 	db_ok = 1;
+	db_gen++;
 	db_st = st;
 	/* Unknown users cost what a real user costs: verify a real hash. */
 	passwd_entry_clear(&dummy);
@@ -312,8 +316,13 @@ process(struct areq *r)
 			ok = apop_check(e->hash, r->apop_ts, r->secret);
 		else
 			(void)apop_check("", r->apop_ts, r->secret);
-	} else if (e != NULL)
-		ok = passwd_verify(e, r->secret);
+	} else if (e != NULL) {
+		/* A verified pair is cached for this load of the file only. */
+		if (authcache_check(r->user, r->secret, db_gen))
+			ok = 1;
+		else if ((ok = passwd_verify(e, r->secret)) == 1)
+			authcache_put(r->user, r->secret, db_gen);
+	}
 	else if (dummy.hash != NULL)
 		(void)passwd_verify(&dummy, r->secret);
 	pthread_rwlock_unlock(&dblock);
@@ -476,8 +485,10 @@ read_conf(struct msg *m)
 	    msg_get_u64(m, &c.fail_delay_max_ms) == -1 ||
 	    msg_get_u64(m, &c.ban_threshold) == -1 ||
 	    msg_get_u64(m, &c.ban_time) == -1 ||
-	    msg_get_u64(m, &c.login_delay) == -1 || msg_end(m) == -1)
+	    msg_get_u64(m, &c.login_delay) == -1 ||
+	    msg_get_u64(m, &c.cache_ttl) == -1 || msg_end(m) == -1)
 		return -1;
+	authcache_init(c.cache_ttl);
 	pthread_mutex_lock(&plock);
 	changed = strcmp(aconf.passwd_file, c.passwd_file) != 0;
 	aconf = c;
@@ -543,6 +554,7 @@ auth_send_conf(int ctlfd, const struct config *cfg)
 	msg_put_u64(&m, (uint64_t)cfg->ban_threshold);
 	msg_put_u64(&m, (uint64_t)cfg->ban_time);
 	msg_put_u64(&m, (uint64_t)cfg->login_delay);
+	msg_put_u64(&m, (uint64_t)cfg->auth_cache_ttl);
 	return msg_send(ctlfd, &m);
 }
 
@@ -590,6 +602,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	aconf.ban_threshold = (uint64_t)cfg->ban_threshold;
 	aconf.ban_time = (uint64_t)cfg->ban_time;
 	aconf.login_delay = (uint64_t)cfg->login_delay;
+	aconf.cache_ttl = (uint64_t)cfg->auth_cache_ttl;
+	authcache_init(aconf.cache_ttl);
 	db_refresh(1);
 
 	for (k = 0; k < cfg->auth_threads; k++)

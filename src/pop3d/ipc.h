@@ -27,7 +27,7 @@ enum auth_result {
 
 /*
  * IPC_AUTH_CONF: str passwd_file, u64 fail_delay_ms, u64 fail_delay_max_ms,
- * u64 ban_threshold, u64 ban_time, u64 login_delay
+ * u64 ban_threshold, u64 ban_time, u64 login_delay, u64 cache_ttl
  */
 
 #endif

@@ -404,3 +404,42 @@ def test_passwd_file_reread_when_changed(make_server, env):
     with s.connect(tls=True) as c:
         c.login(u.name, "Changed-pw-1")
         c.ok("QUIT")
+
+
+def test_credential_cache_forgets_a_changed_password(make_server, env):
+    """A cached login (cache_ttl) never outlives a password change or a lock."""
+    s = make_server(name="authcache")
+    u = s.new_user()
+    # Log in twice: the second answer may come from the cache.
+    for _ in range(2):
+        with s.connect(tls=True) as c:
+            c.login(u.name, u.password)
+            c.ok("QUIT")
+
+    def rewrite(hashfield):
+        lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")]
+        lines.append("%s:%s" % (u.name, hashfield))
+        tmp = s.passwd_path + ".new"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(tmp, "root", "daemon")
+        os.chmod(tmp, 0o640)
+        later = time.time() + 2
+        os.utime(tmp, (later, later))
+        os.rename(tmp, s.passwd_path)
+
+    mark = s.mark()
+    rewrite(env.hasher.hash("Changed-pw-2"))
+    s.wait_log(r"passwd_file loaded", start=mark, timeout=10)
+    with s.connect(tls=True) as c:
+        assert c.try_login(u.name, u.password).startswith("-ERR [AUTH]")
+    with s.connect(tls=True) as c:
+        c.login(u.name, "Changed-pw-2")
+        c.ok("QUIT")
+    # Locking the (now cached) new password works at once as well.
+    mark = s.mark()
+    rewrite("!" + env.hasher.hash("Changed-pw-2"))
+    s.wait_log(r"passwd_file loaded", start=mark, timeout=10)
+    with s.connect(tls=True) as c:
+        assert c.try_login(u.name, "Changed-pw-2").startswith("-ERR [AUTH]")
