@@ -588,8 +588,12 @@ auth_main(const struct config *cfg, int ctlfd)
 	long long	 k;
 
 	log_role("auth");
-	/* Ctrl-C reaches the whole process group; the master decides. */
+	/*
+	 * Ctrl-C, or a pkill of every pop3d, reaches us too: the master
+	 * decides when auth ends, by closing the control channel.
+	 */
 	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	if (privsep_drop(cfg->auth_user, &errstr) == -1)
 		fatalx("auth_user %s: %s", cfg->auth_user, errstr);
 	privsep_die_with_parent(SIGKILL);

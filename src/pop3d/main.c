@@ -526,6 +526,25 @@ reload(void)
 	log_info("ready workers=%d", nworkers);
 }
 
+/* The auth process ends when its control channel closes. */
+static void
+stop_auth(void)
+{
+	int	i;
+
+	if (auth_pid <= 0)
+		return;
+	close(auth_ctl);
+	auth_ctl = -1;
+	for (i = 0; i < 30; i++) {
+		if (waitpid(auth_pid, NULL, WNOHANG) == auth_pid)
+			return;
+		usleep(100 * 1000);
+	}
+	signal_proc(auth_pid, SIGKILL);
+	(void)waitpid(auth_pid, NULL, 0);
+}
+
 static void
 reap(void)
 {
@@ -705,10 +724,7 @@ main(int argc, char *argv[])
 		if (stopping) {
 			reap();
 			if (!children_left()) {
-				if (auth_pid > 0) {
-					signal_proc(auth_pid, SIGTERM);
-					(void)waitpid(auth_pid, NULL, 0);
-				}
+				stop_auth();
 				log_info("stopped");
 				return 0;
 			}
