@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -230,44 +231,192 @@ md_rename(int dirfd, const char *from, const char *to)
 	return renameat(dirfd, from, dirfd, to);
 }
 
+/* Starts a tx on tmp/<uniq>; 0, or -1 (errno). */
+static int
+md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
+{
+	char	 tmp[POP3_MDNAME_MAX + 8];
+
+	memset(tx, 0, sizeof(*tx));
+	tx->dirfd = dirfd;
+	tx->fd = -1;
+	if ((size_t)snprintf(tx->uniq, sizeof(tx->uniq), "%s", uniq) >=
+	    sizeof(tx->uniq) || (size_t)snprintf(tmp, sizeof(tmp), "tmp/%s",
+	    uniq) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	tx->fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	return tx->fd == -1 ? -1 : 0;
+}
+
 int
 maildir_deliver(int dirfd, const unsigned char *data, size_t len,
     char *namebuf, size_t namelen)
 {
-	char		 uniq[POP3_MDNAME_MAX + 1];
-	char		 tmp[POP3_MDNAME_MAX + 8], dst[POP3_MDNAME_MAX + 8];
-	uint64_t	 wsize;
-	int		 fd = -1, dfd = -1, saved, crstate = 0, moved = 0;
+	return maildir_deliver_key(dirfd, data, len, NULL, namebuf, namelen);
+}
+
+/* A key is 1..MAILDIR_KEY_MAX of [0-9a-zA-Z]: safe in a name, findable. */
+static int
+md_key_ok(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; key[i] != '\0'; i++)
+		if (i >= MAILDIR_KEY_MAX ||
+		    !((key[i] >= '0' && key[i] <= '9') ||
+		    (key[i] >= 'a' && key[i] <= 'z') ||
+		    (key[i] >= 'A' && key[i] <= 'Z')))
+			return 0;
+	return i > 0;
+}
+
+int
+maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
+    const char *key, char *namebuf, size_t namelen)
+{
+	struct maildir_tx	 tx;
+	char			 uniq[POP3_MDNAME_MAX + 1];
+	char			 host[MAILDIR_HOST_MAX + 1];
+	struct timeval		 tv;
+
+	if (key == NULL)
+		maildir_unique(uniq, sizeof(uniq));
+	else {
+		if (!md_key_ok(key)) {
+			errno = EINVAL;
+			return -1;
+		}
+		/* The key makes it unique; time and pid keep the order. */
+		gettimeofday(&tv, NULL);
+		md_host(host, sizeof(host));
+		snprintf(uniq, sizeof(uniq), "%lld.M%ldP%ldK%s.%s",
+		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+		    key, host);
+	}
+	if (md_tx_open(&tx, dirfd, uniq) == -1 ||
+	    maildir_tx_write(&tx, data, len) == -1)
+		return -1;
+	return maildir_tx_commit(&tx, namebuf, namelen);
+}
+
+/* 1 if the unique part of name carries "K<key>." (see deliver_key). */
+static int
+md_name_has_key(const char *name, const char *key, size_t klen)
+{
+	const char	*p = name;
+	size_t		 base = strcspn(name, ",:");
+
+	while ((p = strchr(p, 'K')) != NULL && (size_t)(p - name) < base) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '.')
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+int
+maildir_find_key(int dirfd, const char *key)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 i, klen;
+	int		 fd, found = 0, saved;
+
+	if (!md_key_ok(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	klen = strlen(key);
+	for (i = 0; i < 2 && !found; i++) {
+		if ((fd = openat(dirfd, subs[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			return -1;
+		if ((d = fdopendir(fd)) == NULL) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		errno = 0;
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' &&
+			    md_name_has_key(de->d_name, key, klen)) {
+				found = 1;
+				break;
+			}
+		saved = errno;
+		closedir(d);
+		if (!found && saved != 0) {
+			errno = saved;
+			return -1;
+		}
+	}
+	return found;
+}
+
+int
+maildir_tx_begin(struct maildir_tx *tx, int dirfd)
+{
+	char	 uniq[POP3_MDNAME_MAX + 1];
 
 	maildir_unique(uniq, sizeof(uniq));
-	wsize = dot_crlf_size(data, len, &crstate);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "tmp/%s", uniq) >= sizeof(tmp) ||
-	    (size_t)snprintf(dst, sizeof(dst), "new/%s,S=%zu,W=%" PRIu64, uniq,
-	    len, wsize) >= sizeof(dst) ||
-	    strlen(dst) - 4 > POP3_MDNAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (namebuf != NULL && strlen(dst) - 4 >= namelen) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
+	return md_tx_open(tx, dirfd, uniq);
+}
 
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd == -1)
+int
+maildir_tx_write(struct maildir_tx *tx, const unsigned char *p, size_t len)
+{
+	int	 saved;
+
+	if (tx->fd == -1) {
+		errno = EBADF;
 		return -1;
-	if (md_write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	}
+	if (md_write_all(tx->fd, p, len) == -1) {
+		saved = errno;
+		maildir_tx_abort(tx);
+		errno = saved;
+		return -1;
+	}
+	tx->size += len;
+	tx->wsize += dot_crlf_size(p, len, &tx->crstate);
+	return 0;
+}
+
+int
+maildir_tx_commit(struct maildir_tx *tx, char *namebuf, size_t namelen)
+{
+	char	 tmp[POP3_MDNAME_MAX + 8], dst[POP3_MDNAME_MAX + 8];
+	int	 dfd = -1, saved, moved = 0, fd = tx->fd;
+
+	if (fd == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	tx->fd = -1;
+	snprintf(tmp, sizeof(tmp), "tmp/%s", tx->uniq);
+	if ((size_t)snprintf(dst, sizeof(dst), "new/%s,S=%" PRIu64 ",W=%"
+	    PRIu64, tx->uniq, tx->size, tx->wsize) >= sizeof(dst) ||
+	    strlen(dst) - 4 > POP3_MDNAME_MAX ||
+	    (namebuf != NULL && strlen(dst) - 4 >= namelen)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
 	fd = -1;
-	if (md_rename(dirfd, tmp, dst) == -1)
+	if (md_rename(tx->dirfd, tmp, dst) == -1)
 		goto fail;
 	moved = 1;
-	if ((dfd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY |
+	if ((dfd = openat(tx->dirfd, "new", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || fsync(dfd) == -1)
 		goto fail;
 	close(dfd);
@@ -281,7 +430,22 @@ maildir_deliver(int dirfd, const unsigned char *data, size_t len,
 		close(fd);
 	if (dfd != -1)
 		close(dfd);
-	(void)unlinkat(dirfd, moved ? dst : tmp, 0);
+	(void)unlinkat(tx->dirfd, moved ? dst : tmp, 0);
 	errno = saved;
 	return -1;
+}
+
+void
+maildir_tx_abort(struct maildir_tx *tx)
+{
+	char	 tmp[POP3_MDNAME_MAX + 8];
+	int	 saved = errno;
+
+	if (tx->fd == -1)
+		return;
+	close(tx->fd);
+	tx->fd = -1;
+	snprintf(tmp, sizeof(tmp), "tmp/%s", tx->uniq);
+	(void)unlinkat(tx->dirfd, tmp, 0);
+	errno = saved;
 }

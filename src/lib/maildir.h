@@ -68,4 +68,48 @@ void	maildir_unique(char *out, size_t outlen);
 int	maildir_deliver(int dirfd, const unsigned char *data, size_t len,
 	    char *namebuf, size_t namelen);
 
+/* Longest delivery key (maildir_deliver_key): 64 alphanumerics. */
+#define MAILDIR_KEY_MAX	64
+
+/*
+ * As maildir_deliver(), with a name that carries key (1..MAILDIR_KEY_MAX
+ * of [0-9A-Za-z]; EINVAL otherwise): "<sec>.M<usec>P<pid>K<key>.<host>".
+ * The fetcher derives the key from account and UIDL, so that after a
+ * crash maildir_find_key() tells whether the message got there.
+ * key NULL: exactly maildir_deliver().
+ */
+int	maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
+	    const char *key, char *namebuf, size_t namelen);
+
+/*
+ * Looks in new/ and cur/ of the Maildir at dirfd for a message whose
+ * unique part carries "K<key>." (what maildir_deliver_key writes; an MUA
+ * may move it to cur/ and add flags).  1 found, 0 not, -1 with errno.
+ */
+int	maildir_find_key(int dirfd, const char *key);
+
+/*
+ * Streaming delivery (the LDA: a message of unknown size from a pipe).
+ * begin opens tmp/<unique> with O_EXCL in the Maildir at dirfd; write
+ * appends; commit fsyncs the file, renames it to
+ * new/<unique>,S=<n>,W=<m> (n: bytes written, m: their CRLF size)
+ * without replacing anything, fsyncs new/, and (if namebuf) gives the
+ * final name without "new/"; abort removes the tmp file.  Each returns
+ * 0, or -1 with errno set (ENOSPC, EDQUOT, EIO...); after a failed write
+ * or commit nothing is left in tmp/ or new/ and the tx is finished.  The
+ * fields are private.  Not thread-safe per tx.
+ */
+struct maildir_tx {
+	int		 dirfd;		/* borrowed: the Maildir */
+	int		 fd;		/* tmp file, -1 when finished */
+	uint64_t	 size;
+	uint64_t	 wsize;
+	int		 crstate;
+	char		 uniq[POP3_MDNAME_MAX + 1];
+};
+int	maildir_tx_begin(struct maildir_tx *, int dirfd);
+int	maildir_tx_write(struct maildir_tx *, const unsigned char *, size_t);
+int	maildir_tx_commit(struct maildir_tx *, char *namebuf, size_t namelen);
+void	maildir_tx_abort(struct maildir_tx *);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * pop3_limits.h - every bound on untrusted input, each next to its reason.
- * Shared by all programs (pop3d, and later pop3fetch and pop3ctl).
+ * Shared by all programs (pop3d, pop3ctl, and later pop3fetch).
  */
 #ifndef POP3_LIMITS_H
 #define POP3_LIMITS_H
@@ -43,6 +43,21 @@
 /* passwd-file: a line, and the number of users. */
 #define PASSWD_LINE_MAX		1024
 #define PASSWD_USERS_MAX	1000000
+/*
+ * pop3ctl reads the whole passwd-file to rewrite it: a million users at
+ * ~200 octets a line.
+ */
+#define PASSWD_FILE_MAX		(256 * 1024 * 1024)
+/*
+ * How long pop3ctl waits for another pop3ctl's lock on the passwd-file
+ * (milliseconds): an edit takes one yescrypt hash and an fsync.
+ */
+#define PASSWD_LOCK_TIMEOUT_MS	10000
+/*
+ * One message for the LDA (pop3ctl deliver): far above any MTA's default
+ * size limit (Postfix: 10 MB), yet bounded.
+ */
+#define LDA_MSG_MAX		(1024LL * 1024 * 1024)
 
 /*
  * pop3fetch (the client side; mpop NOTES).  A server response line is at

@@ -1,0 +1,233 @@
+"""pop3ctl deliver (the LDA): Maildir names with ,S= and ,W=, CRLF or LF
+input retrieved byte-identical over POP3, sysexits codes (67 no such
+user, 65 bad input, 75 temporary failure), nothing left behind on a
+full disk or a signal, files owned by the mail user."""
+import os
+import pwd
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from ctlutil import (EX_DATAERR, EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl,
+                     deliver, listdir, pop3ctl_path)
+from pop3util import IS_ROOT, WORKER_USER, crlf, wait_until
+
+PW = "Velvet-Otter-Lamp-73"
+
+pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs root (mail user)")
+
+MSG_LF = (b"From: a@example.test\nTo: rcpt@example.test\nSubject: lf\n"
+          b"Message-ID: <lf@example.test>\n\nline one\n.dotted line\n\nend\n")
+MSG_CRLF = crlf(MSG_LF).replace(b"Subject: lf", b"Subject: crlf")
+
+
+@pytest.fixture(scope="module")
+def srv(module_servers):
+    s = module_servers(name="ctl-deliver", pool=2)
+    add_user(s, "rcpt", PW)
+
+    def can_login():
+        c = s.connect(tls=True)
+        try:
+            return c.try_login("rcpt", PW).startswith("+OK")
+        finally:
+            c.close()
+    # pop3d re-reads the passwd-file within about a second.
+    assert wait_until(can_login, 5, step=0.2)
+    return s
+
+
+def retr_all(srv, user, password):
+    c = srv.connect(tls=True)
+    try:
+        c.login(user, password)
+        n, _ = c.stat()
+        listing = c.multi_cmd("LIST")
+        out = []
+        for i in range(1, n + 1):
+            c.ok("RETR %d" % i)
+            raw = c.multi_raw()
+            # Undo the dot-stuffing and the terminator: the message in CRLF.
+            body = raw[:-3]
+            lines = body.split(b"\r\n")
+            out.append(b"\r\n".join(l[1:] if l.startswith(b".") else l
+                                    for l in lines))
+        for i in range(1, n + 1):
+            c.ok("DELE %d" % i)
+        c.ok("QUIT")
+        return listing, out
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("msg", [MSG_LF, MSG_CRLF], ids=["lf", "crlf"])
+def test_deliver_and_retrieve_identical(srv, msg):
+    r = deliver(srv.conf_path, "rcpt", msg)
+    assert r.returncode == EX_OK, r.err
+    names = listdir(srv, "rcpt", "new")
+    assert len(names) == 1, names
+    assert listdir(srv, "rcpt", "tmp") == []
+    name = names[0]
+    path = os.path.join(srv.mail_root, "rcpt", "new", name)
+    disk = open(path, "rb").read()
+    # Stored with LF line ends (the Maildir convention).
+    assert b"\r\n" not in disk
+    assert disk == msg.replace(b"\r\n", b"\n")
+    m = re.search(r",S=(\d+),W=(\d+)$", name)
+    assert m, name
+    assert int(m.group(1)) == len(disk) == os.path.getsize(path)
+    assert int(m.group(2)) == len(crlf(msg))
+    st = os.stat(path)
+    assert st.st_uid == pwd.getpwnam(WORKER_USER).pw_uid
+    assert st.st_mode & 0o077 == 0
+    listing, got = retr_all(srv, "rcpt", PW)
+    assert listing == [b"1 %d" % len(crlf(msg))]
+    assert got == [crlf(msg)]
+
+
+def test_no_such_user(srv):
+    for user in ("ghost", "../rcpt", ".rcpt", "a/b", "x" * 65):
+        r = deliver(srv.conf_path, user, MSG_LF)
+        assert r.returncode == EX_NOUSER, (user, r.returncode, r.err)
+    # A file or a symlink where a Maildir should be is not a user either.
+    os.symlink(os.path.join(srv.mail_root, "rcpt"),
+               os.path.join(srv.mail_root, "alias"))
+    try:
+        r = deliver(srv.conf_path, "alias", MSG_LF)
+        assert r.returncode == EX_NOUSER, r.err
+    finally:
+        os.unlink(os.path.join(srv.mail_root, "alias"))
+    assert listdir(srv, "rcpt", "new") == []
+
+
+@pytest.mark.parametrize("data,why", [
+    (b"", "empty"),
+    (b"Subject: x\n\nnul \0 byte\n", "NUL"),
+    (b"no header here\n", "header"),
+    (b"\nSubject: x\n", "header"),
+    (b"From sender Mon Jan  1 00:00:00 2024\nSubject: x\n\n", "header"),
+])
+def test_bad_input(srv, data, why):
+    r = deliver(srv.conf_path, "rcpt", data)
+    assert r.returncode == EX_DATAERR, (r.returncode, r.err)
+    assert why in r.err
+    assert listdir(srv, "rcpt", "new") == []
+    assert listdir(srv, "rcpt", "tmp") == []
+
+
+def test_broken_config_is_temporary(srv, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[server]\nbogus = 1\n")
+    r = deliver(str(conf), "rcpt", MSG_LF)
+    assert r.returncode == EX_TEMPFAIL, r.err
+    r = deliver(str(tmp_path / "missing.conf"), "rcpt", MSG_LF)
+    assert r.returncode == EX_TEMPFAIL, r.err
+
+
+def test_signal_leaves_nothing(srv):
+    p = subprocess.Popen([pop3ctl_path(), "-c", srv.conf_path, "deliver", "rcpt"],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"Subject: half\n\n" + b"x" * 100000)
+        p.stdin.flush()
+        assert wait_until(lambda: listdir(srv, "rcpt", "tmp") != [], 10), \
+            "no tmp file appeared"
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+        p.stdin.close()
+        p.stderr.close()
+    assert rc == EX_TEMPFAIL
+    assert listdir(srv, "rcpt", "tmp") == []
+    assert listdir(srv, "rcpt", "new") == []
+
+
+def test_runs_as_mail_user(srv):
+    # Started as root, deliver becomes the mail user: a Maildir only root
+    # may write to refuses the message (temporary), instead of root
+    # writing into it.
+    d = os.path.join(srv.mail_root, "rcpt", "tmp")
+    shutil.chown(d, "root", "root")
+    try:
+        r = deliver(srv.conf_path, "rcpt", MSG_LF)
+        assert r.returncode == EX_TEMPFAIL, r.err
+        assert "Permission denied" in r.err
+    finally:
+        shutil.chown(d, WORKER_USER, "nogroup")
+    assert listdir(srv, "rcpt", "new") == []
+
+
+DISK_FULL_SCRIPT = r"""
+set -u
+mount -t tmpfs -o size=256k,mode=0755 tmpfs "$ROOT" || exit 99
+mkdir -p "$ROOT/full/new" "$ROOT/full/cur" "$ROOT/full/tmp"
+chown -R nobody:nogroup "$ROOT"
+chmod -R 700 "$ROOT/full"
+"$CTL" -c "$CONF" deliver full < "$SMALL"; echo "small=$?"
+"$CTL" -c "$CONF" deliver full < "$BIG"; echo "big=$?"
+echo "new=$(ls "$ROOT/full/new" | wc -l) tmp=$(ls "$ROOT/full/tmp" | wc -l)"
+umount "$ROOT"
+"""
+
+
+def test_disk_full(srv):
+    """A full disk is a temporary failure, and leaves no partial file:
+    a 256 KiB tmpfs, mounted in a private mount namespace (unshare -m)
+    so that nothing outside the test sees it."""
+    # The mail user must reach the config and the mount point.
+    tmp_path = __import__("pathlib").Path(tempfile.mkdtemp(prefix="pop3ctl-full-"))
+    os.chmod(tmp_path, 0o755)
+    try:
+        _disk_full(srv, tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _disk_full(srv, tmp_path):
+    root = tmp_path / "mnt"
+    root.mkdir()
+    conf = tmp_path / "pop3d.conf"
+    conf.write_text(open(srv.conf_path).read().replace(
+        "mail_root = " + srv.mail_root, "mail_root = " + str(root)))
+    small = tmp_path / "small"
+    small.write_bytes(MSG_LF)
+    big = tmp_path / "big"
+    big.write_bytes(b"Subject: big\n\n" + b"0123456789abcdef\n" * 40000)  # 680 KB
+    env = dict(os.environ, ROOT=str(root), CTL=pop3ctl_path(), CONF=str(conf),
+               SMALL=str(small), BIG=str(big))
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        DISK_FULL_SCRIPT], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    if r.returncode == 99 or "unshare failed" in err:
+        # No mount namespaces here: a file size limit makes write(2) fail
+        # the same way in the same place (EFBIG instead of ENOSPC), which
+        # is what deliver must turn into 75 and a removed tmp file.
+        _disk_full_by_rlimit(srv, big)
+        return
+    assert "small=0" in out, (out, err)
+    assert "big=75" in out, (out, err)
+    assert "No space left on device" in err
+    assert "new=1 tmp=0" in out, (out, err)
+
+
+def _disk_full_by_rlimit(srv, big):
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+    with open(big, "rb") as f:
+        r = subprocess.run([pop3ctl_path(), "-c", srv.conf_path, "deliver", "rcpt"],
+                           stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=limit, timeout=60)
+    assert r.returncode == EX_TEMPFAIL, r.stderr
+    assert listdir(srv, "rcpt", "new") == []
+    assert listdir(srv, "rcpt", "tmp") == []
