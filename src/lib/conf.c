@@ -476,20 +476,17 @@ conf_parse_sections(const struct conf_def *defs, void *dst,
 	return conf_parse_any(defs, dst, sect_fn, arg, name, text, len, errs);
 }
 
-/* conf_load() and conf_load_sections(). */
-static int
-conf_load_any(const struct conf_def *defs, void *dst,
-    void *(*sect_fn)(const char *, void *, const char **), void *arg,
-    const char *path, struct buf *errs)
+int
+conf_read(const char *path, char **textp, size_t *lenp, struct buf *errs)
 {
 	char	*text;
 	size_t	 len = 0;
 	ssize_t	 n;
-	int	 fd, nerr;
+	int	 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		buf_printf(errs, "%s: %s\n", path, strerror(errno));
-		return 1;
+		return -1;
 	}
 	/* One byte more than allowed, to tell "too large" from "just fits". */
 	text = xmalloc(CONF_FILE_MAX + 1);
@@ -501,7 +498,7 @@ conf_load_any(const struct conf_def *defs, void *dst,
 			buf_printf(errs, "%s: %s\n", path, strerror(errno));
 			close(fd);
 			free(text);
-			return 1;
+			return -1;
 		}
 		if (n == 0)
 			break;
@@ -512,8 +509,25 @@ conf_load_any(const struct conf_def *defs, void *dst,
 		buf_printf(errs, "%s: file too large (over %d bytes)\n", path,
 		    CONF_FILE_MAX);
 		free(text);
-		return 1;
+		return -1;
 	}
+	*textp = text;
+	*lenp = len;
+	return 0;
+}
+
+/* conf_load() and conf_load_sections(). */
+static int
+conf_load_any(const struct conf_def *defs, void *dst,
+    void *(*sect_fn)(const char *, void *, const char **), void *arg,
+    const char *path, struct buf *errs)
+{
+	char	*text;
+	size_t	 len;
+	int	 nerr;
+
+	if (conf_read(path, &text, &len, errs) == -1)
+		return 1;
 	nerr = conf_parse_any(defs, dst, sect_fn, arg, path, text, len, errs);
 	free(text);
 	return nerr;

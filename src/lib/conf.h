@@ -90,6 +90,14 @@ int	conf_load_sections(const struct conf_def *defs, void *dst,
 	    void *(*sect_fn)(const char *, void *, const char **), void *arg,
 	    const char *path, struct buf *errs);
 
+/*
+ * Reads path (at most CONF_FILE_MAX bytes) into *textp (allocated, the
+ * caller frees; not NUL-terminated) and *lenp.  0, or -1 with one line
+ * in errs ("path: strerror" or "path: file too large ...").
+ */
+int	conf_read(const char *path, char **textp, size_t *lenp,
+	    struct buf *errs);
+
 /* Frees every STR and LIST field in dst. */
 void	conf_free(const struct conf_def *defs, void *dst);
 

@@ -1,0 +1,389 @@
+/*
+ * deliver.c - pop3fetch's delivery into Maildir, mbox or an MDA, each
+ * durable before it returns, and the lookup of a message's key after a
+ * crash (Maildir: the file name; mbox: the From_ line).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "deliver.h"
+#include "maildir.h"
+#include "pop3_limits.h"
+#include "xmalloc.h"
+
+/* A stale dotlock (a crashed writer) is taken over after this long. */
+#define DELIVER_DOTLOCK_STALE	300
+/* The From_ line's envelope sender: the key, in a reserved domain. */
+#define DELIVER_FROM_DOMAIN	"pop3fetch.invalid"
+
+struct deliver {
+	int		 type;		/* enum fetch_dest */
+	int		 dirfd;		/* Maildir */
+	char		*path;		/* mbox path, or the MDA command */
+	const char	*account;
+};
+
+void
+deliver_key(const char *account, const char *uid, char *key)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	EVP_MD_CTX		*c;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 n = 0, i;
+
+	c = EVP_MD_CTX_new();
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, account, strlen(account) + 1) != 1 ||
+	    EVP_DigestUpdate(c, uid, strlen(uid)) != 1 ||
+	    EVP_DigestFinal_ex(c, md, &n) != 1 || n < DELIVER_KEY_LEN / 2) {
+		/* OpenSSL cannot fail here short of running out of memory. */
+		abort();
+	}
+	EVP_MD_CTX_free(c);
+	for (i = 0; i < DELIVER_KEY_LEN / 2; i++) {
+		key[2 * i] = hex[md[i] >> 4];
+		key[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	key[DELIVER_KEY_LEN] = '\0';
+}
+
+static int
+dv_maildir_open(struct deliver *d, const char *path, char **errp)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	size_t	 i;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	if ((d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto fail;
+	for (i = 0; i < 3; i++)
+		if (mkdirat(d->dirfd, subs[i], 0700) == -1 && errno != EEXIST)
+			goto fail;
+	return 0;
+ fail:
+	xasprintf(errp, "maildir %s: %s", path, strerror(errno));
+	return -1;
+}
+
+struct deliver *
+deliver_open(const struct account *a, char **errp)
+{
+	struct deliver	*d = xcalloc(1, sizeof(*d));
+
+	d->type = a->dest_type;
+	d->dirfd = -1;
+	d->account = a->name;
+	d->path = xstrdup(a->dest_arg);
+	if (d->type == FETCH_DEST_MAILDIR &&
+	    dv_maildir_open(d, a->dest_arg, errp) == -1)
+		deliver_free(&d);
+	return d;
+}
+
+void
+deliver_free(struct deliver **dp)
+{
+	struct deliver	*d = *dp;
+
+	if (d == NULL)
+		return;
+	if (d->dirfd != -1)
+		close(d->dirfd);
+	free(d->path);
+	free(d);
+	*dp = NULL;
+}
+
+static int
+dv_write_all(int fd, const void *p, size_t len)
+{
+	const unsigned char	*u = p;
+	ssize_t			 n;
+
+	while (len > 0) {
+		if ((n = write(fd, u, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		u += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Dotlock PATH.lock (O_EXCL; procmail, Postfix), taking over one older
+ * than DELIVER_DOTLOCK_STALE, waiting at most FETCH_LOCK_WAIT seconds.
+ */
+static int
+dv_dotlock(const char *lock)
+{
+	struct stat	 st;
+	int		 fd, i;
+
+	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
+		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			close(fd);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+		if (stat(lock, &st) == 0 &&
+		    st.st_mtime + DELIVER_DOTLOCK_STALE < time(NULL))
+			(void)unlink(lock);
+		usleep(100000);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+/* fcntl write lock on fd, waiting at most FETCH_LOCK_WAIT seconds. */
+static int
+dv_fcntl_lock(int fd)
+{
+	struct flock	 fl;
+	int		 i;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			return -1;
+		usleep(100000);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+/*
+ * The message as mboxrd: a From_ line carrying the key, lines matching
+ * ">*From " get one more '>', and a blank line after the message.
+ */
+static unsigned char *
+dv_mbox_format(const char *key, const unsigned char *data, size_t len,
+    size_t *outlen)
+{
+	struct buf	 b;
+	const unsigned char *p = data, *end = data + len, *nl, *q;
+	char		 date[64];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	buf_init(&b, (size_t)FETCH_MSG_MAX * 2 + 256);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+	(void)buf_printf(&b, "From %s@%s %s\n", key, DELIVER_FROM_DOMAIN,
+	    date);
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end - 1;
+		for (q = p; q <= nl && *q == '>'; q++)
+			;
+		if ((size_t)(end - q) >= 5 && memcmp(q, "From ", 5) == 0)
+			(void)buf_addc(&b, '>');
+		(void)buf_add(&b, p, (size_t)(nl - p) + 1);
+		p = nl + 1;
+	}
+	if (len > 0 && data[len - 1] != '\n')
+		(void)buf_addc(&b, '\n');
+	(void)buf_addc(&b, '\n');
+	return buf_take(&b, outlen);
+}
+
+static int
+dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
+    size_t len, char **errp)
+{
+	struct stat	 st;
+	unsigned char	*out;
+	size_t		 outlen;
+	char		*lock;
+	int		 fd = -1, ok = 0, saved;
+	const char	*what = "open";
+
+	xasprintf(&lock, "%s.lock", d->path);
+	if (dv_dotlock(lock) == -1) {
+		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
+		    strerror(errno));
+		free(lock);
+		return -1;
+	}
+	out = dv_mbox_format(key, data, len, &outlen);
+	if ((fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		goto out;
+	what = "lock";
+	if (dv_fcntl_lock(fd) == -1)
+		goto out;
+	what = "stat";
+	if (fstat(fd, &st) == -1)
+		goto out;
+	what = "write";
+	if (dv_write_all(fd, out, outlen) == -1 || fsync(fd) == -1) {
+		/* Leave the mbox as it was: no half message. */
+		saved = errno;
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fsync(fd);
+		errno = saved;
+		goto out;
+	}
+	ok = 1;
+ out:
+	if (!ok)
+		xasprintf(errp, "mbox %s: %s: %s", d->path, what,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);	/* drops the fcntl lock */
+	(void)unlink(lock);
+	free(lock);
+	free(out);
+	return ok ? 0 : -1;
+}
+
+/* Scans the mbox for the From_ line carrying key. */
+static int
+dv_mbox_find(struct deliver *d, const char *key, char **errp)
+{
+	FILE	*f;
+	char	*line = NULL, *want;
+	size_t	 cap = 0, wl;
+	ssize_t	 n;
+	int	 found = 0;
+
+	if ((f = fopen(d->path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(errp, "mbox %s: %s", d->path, strerror(errno));
+		return -1;
+	}
+	xasprintf(&want, "From %s@%s ", key, DELIVER_FROM_DOMAIN);
+	wl = strlen(want);
+	while ((n = getline(&line, &cap, f)) != -1)
+		if ((size_t)n > wl && memcmp(line, want, wl) == 0) {
+			found = 1;
+			break;
+		}
+	if (!found && ferror(f)) {
+		xasprintf(errp, "mbox %s: read error", d->path);
+		found = -1;
+	}
+	free(line);
+	free(want);
+	fclose(f);
+	return found;
+}
+
+/* Runs the MDA with the message on stdin; exit status 0 required. */
+static int
+dv_mda(struct deliver *d, const char *key, const char *uid,
+    const unsigned char *data, size_t len, char **errp)
+{
+	struct sigaction	 sa, old;
+	pid_t			 pid;
+	int			 p[2], st, saved, wfail = 0;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		xasprintf(errp, "mda: pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		xasprintf(errp, "mda: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		if (dup2(p[0], 0) == -1)
+			_exit(127);
+		/* The MDA may deduplicate on these. */
+		setenv("POP3FETCH_ACCOUNT", d->account, 1);
+		setenv("POP3FETCH_UIDL", uid, 1);
+		setenv("POP3FETCH_KEY", key, 1);
+		execl("/bin/sh", "sh", "-c", d->path, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old);
+	if (dv_write_all(p[1], data, len) == -1) {
+		saved = errno;
+		wfail = saved != EPIPE;
+	}
+	close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR) {
+			xasprintf(errp, "mda: wait: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !wfail)
+		return 0;
+	if (WIFEXITED(st))
+		xasprintf(errp, "mda \"%s\" exited with status %d", d->path,
+		    WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		xasprintf(errp, "mda \"%s\" killed by signal %d", d->path,
+		    WTERMSIG(st));
+	else
+		xasprintf(errp, "mda \"%s\": write failed", d->path);
+	return -1;
+}
+
+int
+deliver_msg(struct deliver *d, const char *key, const char *uid,
+    const unsigned char *data, size_t len, char **errp)
+{
+	switch ((enum fetch_dest)d->type) {
+	case FETCH_DEST_MAILDIR:
+		if (maildir_deliver_key(d->dirfd, data, len, key, NULL,
+		    0) == -1) {
+			xasprintf(errp, "maildir %s: %s", d->path,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	case FETCH_DEST_MBOX:
+		return dv_mbox(d, key, data, len, errp);
+	case FETCH_DEST_MDA:
+		return dv_mda(d, key, uid, data, len, errp);
+	}
+	return -1;
+}
+
+int
+deliver_find(struct deliver *d, const char *key, char **errp)
+{
+	int	 r;
+
+	switch ((enum fetch_dest)d->type) {
+	case FETCH_DEST_MAILDIR:
+		if ((r = maildir_find_key(d->dirfd, key)) == -1)
+			xasprintf(errp, "maildir %s: %s", d->path,
+			    strerror(errno));
+		return r;
+	case FETCH_DEST_MBOX:
+		return dv_mbox_find(d, key, errp);
+	case FETCH_DEST_MDA:
+		xasprintf(errp, "an MDA cannot be asked");
+		return -1;
+	}
+	return -1;
+}
