@@ -117,6 +117,12 @@ fuzz:
 fuzz-replay: $(B)/libpop3.a
 	@sh fuzz/replay.sh $(B) $(FUZZ_SRCS)
 
+# The benchmark against Dovecot (root; see bench/RESULTS.md).  BENCH_ARGS
+# passes options, e.g. BENCH_ARGS="--rounds 3 --modes sessions,retr".
+bench: all
+	@sh scripts/deps.sh bench
+	sh bench/run.sh $(BENCH_ARGS)
+
 demo:
 	@sh scripts/deps.sh build
 	$(MAKE) all
@@ -140,6 +146,6 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration check asan valgrind fuzz fuzz-replay demo install clean
+.PHONY: all deps unit integration check asan valgrind fuzz fuzz-replay demo install clean bench
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

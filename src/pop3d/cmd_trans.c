@@ -21,7 +21,7 @@
 #include "xmalloc.h"
 
 /* Bytes read from a message file per step of a RETR. */
-#define RETR_CHUNK	(32 * 1024)
+#define RETR_CHUNK	(128 * 1024)
 
 /* Message number argument -> 0-based index of a message not deleted. */
 static int
@@ -126,7 +126,7 @@ cmd_uidl(struct session *s, struct pop3_cmd *cmd)
 static int
 retr_cont(struct session *s)
 {
-	unsigned char	 in[RETR_CHUNK];
+	static unsigned char in[RETR_CHUNK];	/* loop thread only */
 	unsigned char	*out;
 	ssize_t		 n;
 	size_t		 k;

@@ -20,6 +20,8 @@
 
 /* Refill output (RETR, LIST) when it drains to this. */
 #define CONN_OUT_LOWAT	(64 * 1024)
+/* Bytes handed to the kernel in one write: a socket buffer's worth. */
+#define CONN_MAX_WRITE	(512 * 1024)
 
 struct conn {
 	struct event_base	*base;
@@ -72,6 +74,11 @@ setup_bev(struct conn *c)
 	/* Stop reading when this much unprocessed input piles up. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, POP3_INPUT_MAX);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOWAT, 0);
+	/*
+	 * libevent writes at most 16 KiB per loop turn by default: a RETR of
+	 * a large message would cost one epoll round per 16 KiB.
+	 */
+	bufferevent_set_max_single_write(c->bev, CONN_MAX_WRITE);
 	if (c->timeout > 0) {
 		tv.tv_sec = c->timeout;
 		tv.tv_usec = 0;

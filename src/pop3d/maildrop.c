@@ -239,8 +239,10 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ent_cmp);
 
+	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
-	md->dirfd = dirfd;
+	if (xasprintf(&md->path, "%s/%s", mail_root, user) == -1)
+		abort();
 	md->lockfd = lockfd;
 	md->n = n;
 	md->sized = sized;
@@ -254,17 +256,28 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	return md;
 }
 
+static int
+open_dir(const struct maildrop *md)
+{
+	return open(md->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 size_t
 maildrop_commit(struct maildrop *md, size_t *failed)
 {
 	size_t	i, removed = 0;
-	int	fd;
+	int	fd, dirfd;
 
 	*failed = 0;
+	if ((dirfd = open_dir(md)) == -1) {
+		log_warn("open %s: %s", md->path, strerror(errno));
+		*failed = md->ndel;
+		return 0;
+	}
 	for (i = 0; i < md->n; i++) {
 		if (!md->msgs[i].deleted)
 			continue;
-		if (unlinkat(md->dirfd, md->msgs[i].name, 0) == 0 ||
+		if (unlinkat(dirfd, md->msgs[i].name, 0) == 0 ||
 		    errno == ENOENT)
 			removed++;
 		else {
@@ -274,16 +287,17 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		}
 	}
 	/* The removal is durable before QUIT is answered. */
-	if ((fd = openat(md->dirfd, "new", O_RDONLY | O_DIRECTORY |
+	if ((fd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) != -1) {
 		(void)fsync(fd);
 		close(fd);
 	}
-	if ((fd = openat(md->dirfd, "cur", O_RDONLY | O_DIRECTORY |
+	if ((fd = openat(dirfd, "cur", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) != -1) {
 		(void)fsync(fd);
 		close(fd);
 	}
+	close(dirfd);
 	return removed;
 }
 
@@ -299,16 +313,24 @@ maildrop_free(struct maildrop **mdp)
 	for (i = 0; i < md->n; i++)
 		free(md->msgs[i].name);
 	free(md->msgs);
+	free(md->path);
 	close(md->lockfd);
-	close(md->dirfd);
 	free(md);
 }
 
 int
 maildrop_open_msg(struct maildrop *md, size_t i)
 {
-	return openat(md->dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
+	int	dirfd, fd, e;
+
+	if ((dirfd = open_dir(md)) == -1)
+		return -1;
+	fd = openat(dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
 	    O_NOFOLLOW);
+	e = errno;
+	close(dirfd);
+	errno = e;
+	return fd;
 }
 
 void

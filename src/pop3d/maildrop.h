@@ -20,7 +20,9 @@ struct md_msg {
 };
 
 struct maildrop {
-	int		 dirfd;		/* the Maildir */
+	char		*path;		/* the Maildir; opened only when needed,
+					   so an idle session holds one fd
+					   besides its socket: the lock */
 	int		 lockfd;	/* holds the OFD lock while open */
 	struct md_msg	*msgs;
 	size_t		 n;
