@@ -84,8 +84,11 @@ unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
 # Integration tests against real processes (POP3D_BUILD selects the binary).
+# A hang fails the run after TEST_TIMEOUT seconds instead of stalling CI.
+TEST_TIMEOUT ?= 1800
 integration: all
-	POP3D_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	POP3D_BUILD=$(B) timeout -k 10 $(TEST_TIMEOUT) $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/integration
 
 check: deps
 	$(MAKE) all unit
@@ -103,7 +106,8 @@ asan:
 VALGRIND = valgrind --trace-children=yes --error-exitcode=99 \
 	   --errors-for-leak-kinds=none --track-fds=no -q
 valgrind: all
-	POP3D_BUILD=$(B) POP3D_WRAPPER="$(VALGRIND)" $(PYTHON) -m pytest -q \
+	POP3D_BUILD=$(B) POP3D_WRAPPER="$(VALGRIND)" timeout -k 10 \
+	    $(TEST_TIMEOUT) $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider tests/integration/test_clients.py \
 	    tests/integration/test_maildrop.py tests/integration/test_capa.py
 

@@ -5,6 +5,7 @@
 # Maildir (fetchmail through an MDA writing to a Maildir), keeping the
 # messages on the server.  Not part of make check.  Needs root (pop3d
 # drops privileges to nobody/daemon) and Debian's mpop and fetchmail.
+# FETCH_BENCH_ONLY="pop3fetch mpop" runs only those (fetchmail is slow).
 set -eu
 
 B=${1:-build}
@@ -13,6 +14,8 @@ B=$(cd "$B" && pwd)
 D=$(mktemp -d /tmp/fetch-bench.XXXXXX)
 chmod 755 "$D"
 PORT=${BENCH_PORT:-12995}
+ONLY=" ${FETCH_BENCH_ONLY:-pop3fetch mpop fetchmail} "
+want() { case "$ONLY" in *" $1 "*) return 0 ;; esac; return 1; }
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$D"' EXIT INT TERM
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -75,13 +78,17 @@ password_command = cat $D/pw
 tls_ca_file = $D/cert.pem
 destination = maildir:$D/out-pop3fetch
 CONF
-t0=$(now)
-HOME=$D/h1 XDG_STATE_HOME=$D/h1/state "$B/pop3fetch" -C "$D/pop3fetch.conf"
-t1=$(now)
-report pop3fetch "$(echo "$t1 - $t0" | bc)" "$(count "$D/out-pop3fetch")"
+if want pop3fetch; then
+	t0=$(now)
+	HOME=$D/h1 XDG_STATE_HOME=$D/h1/state "$B/pop3fetch" \
+	    -C "$D/pop3fetch.conf"
+	t1=$(now)
+	report pop3fetch "$(echo "$t1 - $t0" | bc)" \
+	    "$(count "$D/out-pop3fetch")"
+fi
 
 # mpop
-if command -v mpop >/dev/null; then
+if want mpop && command -v mpop >/dev/null; then
 	mkdir -p "$D/out-mpop/new" "$D/out-mpop/cur" "$D/out-mpop/tmp"
 	cat > "$D/mpoprc" <<CONF
 account bench
@@ -105,7 +112,7 @@ CONF
 fi
 
 # fetchmail (no Maildir of its own: an MDA that writes one file per message)
-if command -v fetchmail >/dev/null; then
+if want fetchmail && command -v fetchmail >/dev/null; then
 	mkdir -p "$D/out-fetchmail/new" "$D/h2"
 	cat > "$D/fetchmailrc" <<CONF
 set no bouncemail

@@ -1,9 +1,11 @@
 #!/bin/sh
 # demo.sh BUILD_DIR - a throw-away pop3d on loopback: a state folder with
 # config, a self-signed certificate, a user "demo" with a random password
-# and a few messages; prints how to fetch them, then runs pop3d in the
-# foreground (Ctrl-C stops it).  Ports: POP3_PORT (default 11110, STLS)
-# and POP3S_PORT (default 11995, implicit TLS).
+# and a few messages, and a ready pop3fetch config (account "demo"; the
+# password in a file only the invoking user can read); prints how to
+# fetch them, then runs pop3d in the foreground (Ctrl-C stops it).
+# Ports: POP3_PORT (default 11110, STLS) and POP3S_PORT (default 11995,
+# implicit TLS).
 set -eu
 
 B=${1:-build}
@@ -70,6 +72,19 @@ key = $D/key.pem
 passwd_file = $D/passwd
 CONF
 
+# pop3fetch: the password file belongs to whoever runs the demo, mode 0600.
+(umask 077 && printf '%s\n' "$PW" > "$D/demo-password")
+cat > "$D/pop3fetch.conf" <<CONF
+# pop3fetch demo account (see pop3fetch(1)); keep = yes is the default,
+# so the messages stay on the demo server.
+[demo]
+host = localhost:$SPORT
+user = demo
+destination = maildir:$D/fetched
+tls_ca_file = $D/cert.pem
+password_command = cat $D/demo-password
+CONF
+
 cat <<INFO
 
 pop3d demo: state in $D
@@ -82,6 +97,10 @@ Fetch message 1 with curl (implicit TLS, then STLS):
 
 List and fetch everything with Python's poplib:
   python3 -c 'import poplib,ssl; c=ssl.create_default_context(cafile="$D/cert.pem"); p=poplib.POP3_SSL("localhost",$SPORT,context=c); p.user("demo"); p.pass_("$PW"); print(p.stat()); [print(b"\\n".join(p.retr(i)[1]).decode()) for i in range(1,p.stat()[0]+1)]; p.quit()'
+
+Fetch everything into $D/fetched with pop3fetch
+(config $D/pop3fetch.conf, state in $D/fetch-state):
+  XDG_STATE_HOME=$D/fetch-state $B/pop3fetch -C $D/pop3fetch.conf
 
 Stop with Ctrl-C.  Logs follow.
 INFO

@@ -11,9 +11,14 @@ bad=0
 out=$(mktemp "${TMPDIR:-/tmp}/run-unit.XXXXXX") || exit 1
 trap 'rm -f "$out"' EXIT INT TERM
 
+# A hung test (a deadlock, a lost wake-up) fails after this many seconds
+# instead of stalling the run.
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+
 for t in "$@"; do
-	"$t" >"$out" 2>&1
+	timeout -k 5 "$UNIT_TIMEOUT" "$t" >"$out" 2>&1
 	rc=$?
+	[ "$rc" -eq 124 ] && echo "run-unit: $t: timed out after ${UNIT_TIMEOUT}s" >&2
 	cat "$out"
 	# cmocka: "[==========] Running N test(s)."
 	#         "[  PASSED  ] N test(s)."  "[  FAILED  ] N test(s)..."

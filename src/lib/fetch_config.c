@@ -25,8 +25,8 @@ static const char *const tls_choices[] = {
 
 const struct conf_def fetch_config_defs[] = {
 	{ "*", "host", CONF_STR, 0, 0, NULL, NULL, OFF(host),
-	  "server host name or address (required); checked against the "
-	  "certificate" },
+	  "server host name or address (required), optionally with the "
+	  "port: HOST:PORT or [IPV6]:PORT; checked against the certificate" },
 	{ "*", "port", CONF_INT, 0, 65535, "0", NULL, OFF(port),
 	  "server port; 0: 995 for tls = implicit, else 110" },
 	{ "*", "tls", CONF_ENUM, 0, 0, "implicit", tls_choices, OFF(tls),
@@ -201,6 +201,56 @@ fc_path(const char *p, const char *home)
 	return xstrdup(p);
 }
 
+/*
+ * host = HOST:PORT or [ADDRESS]:PORT (and [ADDRESS]): moves the port to
+ * a->port and leaves the bare name in a->host.  A host with more than
+ * one ':' and no brackets is an IPv6 address, left alone.
+ */
+static void
+fc_host_port(struct fc_ctx *c, struct account *a)
+{
+	char		*h = a->host, *colon, *end;
+	unsigned long	 port = 0;
+	size_t		 n;
+
+	if (h[0] == '[') {
+		if ((end = strchr(h, ']')) == NULL || end == h + 1 ||
+		    (end[1] != '\0' && end[1] != ':')) {
+			fc_err(c, a, "host", "expected [ADDRESS] or "
+			    "[ADDRESS]:PORT");
+			return;
+		}
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		if ((colon = strchr(h, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL)
+			return;		/* a name, or a bare IPv6 address */
+		end = colon;
+	}
+	if (colon != NULL) {
+		n = strspn(colon + 1, "0123456789");
+		if (n == 0 || n > 5 || colon[1 + n] != '\0' ||
+		    (port = strtoul(colon + 1, NULL, 10)) == 0 ||
+		    port > 65535) {
+			fc_err(c, a, "host", "the port after ':' must be 1 to "
+			    "65535");
+			return;
+		}
+		if (a->port != 0) {
+			fc_err(c, a, "host", "a port is given both here and in "
+			    "the port setting");
+			return;
+		}
+		a->port = (long long)port;
+	}
+	if (h[0] == '[') {
+		n = (size_t)(end - h - 1);
+		memmove(h, h + 1, n);
+		h[n] = '\0';
+	} else
+		*end = '\0';
+}
+
 static void
 fc_check(struct fc_ctx *c, struct account *a, const char *home)
 {
@@ -218,6 +268,8 @@ fc_check(struct fc_ctx *c, struct account *a, const char *home)
 
 	if (a->host == NULL || a->host[0] == '\0')
 		fc_err(c, a, "host", "missing (the server to fetch from)");
+	else
+		fc_host_port(c, a);
 	if (a->user == NULL || a->user[0] == '\0')
 		fc_err(c, a, "user", "missing (the login name)");
 	if (a->port == 0)

@@ -64,7 +64,9 @@ extern const struct conf_def fetch_config_defs[];
  * of errors (cfg holds what parsed; free it with fetch_config_free()).
  * Errors: those of conf_parse_sections(), a bad account name (1..64 of
  * [A-Za-z0-9._-], not starting with '.') or a repeated one, a missing
- * host, user or destination, an unknown destination type, an unknown
+ * host, user or destination, a bad port in host = HOST:PORT (or one
+ * given there and in port too; the port moves to port, host keeps the
+ * name), an unknown destination type, an unknown
  * auth method, an OAuth2 method without oauth_token_command, a bad
  * tls_fingerprint, delete_after_days without keep = yes.
  */

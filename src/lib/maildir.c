@@ -7,6 +7,9 @@
  */
 #include <sys/stat.h>
 
+#include <signal.h>
+#include <stdlib.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -273,89 +276,192 @@ md_key_ok(const char *key)
 	return i > 0;
 }
 
+static int md_tx_finish(struct maildir_tx *, char *, size_t, int);
+
+int
+maildir_tx_begin_key(struct maildir_tx *tx, int dirfd, const char *key)
+{
+	char			 uniq[POP3_MDNAME_MAX + 1];
+	char			 host[MAILDIR_HOST_MAX + 1];
+	struct timeval		 tv;
+
+	tx->fd = -1;
+	if (key == NULL) {
+		maildir_unique(uniq, sizeof(uniq));
+		return md_tx_open(tx, dirfd, uniq);
+	}
+	if (!md_key_ok(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The key makes it unique; time and pid keep the order. */
+	gettimeofday(&tv, NULL);
+	md_host(host, sizeof(host));
+	snprintf(uniq, sizeof(uniq), "%lld.M%ldP%ldK%s.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), key, host);
+	return md_tx_open(tx, dirfd, uniq);
+}
+
+void
+maildir_tx_writeback(struct maildir_tx *tx)
+{
+	if (tx->fd != -1)
+		(void)sync_file_range(tx->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+int
+maildir_tx_commit_nosync(struct maildir_tx *tx, char *namebuf,
+    size_t namelen)
+{
+	return md_tx_finish(tx, namebuf, namelen, 0);
+}
+
 int
 maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
     const char *key, char *namebuf, size_t namelen)
 {
 	struct maildir_tx	 tx;
-	char			 uniq[POP3_MDNAME_MAX + 1];
-	char			 host[MAILDIR_HOST_MAX + 1];
-	struct timeval		 tv;
 
-	if (key == NULL)
-		maildir_unique(uniq, sizeof(uniq));
-	else {
-		if (!md_key_ok(key)) {
-			errno = EINVAL;
-			return -1;
-		}
-		/* The key makes it unique; time and pid keep the order. */
-		gettimeofday(&tv, NULL);
-		md_host(host, sizeof(host));
-		snprintf(uniq, sizeof(uniq), "%lld.M%ldP%ldK%s.%s",
-		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-		    key, host);
-	}
-	if (md_tx_open(&tx, dirfd, uniq) == -1 ||
+	if (maildir_tx_begin_key(&tx, dirfd, key) == -1 ||
 	    maildir_tx_write(&tx, data, len) == -1)
 		return -1;
 	return maildir_tx_commit(&tx, namebuf, namelen);
 }
 
-/* 1 if the unique part of name carries "K<key>." (see deliver_key). */
-static int
-md_name_has_key(const char *name, const char *key, size_t klen)
+int
+maildir_sync_new(int dirfd)
 {
-	const char	*p = name;
-	size_t		 base = strcspn(name, ",:");
+	int	 fd, r, saved;
+
+	if ((fd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Calls cb for each "K<key>." in the unique part of name, key being
+ * 1..MAILDIR_KEY_MAX alphanumerics; stops at the first cb that returns
+ * non-zero and returns that, else 0.
+ */
+static int
+md_name_keys(const char *name, int (*cb)(void *, const char *, size_t),
+    void *arg)
+{
+	const char	*p = name, *k;
+	size_t		 base = strcspn(name, ",:"), n;
+	int		 r;
 
 	while ((p = strchr(p, 'K')) != NULL && (size_t)(p - name) < base) {
-		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '.')
-			return 1;
-		p++;
+		k = ++p;
+		for (n = 0; (size_t)(k + n - name) < base && n <=
+		    MAILDIR_KEY_MAX && ((k[n] >= '0' && k[n] <= '9') ||
+		    (k[n] >= 'a' && k[n] <= 'z') ||
+		    (k[n] >= 'A' && k[n] <= 'Z')); n++)
+			;
+		if (n > 0 && n <= MAILDIR_KEY_MAX && k[n] == '.' &&
+		    (r = cb(arg, k, n)) != 0)
+			return r;
 	}
 	return 0;
+}
+
+/* Opens the subdirectory sub of the Maildir at dirfd for readdir. */
+static DIR *
+md_opendir(int dirfd, const char *sub)
+{
+	DIR	*d;
+	int	 fd, saved;
+
+	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
+int
+maildir_scan_keys(int dirfd, int (*cb)(void *arg, const char *key,
+    size_t len), void *arg)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 i;
+	int		 r = 0, saved;
+
+	for (i = 0; i < 2 && r == 0; i++) {
+		if ((d = md_opendir(dirfd, subs[i])) == NULL)
+			return -1;
+		errno = 0;
+		while (r == 0 && (de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				r = md_name_keys(de->d_name, cb, arg);
+		saved = errno;
+		closedir(d);
+		if (r == 0 && saved != 0) {
+			errno = saved;
+			return -1;
+		}
+	}
+	return r;
+}
+
+int
+maildir_tmp_reap(int dirfd)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 host[MAILDIR_HOST_MAX + 1], *end;
+	char		 path[POP3_MDNAME_MAX + 8];
+	const char	*p, *dot;
+	long		 pid;
+	int		 n = 0;
+
+	md_host(host, sizeof(host));
+	if ((d = md_opendir(dirfd, "tmp")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		/* "<sec>.M<usec>P<pid>K<key>.<host>" (maildir_tx_begin_key) */
+		if ((p = strchr(de->d_name, 'P')) == NULL ||
+		    (pid = strtol(p + 1, &end, 10)) <= 0 || *end != 'K' ||
+		    (dot = strchr(end, '.')) == NULL ||
+		    strcmp(dot + 1, host) != 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH &&
+		    snprintf(path, sizeof(path), "tmp/%s", de->d_name) <
+		    (int)sizeof(path) && unlinkat(dirfd, path, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* maildir_find_key()'s callback: 1 when the key is the one looked for. */
+static int
+md_key_eq(void *arg, const char *key, size_t len)
+{
+	const char	*want = arg;
+
+	return strlen(want) == len && memcmp(want, key, len) == 0;
 }
 
 int
 maildir_find_key(int dirfd, const char *key)
 {
-	static const char *const subs[] = { "new", "cur" };
-	struct dirent	*de;
-	DIR		*d;
-	size_t		 i, klen;
-	int		 fd, found = 0, saved;
-
 	if (!md_key_ok(key)) {
 		errno = EINVAL;
 		return -1;
 	}
-	klen = strlen(key);
-	for (i = 0; i < 2 && !found; i++) {
-		if ((fd = openat(dirfd, subs[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1)
-			return -1;
-		if ((d = fdopendir(fd)) == NULL) {
-			saved = errno;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		errno = 0;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.' &&
-			    md_name_has_key(de->d_name, key, klen)) {
-				found = 1;
-				break;
-			}
-		saved = errno;
-		closedir(d);
-		if (!found && saved != 0) {
-			errno = saved;
-			return -1;
-		}
-	}
-	return found;
+	return maildir_scan_keys(dirfd, md_key_eq, (void *)key);
 }
 
 int
@@ -390,6 +496,14 @@ maildir_tx_write(struct maildir_tx *tx, const unsigned char *p, size_t len)
 int
 maildir_tx_commit(struct maildir_tx *tx, char *namebuf, size_t namelen)
 {
+	return md_tx_finish(tx, namebuf, namelen, 1);
+}
+
+/* maildir_tx_commit(), syncing new/ only when syncdir is set. */
+static int
+md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
+    int syncdir)
+{
 	char	 tmp[POP3_MDNAME_MAX + 8], dst[POP3_MDNAME_MAX + 8];
 	int	 dfd = -1, saved, moved = 0, fd = tx->fd;
 
@@ -416,10 +530,11 @@ maildir_tx_commit(struct maildir_tx *tx, char *namebuf, size_t namelen)
 	if (md_rename(tx->dirfd, tmp, dst) == -1)
 		goto fail;
 	moved = 1;
-	if ((dfd = openat(tx->dirfd, "new", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || fsync(dfd) == -1)
+	if (syncdir && ((dfd = openat(tx->dirfd, "new", O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1 || fsync(dfd) == -1))
 		goto fail;
-	close(dfd);
+	if (dfd != -1)
+		close(dfd);
 	if (namebuf != NULL)
 		snprintf(namebuf, namelen, "%s", dst + 4);
 	return 0;

@@ -88,6 +88,19 @@ int	maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
  */
 int	maildir_find_key(int dirfd, const char *key);
 
+/* fsync of new/ in the Maildir at dirfd.  0, or -1 with errno. */
+int	maildir_sync_new(int dirfd);
+
+/*
+ * Calls cb(arg, key, len) for every "K<key>." (key: 1..MAILDIR_KEY_MAX
+ * alphanumerics, not NUL-terminated, valid during the call) in the
+ * unique part of each name in new/ and cur/ of the Maildir at dirfd.
+ * Names are untrusted: a key found is only a candidate.  Stops when cb
+ * returns non-zero and returns that value; else 0, or -1 with errno.
+ */
+int	maildir_scan_keys(int dirfd, int (*cb)(void *arg, const char *key,
+	    size_t len), void *arg);
+
 /*
  * Streaming delivery (the LDA: a message of unknown size from a pipe).
  * begin opens tmp/<unique> with O_EXCL in the Maildir at dirfd; write
@@ -111,5 +124,25 @@ int	maildir_tx_begin(struct maildir_tx *, int dirfd);
 int	maildir_tx_write(struct maildir_tx *, const unsigned char *, size_t);
 int	maildir_tx_commit(struct maildir_tx *, char *namebuf, size_t namelen);
 void	maildir_tx_abort(struct maildir_tx *);
+
+/*
+ * Batched delivery (the fetcher).  begin_key is maildir_tx_begin() with
+ * the keyed name of maildir_deliver_key() (key NULL: a plain unique
+ * name); writeback starts writing the file out without waiting, so that
+ * the fsyncs of a batch share journal commits; commit_nosync is
+ * maildir_tx_commit() without the fsync of new/: the file is fsynced and
+ * renamed into new/, but the rename is durable only once
+ * maildir_sync_new() has returned 0 (a power loss before may undo it).
+ */
+int	maildir_tx_begin_key(struct maildir_tx *, int dirfd, const char *key);
+void	maildir_tx_writeback(struct maildir_tx *);
+int	maildir_tx_commit_nosync(struct maildir_tx *, char *namebuf,
+	    size_t namelen);
+/*
+ * Removes tmp/ files with a keyed name (maildir_tx_begin_key) written on
+ * this host by a process that no longer exists (a killed fetcher).
+ * Returns how many, or -1 with errno.
+ */
+int	maildir_tmp_reap(int dirfd);
 
 #endif

@@ -78,6 +78,12 @@
 #define FETCH_CAPA_MAX		64
 /* Commands in flight when the server offers PIPELINING (RFC 2449 6.6). */
 #define FETCH_PIPELINE_MAX	16
+/*
+ * Messages delivered before one fsync of the Maildir's new/ and one state
+ * commit, after which their DELEs go out: fewer syncs against DELEs
+ * waiting longer (the messages are on disk either way).
+ */
+#define FETCH_BATCH_MAX		64
 /* A password or OAuth2 token from a command or the terminal. */
 #define FETCH_SECRET_MAX	8192
 /* Account names: a section name, used in state file names and keys. */

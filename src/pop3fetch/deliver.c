@@ -1,12 +1,14 @@
 /*
- * deliver.c - pop3fetch's delivery into Maildir, mbox or an MDA, each
- * durable before it returns, and the lookup of a message's key after a
- * crash (Maildir: the file name; mbox: the From_ line).
+ * deliver.c - pop3fetch's delivery into Maildir, mbox or an MDA (mbox and
+ * MDA durable before it returns, Maildir after deliver_sync()), and the
+ * set of message keys already in the destination, read once per run
+ * (Maildir: the file names; mbox: the From_ lines).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,11 @@
 #include "pop3_limits.h"
 #include "xmalloc.h"
 
+/*
+ * Threads fsyncing a Maildir batch side by side: the file system groups
+ * concurrent fsyncs into shared journal commits.
+ */
+#define DELIVER_SYNC_THREADS	8
 /* A stale dotlock (a crashed writer) is taken over after this long. */
 #define DELIVER_DOTLOCK_STALE	300
 /* The From_ line's envelope sender: the key, in a reserved domain. */
@@ -32,6 +39,12 @@ struct deliver {
 	int		 dirfd;		/* Maildir */
 	char		*path;		/* mbox path, or the MDA command */
 	const char	*account;
+	/* Maildir: written to tmp/, not yet fsynced and renamed. */
+	struct maildir_tx tx[FETCH_BATCH_MAX];
+	size_t		 ntx;
+	/* Keys found by deliver_keys_load(), sorted; DELIVER_KEY_LEN each. */
+	char		*keys;
+	size_t		 nkeys, capkeys;
 };
 
 void
@@ -71,6 +84,8 @@ dv_maildir_open(struct deliver *d, const char *path, char **errp)
 	for (i = 0; i < 3; i++)
 		if (mkdirat(d->dirfd, subs[i], 0700) == -1 && errno != EEXIST)
 			goto fail;
+	/* Files a killed run left in tmp/ (never read: only tidiness). */
+	(void)maildir_tmp_reap(d->dirfd);
 	return 0;
  fail:
 	xasprintf(errp, "maildir %s: %s", path, strerror(errno));
@@ -92,6 +107,14 @@ deliver_open(const struct account *a, char **errp)
 	return d;
 }
 
+/* Drops the files of an unsynced Maildir batch from tmp/. */
+static void
+dv_tx_abort(struct deliver *d)
+{
+	while (d->ntx > 0)
+		maildir_tx_abort(&d->tx[--d->ntx]);
+}
+
 void
 deliver_free(struct deliver **dp)
 {
@@ -99,9 +122,11 @@ deliver_free(struct deliver **dp)
 
 	if (d == NULL)
 		return;
+	dv_tx_abort(d);
 	if (d->dirfd != -1)
 		close(d->dirfd);
 	free(d->path);
+	free(d->keys);
 	free(d);
 	*dp = NULL;
 }
@@ -257,15 +282,38 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	return ok ? 0 : -1;
 }
 
-/* Scans the mbox for the From_ line carrying key. */
+/* Adds a key candidate of DELIVER_KEY_LEN characters to the set. */
 static int
-dv_mbox_find(struct deliver *d, const char *key, char **errp)
+dv_key_add(void *arg, const char *key, size_t len)
 {
+	struct deliver	*d = arg;
+
+	if (len != DELIVER_KEY_LEN)
+		return 0;	/* not one of ours */
+	if (d->nkeys == d->capkeys) {
+		d->capkeys = d->capkeys == 0 ? 1024 : d->capkeys * 2;
+		d->keys = xreallocarray(d->keys, d->capkeys, DELIVER_KEY_LEN);
+	}
+	memcpy(d->keys + d->nkeys++ * DELIVER_KEY_LEN, key, DELIVER_KEY_LEN);
+	return 0;
+}
+
+static int
+dv_keycmp(const void *a, const void *b)
+{
+	return memcmp(a, b, DELIVER_KEY_LEN);
+}
+
+/* Collects the keys of the mbox's From_ lines (ours: the reserved domain). */
+static int
+dv_mbox_keys(struct deliver *d, char **errp)
+{
+	static const char	 dom[] = "@" DELIVER_FROM_DOMAIN " ";
 	FILE	*f;
-	char	*line = NULL, *want;
-	size_t	 cap = 0, wl;
+	char	*line = NULL;
+	size_t	 cap = 0;
 	ssize_t	 n;
-	int	 found = 0;
+	int	 rc = 0;
 
 	if ((f = fopen(d->path, "re")) == NULL) {
 		if (errno == ENOENT)
@@ -273,21 +321,18 @@ dv_mbox_find(struct deliver *d, const char *key, char **errp)
 		xasprintf(errp, "mbox %s: %s", d->path, strerror(errno));
 		return -1;
 	}
-	xasprintf(&want, "From %s@%s ", key, DELIVER_FROM_DOMAIN);
-	wl = strlen(want);
 	while ((n = getline(&line, &cap, f)) != -1)
-		if ((size_t)n > wl && memcmp(line, want, wl) == 0) {
-			found = 1;
-			break;
-		}
-	if (!found && ferror(f)) {
+		if ((size_t)n > 5 + DELIVER_KEY_LEN + sizeof(dom) - 1 &&
+		    memcmp(line, "From ", 5) == 0 && memcmp(line + 5 +
+		    DELIVER_KEY_LEN, dom, sizeof(dom) - 1) == 0)
+			(void)dv_key_add(d, line + 5, DELIVER_KEY_LEN);
+	if (ferror(f)) {
 		xasprintf(errp, "mbox %s: read error", d->path);
-		found = -1;
+		rc = -1;
 	}
 	free(line);
-	free(want);
 	fclose(f);
-	return found;
+	return rc;
 }
 
 /* Runs the MDA with the message on stdin; exit status 0 required. */
@@ -353,12 +398,16 @@ deliver_msg(struct deliver *d, const char *key, const char *uid,
 {
 	switch ((enum fetch_dest)d->type) {
 	case FETCH_DEST_MAILDIR:
-		if (maildir_deliver_key(d->dirfd, data, len, key, NULL,
-		    0) == -1) {
+		/* A full batch (the fetcher commits before): sync it now. */
+		if (d->ntx == FETCH_BATCH_MAX && deliver_sync(d, errp) == -1)
+			return -1;
+		if (maildir_tx_begin_key(&d->tx[d->ntx], d->dirfd, key) ==
+		    -1 || maildir_tx_write(&d->tx[d->ntx], data, len) == -1) {
 			xasprintf(errp, "maildir %s: %s", d->path,
 			    strerror(errno));
 			return -1;
 		}
+		maildir_tx_writeback(&d->tx[d->ntx++]);
 		return 0;
 	case FETCH_DEST_MBOX:
 		return dv_mbox(d, key, data, len, errp);
@@ -368,22 +417,129 @@ deliver_msg(struct deliver *d, const char *key, const char *uid,
 	return -1;
 }
 
-int
-deliver_find(struct deliver *d, const char *key, char **errp)
-{
-	int	 r;
+/* One fsync thread's share of a batch: every nth file from first. */
+struct dv_syncjob {
+	struct deliver	*d;
+	size_t		 first, step;
+	int		 err;		/* the first errno, or 0 */
+	pthread_t	 tid;
+};
 
-	switch ((enum fetch_dest)d->type) {
-	case FETCH_DEST_MAILDIR:
-		if ((r = maildir_find_key(d->dirfd, key)) == -1)
+static void *
+dv_sync_thread(void *arg)
+{
+	struct dv_syncjob	*j = arg;
+	size_t			 i;
+
+	for (i = j->first; i < j->d->ntx; i += j->step)
+		if (fsync(j->d->tx[i].fd) == -1 && j->err == 0)
+			j->err = errno;
+	return NULL;
+}
+
+/*
+ * fsyncs the batch's files on up to DELIVER_SYNC_THREADS threads (the
+ * caller's share on its own thread if one cannot start).  0, or -1 with
+ * errno: a failed fsync is reported once, so the batch must be dropped.
+ */
+static int
+dv_sync_files(struct deliver *d)
+{
+	struct dv_syncjob	 j[DELIVER_SYNC_THREADS];
+	size_t			 i, n = d->ntx < DELIVER_SYNC_THREADS ?
+				    d->ntx : DELIVER_SYNC_THREADS;
+	int			 err = 0;
+
+	for (i = 0; i < n; i++) {
+		j[i].d = d;
+		j[i].first = i;
+		j[i].step = n;
+		j[i].err = 0;
+		if (i == 0 || pthread_create(&j[i].tid, NULL, dv_sync_thread,
+		    &j[i]) != 0) {
+			j[i].tid = pthread_self();
+			(void)dv_sync_thread(&j[i]);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!pthread_equal(j[i].tid, pthread_self()))
+			pthread_join(j[i].tid, NULL);
+		if (err == 0)
+			err = j[i].err;
+	}
+	errno = err;
+	return err == 0 ? 0 : -1;
+}
+
+int
+deliver_sync(struct deliver *d, char **errp)
+{
+	size_t	 i;
+
+	if (d->type != FETCH_DEST_MAILDIR)
+		return 0;	/* mbox and MDA are durable per message */
+	/*
+	 * Each file fsynced before its rename (a name with a key never
+	 * points at a partial file), then new/ once.  The writeback began
+	 * at delivery and the fsyncs run side by side, so they mostly share
+	 * journal commits; commit's own fsync then finds nothing to do.
+	 */
+	if (d->ntx > 0 && dv_sync_files(d) == -1) {
+		xasprintf(errp, "maildir %s: fsync: %s", d->path,
+		    strerror(errno));
+		dv_tx_abort(d);
+		return -1;
+	}
+	for (i = 0; i < d->ntx; i++)
+		if (maildir_tx_commit_nosync(&d->tx[i], NULL, 0) == -1) {
 			xasprintf(errp, "maildir %s: %s", d->path,
 			    strerror(errno));
-		return r;
+			goto fail;
+		}
+	d->ntx = 0;
+	if (maildir_sync_new(d->dirfd) == -1) {
+		xasprintf(errp, "maildir %s: fsync of new/: %s", d->path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+ fail:
+	/* tx[i] cleaned up after itself; the later ones were not moved. */
+	while (++i < d->ntx)
+		maildir_tx_abort(&d->tx[i]);
+	d->ntx = 0;
+	return -1;
+}
+
+int
+deliver_keys_load(struct deliver *d, char **errp)
+{
+	int	 r = 0;
+
+	d->nkeys = 0;
+	switch ((enum fetch_dest)d->type) {
+	case FETCH_DEST_MAILDIR:
+		if ((r = maildir_scan_keys(d->dirfd, dv_key_add, d)) == -1)
+			xasprintf(errp, "maildir %s: %s", d->path,
+			    strerror(errno));
+		break;
 	case FETCH_DEST_MBOX:
-		return dv_mbox_find(d, key, errp);
+		r = dv_mbox_keys(d, errp);
+		break;
 	case FETCH_DEST_MDA:
 		xasprintf(errp, "an MDA cannot be asked");
 		return -1;
 	}
-	return -1;
+	if (r == -1)
+		return -1;
+	if (d->nkeys > 0)
+		qsort(d->keys, d->nkeys, DELIVER_KEY_LEN, dv_keycmp);
+	return 0;
+}
+
+int
+deliver_has_key(const struct deliver *d, const char *key)
+{
+	return d->nkeys > 0 && bsearch(key, d->keys, d->nkeys,
+	    DELIVER_KEY_LEN, dv_keycmp) != NULL;
 }

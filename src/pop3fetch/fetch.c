@@ -2,9 +2,48 @@
  * fetch.c - pop3fetch's client state machine (curl lib/pop3.c):
  * perform_<cmd>() queues a command and enters its state, resp_<state>()
  * handles the reply; fetch_enter_state() is the only writer of the state
- * and traces it.  Blocking I/O with timeouts (net.c).  Order of the
- * exactly-once steps per message: RETR, pending, deliver (durable), done,
- * and only then DELE; QUIT commits the DELEs.
+ * and traces it.  Blocking I/O with timeouts (net.c).
+ *
+ * Exactly-once.  Steps for a Maildir, per message: (1) RETR into memory;
+ * (2) write tmp/F (F carrying the key SHA-256(account, UIDL)) and start
+ * its writeback.  Per batch of up to FETCH_BATCH_MAX messages, once no
+ * RETR is in flight or the batch is full: (3) for each F, fsync F, then
+ * rename tmp/F to new/F; (4) fsync new/ once; (5) one SQLite transaction
+ * marks the batch "done", durable on commit (WAL, synchronous = FULL);
+ * (6) the batch's DELEs; (7) QUIT, with which the server deletes.  The
+ * fsyncs of (3) mostly share one journal commit.  Two rules:
+ *   A. A DELE is sent only after (4): every message the server may delete
+ *      has its content and name on disk.  Nothing is lost.
+ *   B. Every run, before fetching, looks up each UIDL the server lists
+ *      that is not recorded "done" by its key in the destination (one
+ *      scan of new/ and cur/, or of the mbox's From_ lines, into a sorted
+ *      set); a key found is recorded "done" and not fetched.  A message
+ *      is fetched again only if neither a "done" row nor a file with its
+ *      key exists.  So no state write is the only record of a delivery.
+ * Crash points (kill -9 keeps what was written; power loss may undo any
+ * write not yet fsynced):
+ *   - before F's rename in (3): no file in new/ (perhaps one in tmp/,
+ *     never read, removed by the next run), no row, no DELE: the next
+ *     run fetches it, once.
+ *   - between F's rename and (4): kill -9 keeps the rename: B finds it.
+ *     Power loss keeps it (the file was fsynced, so it is whole: B finds
+ *     it) or undoes it (no file: fetched again, once).  No DELE was sent.
+ *   - between (4) and the commit of (5): the file is durable, the row
+ *     missing: B finds the key.  No DELE was sent.
+ *   - after (5), before QUIT is answered: rows and files durable; the
+ *     server deleted nothing (RFC 1939: only QUIT commits): the next run
+ *     sees "done" and, with keep = no, sends DELE again.  A row lost all
+ *     the same (a deleted or restored state file) falls back to B.
+ *   - after QUIT: deleted on the server, durable here.
+ * Left open: a row missing (crash between (4) and (5)) for a message the
+ * user moved out of new/ and cur/ before the next run, which the server
+ * still has: fetched again.  The same window existed with a "pending" row.
+ * mbox: (2)-(4) are one append and fsync per message under the mbox locks
+ * (a failed append is truncated away); the key is in the From_ line.
+ * MDA (cannot be asked): a "pending" row, durable, before the MDA starts;
+ * exit status 0; "done", durable, before the DELE (a batch of one).  A
+ * crash in between leaves "pending": the next run warns and delivers
+ * again with the same POP3FETCH_KEY, so the MDA can drop the duplicate.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -72,6 +111,12 @@ struct fetch {
 	size_t			*dele, ndele, dele_next;
 	struct fetch_inflight	 q[FETCH_PIPELINE_MAX];
 	size_t			 qhead, qlen;
+	size_t			 qretr;	/* RETRs among them */
+	/* Delivered, not yet synced and recorded "done": fetch_commit(). */
+	size_t			 batch[FETCH_BATCH_MAX];
+	size_t			 nbatch;
+	uint64_t		 batch_bytes;
+	size_t			 nbody;	/* lines read by fetch_body() */
 	int			 stop;	/* delivery failed: drain, QUIT */
 	int			 code;	/* sysexits of the first error */
 	char			*err;
@@ -232,6 +277,30 @@ fetch_body_line(struct fetch *f, struct dot_dec *d, size_t max,
 	return dot_dec_line(d, f->line.data, f->line.len, p, len);
 }
 
+/*
+ * Reads a multi-line body of short lines (CAPA, UIDL, LIST) to its
+ * terminator, handing each decoded line (CRLF included, valid during the
+ * call) to each(); counts them in f->nbody.  0, or -1 (error recorded).
+ */
+static int
+fetch_body(struct fetch *f, int (*each)(struct fetch *, const char *,
+    size_t))
+{
+	struct dot_dec		 d;
+	const unsigned char	*p;
+	size_t			 len;
+	int			 end;
+
+	f->nbody = 0;
+	dot_dec_init(&d);
+	while ((end = fetch_body_line(f, &d, FETCH_LINE_MAX, &p, &len)) == 0) {
+		f->nbody++;
+		if (each(f, (const char *)p, len) == -1)
+			return -1;
+	}
+	return end == -1 ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------- */
 
 static int
@@ -256,14 +325,25 @@ perform_capa(struct fetch *f)
 }
 
 static int
+capa_line(struct fetch *f, const char *p, size_t len)
+{
+	const char	*e;
+
+	if (f->nbody > FETCH_CAPA_MAX)
+		return fetch_fail(f, EX_PROTOCOL, "%s: CAPA: more than %d "
+		    "lines", f->a->host, FETCH_CAPA_MAX);
+	if (f->o->verbose)
+		fprintf(stderr, "pop3fetch: %s: S: %.*s\n", f->a->name,
+		    (int)strcspn(p, "\r\n"), p);
+	if (pop3_resp_capa(p, len, &f->capa, &e) == -1)
+		return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host, e);
+	return 0;
+}
+
+static int
 resp_capa(struct fetch *f)
 {
 	struct pop3_resp	 r;
-	struct dot_dec		 d;
-	const unsigned char	*p;
-	const char		*e;
-	size_t			 len, n = 0;
-	int			 end;
 
 	memset(&f->capa, 0, sizeof(f->capa));
 	f->capa_known = 0;
@@ -271,19 +351,7 @@ resp_capa(struct fetch *f)
 		return -1;
 	if (r.status != POP3_RESP_OK)
 		return 0;	/* no CAPA: guess (USER allowed) */
-	dot_dec_init(&d);
-	while ((end = fetch_body_line(f, &d, FETCH_LINE_MAX, &p, &len)) == 0) {
-		if (++n > FETCH_CAPA_MAX)
-			return fetch_fail(f, EX_PROTOCOL, "%s: CAPA: more than "
-			    "%d lines", f->a->host, FETCH_CAPA_MAX);
-		if (f->o->verbose)
-			fprintf(stderr, "pop3fetch: %s: S: %.*s\n", f->a->name,
-			    (int)strcspn((const char *)p, "\r\n"), p);
-		if (pop3_resp_capa((const char *)p, len, &f->capa, &e) == -1)
-			return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host,
-			    e);
-	}
-	if (end == -1)
+	if (fetch_body(f, capa_line) == -1)
 		return -1;
 	f->capa_known = 1;
 	return 0;
@@ -463,16 +531,28 @@ fetch_uidcmp(const void *a, const void *b)
 }
 
 static int
+uidl_line(struct fetch *f, const char *p, size_t len)
+{
+	const char	*e;
+	char		 uid[FETCH_UID_MAX + 1];
+	uint64_t	 num;
+
+	if (pop3_resp_uidl(p, len, &num, uid, &e) == -1)
+		return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host, e);
+	if (num > f->nmsgs || f->msgs[num - 1].uid[0] != '\0')
+		return fetch_fail(f, EX_PROTOCOL, "%s: UIDL: message %llu over "
+		    "the STAT count or given twice", f->a->host,
+		    (unsigned long long)num);
+	memcpy(f->msgs[num - 1].uid, uid, sizeof(uid));
+	return 0;
+}
+
+static int
 resp_uidl(struct fetch *f)
 {
 	struct pop3_resp	 r;
-	struct dot_dec		 d;
-	const unsigned char	*p;
-	const char		*e;
-	char			 uid[FETCH_UID_MAX + 1], esc[256], **v;
-	size_t			 len, i, n = 0;
-	uint64_t		 num;
-	int			 end;
+	char			 esc[256], **v;
+	size_t			 i, n = 0;
 
 	fetch_enter_state(f, FETCH_UIDL);
 	if (fetch_reply(f, &r) == -1)
@@ -482,18 +562,7 @@ resp_uidl(struct fetch *f)
 		    "UIDL (%s): pop3fetch cannot tell new messages from old "
 		    "ones, so it fetches nothing rather than duplicate mail",
 		    f->a->host, fetch_text(&r, esc, sizeof(esc)));
-	dot_dec_init(&d);
-	while ((end = fetch_body_line(f, &d, FETCH_LINE_MAX, &p, &len)) == 0) {
-		if (pop3_resp_uidl((const char *)p, len, &num, uid, &e) == -1)
-			return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host,
-			    e);
-		if (num > f->nmsgs || f->msgs[num - 1].uid[0] != '\0')
-			return fetch_fail(f, EX_PROTOCOL, "%s: UIDL: message "
-			    "%llu over the STAT count or given twice",
-			    f->a->host, (unsigned long long)num);
-		memcpy(f->msgs[num - 1].uid, uid, sizeof(uid));
-	}
-	if (end == -1)
+	if (fetch_body(f, uidl_line) == -1)
 		return -1;
 	/* Two messages with one UIDL would defeat exactly-once. */
 	v = xcalloc(f->nmsgs + 1, sizeof(*v));
@@ -526,30 +595,29 @@ perform_list(struct fetch *f)
 }
 
 static int
+list_line(struct fetch *f, const char *p, size_t len)
+{
+	const char	*e;
+	uint64_t	 num, size;
+
+	if (pop3_resp_list(p, len, &num, &size, &e) == -1)
+		return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host, e);
+	if (num <= f->nmsgs)
+		f->msgs[num - 1].size = size;
+	return 0;
+}
+
+static int
 resp_list(struct fetch *f)
 {
 	struct pop3_resp	 r;
-	struct dot_dec		 d;
-	const unsigned char	*p;
-	const char		*e;
-	size_t			 len;
-	uint64_t		 num, size;
-	int			 end;
 
 	fetch_enter_state(f, FETCH_LIST);
 	if (fetch_reply(f, &r) == -1)
 		return -1;
 	if (r.status != POP3_RESP_OK)
 		return 0;	/* sizes unknown: size_limit applies on RETR */
-	dot_dec_init(&d);
-	while ((end = fetch_body_line(f, &d, FETCH_LINE_MAX, &p, &len)) == 0) {
-		if (pop3_resp_list((const char *)p, len, &num, &size, &e) == -1)
-			return fetch_fail(f, EX_PROTOCOL, "%s: %s", f->a->host,
-			    e);
-		if (num <= f->nmsgs)
-			f->msgs[num - 1].size = size;
-	}
-	return end == -1 ? -1 : 0;
+	return fetch_body(f, list_line);
 }
 
 static uint64_t
@@ -560,8 +628,40 @@ fetch_limit(const struct fetch *f)
 }
 
 /*
+ * Whether message i, not recorded "done", is in the destination after all
+ * (rule B at the top): 1, 0, or -1 (error recorded).  The keys are read
+ * once, at the first call.  An MDA cannot be asked: 0, with a warning for
+ * a "pending" one (its MDA run began; it is delivered again).
+ */
+static int
+fetch_found(struct fetch *f, size_t i, enum uidl_state st, int *loaded)
+{
+	char	 key[DELIVER_KEY_LEN + 1], *e = NULL;
+
+	deliver_key(f->a->name, f->msgs[i].uid, key);
+	if (f->a->dest_type == FETCH_DEST_MDA) {
+		if (st == UIDL_PENDING)
+			log_warn("%s: message %s was being delivered to the "
+			    "MDA when pop3fetch stopped; delivering it again "
+			    "(POP3FETCH_KEY=%s lets the MDA drop a duplicate)",
+			    f->a->name, f->msgs[i].uid, key);
+		return 0;
+	}
+	if (!*loaded) {
+		if (deliver_keys_load(f->dv, &e) == -1) {
+			fetch_fail(f, EX_CANTCREAT, "%s", e);
+			free(e);
+			return -1;
+		}
+		*loaded = 1;
+	}
+	return deliver_has_key(f->dv, key);
+}
+
+/*
  * Decides per message: fetch, delete only (done before, keep = no or
- * old enough), or nothing.  Resolves pending ones by their key.
+ * old enough), or nothing.  What is found in the destination is recorded
+ * "done" (one transaction).
  */
 static int
 fetch_plan(struct fetch *f)
@@ -569,9 +669,8 @@ fetch_plan(struct fetch *f)
 	enum uidl_state	 st;
 	int64_t		 fetched;
 	time_t		 now = time(NULL);
-	char		 key[DELIVER_KEY_LEN + 1], *e = NULL;
 	size_t		 i;
-	int		 r;
+	int		 r, loaded = 0, intx = 0;
 
 	f->retr = xcalloc(f->nmsgs + 1, sizeof(*f->retr));
 	f->dele = xcalloc(f->nmsgs + 1, sizeof(*f->dele));
@@ -579,33 +678,20 @@ fetch_plan(struct fetch *f)
 		if (f->msgs[i].uid[0] == '\0')
 			continue;	/* not in the UIDL answer */
 		if (uidlcache_get(f->uc, f->msgs[i].uid, &st, &fetched) == -1)
-			return fetch_fail(f, EX_IOERR, "state: %s",
-			    uidlcache_errstr(f->uc));
-		if (st == UIDL_PENDING) {
-			deliver_key(f->a->name, f->msgs[i].uid, key);
-			r = deliver_find(f->dv, key, &e);
-			if (r == -1 && f->a->dest_type != FETCH_DEST_MDA) {
-				fetch_fail(f, EX_CANTCREAT, "%s", e);
-				free(e);
-				return -1;
+			goto dberr;
+		if (st != UIDL_DONE) {
+			if ((r = fetch_found(f, i, st, &loaded)) == -1)
+				goto fail;
+			if (r == 1 && !f->o->check) {
+				if (!intx && uidlcache_begin(f->uc) == -1)
+					goto dberr;
+				intx = 1;
+				if (uidlcache_done(f->uc, f->msgs[i].uid) == -1)
+					goto dberr;
 			}
-			free(e);
-			e = NULL;
-			if (r == -1)
-				log_warn("%s: message %s was being delivered "
-				    "to the MDA when pop3fetch stopped; "
-				    "delivering it again (POP3FETCH_KEY=%s "
-				    "lets the MDA drop a duplicate)",
-				    f->a->name, f->msgs[i].uid, key);
-			if (r == 1) {
-				if (!f->o->check && uidlcache_done(f->uc,
-				    f->msgs[i].uid) == -1)
-					return fetch_fail(f, EX_IOERR,
-					    "state: %s",
-					    uidlcache_errstr(f->uc));
-				st = UIDL_DONE;
-			} else
-				st = UIDL_NONE;
+			if (r == 1 && st == UIDL_NONE)
+				fetched = (int64_t)now;
+			st = r == 1 ? UIDL_DONE : UIDL_NONE;
 		}
 		if (st == UIDL_DONE) {
 			if (!f->a->keep || (f->a->delete_after_days > 0 &&
@@ -625,7 +711,15 @@ fetch_plan(struct fetch *f)
 		f->res->total_msgs++;
 		f->res->total_bytes += f->msgs[i].size;
 	}
+	if (intx && uidlcache_commit(f->uc) == -1)
+		goto dberr;
 	return 0;
+ dberr:
+	fetch_fail(f, EX_IOERR, "state: %s", uidlcache_errstr(f->uc));
+ fail:
+	if (intx)
+		uidlcache_rollback(f->uc);
+	return -1;
 }
 
 static int
@@ -645,6 +739,7 @@ static int
 perform_retr(struct fetch *f, size_t m)
 {
 	fetch_push(f, FETCH_RETR, m);
+	f->qretr++;
 	return fetch_send(f, NULL, "RETR %zu", m + 1);
 }
 
@@ -703,32 +798,69 @@ resp_retr(struct fetch *f, size_t m)
 		return 0;
 	}
 	deliver_key(f->a->name, uid, key);
-	if (uidlcache_pending(f->uc, uid) == -1) {
+	/* Only an MDA needs the row first: nothing else can tell later. */
+	if (f->a->dest_type == FETCH_DEST_MDA &&
+	    uidlcache_pending(f->uc, uid) == -1) {
 		f->stop = 1;
 		fetch_fail(f, EX_IOERR, "state: %s", uidlcache_errstr(f->uc));
 		return 0;
 	}
 	if (deliver_msg(f->dv, key, uid, f->msg.data, f->msg.len, &e) == -1) {
 		/* Nothing was delivered: forget it, stop, commit the rest. */
-		(void)uidlcache_forget(f->uc, uid);
+		if (f->a->dest_type == FETCH_DEST_MDA)
+			(void)uidlcache_forget(f->uc, uid);
 		f->stop = 1;
 		fetch_fail(f, EX_CANTCREAT, "%s", e);
 		free(e);
 		return 0;
 	}
-	if (uidlcache_done(f->uc, uid) == -1) {
-		/* Stays pending: the next run finds its key. No DELE. */
+	f->batch[f->nbatch++] = m;
+	f->batch_bytes += f->msg.len;
+	return 0;
+}
+
+/*
+ * Makes the batch durable (one fsync of new/), records it "done" in one
+ * transaction, and only then queues its DELEs (rules A and B at the top).
+ * On failure nothing of the batch is deleted; the next run finds the
+ * keys of what got to disk.  Sets f->stop and records the error on
+ * failure.
+ */
+static void
+fetch_commit(struct fetch *f)
+{
+	char	*e = NULL;
+	size_t	 i, n = f->nbatch;
+
+	if (n == 0)
+		return;
+	f->nbatch = 0;
+	if (deliver_sync(f->dv, &e) == -1) {
 		f->stop = 1;
-		fetch_fail(f, EX_IOERR, "state: %s", uidlcache_errstr(f->uc));
-		return 0;
+		fetch_fail(f, EX_CANTCREAT, "%s", e);
+		free(e);
+		return;
 	}
-	f->res->fetched++;
-	f->res->bytes += f->msg.len;
+	f->res->fetched += n;
+	f->res->bytes += f->batch_bytes;
+	f->batch_bytes = 0;
+	if (uidlcache_begin(f->uc) == -1)
+		goto dberr;
+	for (i = 0; i < n; i++)
+		if (uidlcache_done(f->uc, f->msgs[f->batch[i]].uid) == -1)
+			goto dberr;
+	if (uidlcache_commit(f->uc) == -1)
+		goto dberr;
 	if (!f->a->keep)
-		f->dele[f->ndele++] = m;
+		for (i = 0; i < n; i++)
+			f->dele[f->ndele++] = f->batch[i];
 	if (f->o->progress != NULL)
 		f->o->progress(f->a, f->res);
-	return 0;
+	return;
+ dberr:
+	f->stop = 1;
+	fetch_fail(f, EX_IOERR, "state: %s", uidlcache_errstr(f->uc));
+	uidlcache_rollback(f->uc);
 }
 
 static int
@@ -748,36 +880,52 @@ resp_dele(struct fetch *f, size_t m)
 }
 
 /*
- * RETR and DELE, up to window commands in flight; a DELE goes out only
- * for a message already done (or done on an earlier run).
+ * RETR and DELE, up to window commands in flight.  Delivered messages
+ * are committed (fetch_commit) in batches: when FETCH_BATCH_MAX are
+ * waiting (1 for an MDA), when no RETR is in flight, and when a delivery
+ * failed; a DELE goes out only for a committed message (or one done on
+ * an earlier run), also after a failure, until the queue drains.
  */
 static int
 fetch_transfer(struct fetch *f)
 {
 	struct fetch_inflight	 q;
-	size_t			 window = 1;
+	size_t			 window = 1, bmax = FETCH_BATCH_MAX;
+	int			 r;
 
 	if (f->a->pipelining && f->capa.pipelining)
 		window = FETCH_PIPELINE_MAX;
+	if (f->a->dest_type == FETCH_DEST_MDA)
+		bmax = 1;
 	for (;;) {
-		while (!f->stop && f->qlen < window) {
+		while (f->qlen < window) {
 			if (f->dele_next < f->ndele) {
 				if (perform_dele(f, f->dele[f->dele_next++]))
 					return -1;
-			} else if (f->retr_next < f->nretr) {
+			} else if (!f->stop && f->retr_next < f->nretr) {
 				if (perform_retr(f, f->retr[f->retr_next++]))
 					return -1;
 			} else
 				break;
+		}
+		if (f->nbatch > 0 && (f->nbatch >= bmax || f->qretr == 0 ||
+		    f->stop)) {
+			fetch_commit(f);
+			continue;
 		}
 		if (f->qlen == 0)
 			return 0;
 		q = f->q[f->qhead];
 		f->qhead = (f->qhead + 1) % FETCH_PIPELINE_MAX;
 		f->qlen--;
-		if ((q.st == FETCH_RETR ? resp_retr(f, q.m) :
-		    resp_dele(f, q.m)) == -1)
+		if (q.st == FETCH_RETR)
+			f->qretr--;
+		r = q.st == FETCH_RETR ? resp_retr(f, q.m) : resp_dele(f, q.m);
+		if (r == -1) {
+			/* The connection is gone: no DELE, but keep the rows. */
+			fetch_commit(f);
 			return -1;
+		}
 	}
 }
 

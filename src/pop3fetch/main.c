@@ -158,6 +158,8 @@ main(int argc, char **argv)
 		    nerr == 1 ? "" : "s", conf);
 		buf_clear(&errs);
 		fetch_config_free(&cfg);
+		free(conf);
+		free(state);
 		return EX_CONFIG;
 	}
 	buf_clear(&errs);
@@ -166,6 +168,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "pop3fetch: %s: no account [%s]\n",
 			    conf, argv[i]);
 			fetch_config_free(&cfg);
+			free(conf);
+			free(state);
 			return EX_USAGE;
 		}
 	if (!o.check && !o.verbose && isatty(STDOUT_FILENO))

@@ -1,8 +1,10 @@
 /*
  * uidlcache.c - pop3fetch's UIDL state in SQLite: one row per unique-id
  * the server still has and we delivered or began to deliver.  Each change
- * is its own transaction, durable (WAL, synchronous = FULL) before the
- * caller goes on: "pending" before a delivery starts, "done" before DELE.
+ * is durable (WAL, synchronous = FULL) when its transaction commits: a
+ * single change is its own transaction; uidlcache_begin()/commit() group
+ * several (the fetcher commits a batch of "done" rows before the DELEs of
+ * that batch).  Never the only record of a delivery: see fetch.c.
  */
 #include <sys/stat.h>
 
@@ -101,8 +103,9 @@ uidlcache_open(const char *dir, const char *account, int *busy, char **errp)
 	    sqlite3_prepare_v2(uc->db, "INSERT OR REPLACE INTO uidl "
 	    "(uid, state, fetched) VALUES (?1, 1, ?2)", -1, &uc->pend,
 	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(uc->db, "UPDATE uidl SET state = 2 WHERE "
-	    "uid = ?1", -1, &uc->done, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(uc->db, "INSERT INTO uidl (uid, state, "
+	    "fetched) VALUES (?1, 2, ?2) ON CONFLICT (uid) DO UPDATE SET "
+	    "state = 2", -1, &uc->done, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(uc->db, "DELETE FROM uidl WHERE uid = ?1", -1,
 	    &uc->forget, NULL) != SQLITE_OK) {
 		xasprintf(errp, "%s: %s", path, uc->db != NULL ?
@@ -185,7 +188,31 @@ uidlcache_pending(struct uidlcache *uc, const char *uid)
 int
 uidlcache_done(struct uidlcache *uc, const char *uid)
 {
-	return uc_run(uc->done, uid, 0);
+	return uc_run(uc->done, uid, 1);
+}
+
+int
+uidlcache_begin(struct uidlcache *uc)
+{
+	return sqlite3_exec(uc->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+uidlcache_commit(struct uidlcache *uc)
+{
+	if (sqlite3_exec(uc->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	if (!sqlite3_get_autocommit(uc->db))
+		(void)sqlite3_exec(uc->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+void
+uidlcache_rollback(struct uidlcache *uc)
+{
+	if (!sqlite3_get_autocommit(uc->db))
+		(void)sqlite3_exec(uc->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int

@@ -2,7 +2,7 @@
  * uidlcache.h - pop3fetch's per-account state: which UIDLs are pending
  * (delivery begun, outcome unknown) or done (safely delivered), and when
  * each was fetched.  SQLite, one file per account under the state
- * directory, one transaction per change (synchronous = FULL), and an
+ * directory, durable transactions (synchronous = FULL), and an
  * OFD lock so two runs never fetch one account at once.
  */
 #ifndef FETCH_UIDLCACHE_H
@@ -29,8 +29,19 @@ int	uidlcache_get(struct uidlcache *, const char *uid,
 	    enum uidl_state *st, int64_t *fetched);
 /* Records uid as pending now (before delivery).  0 or -1. */
 int	uidlcache_pending(struct uidlcache *, const char *uid);
-/* Marks uid done (after delivery, before DELE).  0 or -1. */
+/*
+ * Marks uid done (after delivery, before DELE), adding the row (fetched
+ * now) if there is none.  0 or -1.
+ */
 int	uidlcache_done(struct uidlcache *, const char *uid);
+/*
+ * Groups the changes up to uidlcache_commit() into one transaction,
+ * durable when commit returns 0; a failed commit rolls back (none of the
+ * changes is made).  rollback drops an open transaction.  0 or -1.
+ */
+int	uidlcache_begin(struct uidlcache *);
+int	uidlcache_commit(struct uidlcache *);
+void	uidlcache_rollback(struct uidlcache *);
 /* Forgets uid (a delivery that surely failed).  0 or -1. */
 int	uidlcache_forget(struct uidlcache *, const char *uid);
 /*

@@ -208,3 +208,22 @@ def test_verbose_hides_secret(env, make_server, fx):
     assert "C: CAPA" in err and "C: RETR 1" in err and "C: QUIT" in err
     assert u.password not in err
     assert "********" in err
+
+
+def test_host_with_port(env, make_server, fx):
+    """host = HOST:PORT stands for host and port; a bad or doubled port
+    is a config error naming the key."""
+    s, u, msgs = setup_server(make_server)
+    fx.write(account(fx, env, s, u, host="localhost:%d" % s.tls_port,
+                     port=None))
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    assert sorted(fx.maildir_msgs()) == sorted(msgs)
+    for host, port, msg in (("localhost:99999", None, b"port after ':'"),
+                            ("localhost:", None, b"port after ':'"),
+                            ("localhost:995", 995, b"both here and"),
+                            ("[::1", None, b"[ADDRESS]")):
+        fx.write(account(fx, env, s, u, host=host, port=port))
+        r = fx.run()
+        assert r.returncode == 78, (host, r.stderr)     # EX_CONFIG
+        assert b"host: " in r.stderr and msg in r.stderr, r.stderr

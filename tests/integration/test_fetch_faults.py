@@ -200,3 +200,78 @@ def test_pending_resolved_by_key(env, make_server, fx):
     rerun_ok(fx)
     got = fx.maildir_msgs()
     assert sorted(got) == sorted(msgs) and lost in got
+
+
+def drop_rows(fx, last=None):
+    """The state DB loses rows (a lost commit): the last `last` by fetched
+    time and uid, or all of them."""
+    import sqlite3
+    c = sqlite3.connect(fx.db())
+    if last is None:
+        c.execute("DELETE FROM uidl")
+    else:
+        c.execute("DELETE FROM uidl WHERE uid IN (SELECT uid FROM uidl "
+                  "ORDER BY fetched DESC, uid DESC LIMIT ?)", (last,))
+    c.commit()
+    c.close()
+
+
+@pytest.mark.parametrize("dest", ["maildir", "mbox"])
+def test_lost_state_rows_keep(env, make_server, fx, dest):
+    """State rows lost between runs (keep = yes): the rerun finds every
+    message by its key in the destination, fetches none again, and
+    records them done again."""
+    kw = {} if dest == "maildir" else {"destination": "mbox:" + fx.mbox}
+    s, u, msgs = make_setup(make_server, fx, env, 12, 3000, keep="yes", **kw)
+    got = fx.maildir_msgs if dest == "maildir" else fx.mbox_msgs
+    rerun_ok(fx)
+    assert sorted(got()) == sorted(msgs)
+    drop_rows(fx, last=5)
+    assert len(fx.rows()) == 7
+    rerun_ok(fx)
+    check_exactly_once(fx, s, u, msgs, True, got=got())
+    rows = fx.rows()
+    assert len(rows) == 12 and all(st == 2 for st, _ in rows.values())
+    # The whole state file gone: the same.
+    os.unlink(fx.db())
+    for ext in ("-wal", "-shm"):
+        if os.path.exists(fx.db() + ext):
+            os.unlink(fx.db() + ext)
+    r = rerun_ok(fx)
+    check_exactly_once(fx, s, u, msgs, True, got=got())
+    # A new message still arrives, once.
+    m = msg_bytes(99, 500)
+    s.deliver(u, m)
+    msgs.append(m)
+    rerun_ok(fx)
+    check_exactly_once(fx, s, u, msgs, True, got=got())
+
+
+def test_lost_state_rows_delete_uncommitted(env, make_server, fx):
+    """keep = no, the connection cut before QUIT (the server deleted
+    nothing), then the state DB loses every row: the rerun fetches none of
+    the delivered ones again and deletes them all on the server."""
+    s, u, msgs = make_setup(make_server, fx, env, 10, 30000, keep="no")
+    proxy = CutProxy("127.0.0.1", s.tls_port, cut_after=150000)
+    try:
+        fx.write(fx.account(host="localhost", port=proxy.port, user=u.name,
+                            tls_ca_file=env.cert, keep="no", timeout=10))
+        r = fx.run()
+        assert r.returncode == 75, r.stderr
+        first = fx.maildir_msgs()
+        assert 0 < len(first) < len(msgs)
+        assert len(s.names(u)) == len(msgs)
+        drop_rows(fx)
+        rerun_ok(fx)
+        check_exactly_once(fx, s, u, msgs, False)
+    finally:
+        proxy.close()
+
+
+def test_batch_dele_after_sync(env, make_server, fx):
+    """keep = no with more messages than one batch: every message is
+    fetched once and deleted; no row is left pending."""
+    s, u, msgs = make_setup(make_server, fx, env, 150, 300, keep="no")
+    rerun_ok(fx)
+    check_exactly_once(fx, s, u, msgs, False)
+    assert all(st == 2 for st, _ in fx.rows().values())

@@ -55,12 +55,13 @@ def test_user_pass_sequential_delete(fx):
     r, t, srv = run(fx, [
         (None, "+OK fake"), ("CAPA", CAPA_USER), ("USER u", "+OK"),
         ("PASS secret-pw", "+OK"), ("STAT", "+OK 2 99"), ("UIDL", uidl),
-        ("LIST", lst), ("RETR 1", "+OK\n" + wire(M1)), ("DELE 1", "+OK"),
-        ("RETR 2", "+OK\n" + wire(M2)), ("DELE 2", "+OK"),
+        ("LIST", lst), ("RETR 1", "+OK\n" + wire(M1)),
+        ("RETR 2", "+OK\n" + wire(M2)), ("DELE 1", "+OK"), ("DELE 2", "+OK"),
         ("QUIT", "+OK bye")], keep="no")
     assert r.returncode == 0, r.stderr
+    # One command at a time; the DELEs follow the batch's one sync.
     assert t == ["CAPA", "USER u", "PASS secret-pw", "STAT", "UIDL", "LIST",
-                 "RETR 1", "DELE 1", "RETR 2", "DELE 2", "QUIT"]
+                 "RETR 1", "RETR 2", "DELE 1", "DELE 2", "QUIT"]
     assert srv.errors == []
     assert sorted(fx.maildir_msgs()) == sorted([M1, M2])
     assert b"tls = off" in r.stderr        # the plaintext warning

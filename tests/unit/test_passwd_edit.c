@@ -247,30 +247,34 @@ test_file_round_trip(void **state)
 static void
 test_file_busy(void **state)
 {
-	int	 p[2], lfd;
+	int	 up[2], down[2], lfd;
 	pid_t	 pid;
 	char	 c;
 
 	write_file("a:" H1 "\n", 0640);
-	assert_int_equal(pipe(p), 0);
+	/* One pipe each way: a child reading its own byte back would hang. */
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
 	if ((pid = fork()) == 0) {
 		/* OFD locks belong to the open file: the child's own. */
 		lfd = passwd_edit_lock(path, 1000);
-		(void)write(p[1], lfd == -1 ? "e" : "k", 1);
-		(void)read(p[0], &c, 1);	/* until the parent writes */
+		(void)write(up[1], lfd == -1 ? "e" : "k", 1);
+		(void)read(down[0], &c, 1);	/* until the parent writes */
 		_exit(0);
 	}
-	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(read(up[0], &c, 1), 1);
 	assert_int_equal(c, 'k');
 	assert_int_equal(edit(PASSWD_EDIT_ADD, "b", H2, 200),
 	    PASSWD_EDIT_BUSY);
-	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(write(down[1], "x", 1), 1);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 	/* Released by the child's exit. */
 	assert_int_equal(edit(PASSWD_EDIT_ADD, "b", H2, 1000),
 	    PASSWD_EDIT_OK);
-	close(p[0]);
-	close(p[1]);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
 }
 
 /* Concurrent writers: each edit sees the others' (no lost update). */
