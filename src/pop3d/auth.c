@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "passwd.h"
 #include "privsep.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 #define AUTH_CHANS_MAX		256	/* worker channels, all generations */
@@ -92,16 +93,6 @@ static pthread_mutex_t	 plock = PTHREAD_MUTEX_INITIALIZER;
 static struct penalty	*ptab[PENALTY_BUCKETS];
 static size_t		 npenalty;
 
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* Drops entries whose failures and bans have expired.  plock held. */
 static void
 penalty_prune(time_t now)
@@ -134,7 +125,7 @@ penalty_get(const char *kind, const char *name, int create, time_t now)
 	uint32_t	 b;
 
 	snprintf(key, sizeof(key), "%s:%s", kind, name);
-	b = hash_str(key) % PENALTY_BUCKETS;
+	b = strhash(key) % PENALTY_BUCKETS;
 	for (p = ptab[b]; p != NULL; p = p->next)
 		if (strcmp(p->key, key) == 0)
 			break;

@@ -16,6 +16,7 @@
 
 #include "authcache.h"
 #include "pop3_limits.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 #define AC_BUCKETS	4096
@@ -39,11 +40,7 @@ static int		 ac_keyed;
 static uint32_t
 bucket(const char *user)
 {
-	uint32_t	h = 2166136261u;
-
-	for (; *user != '\0'; user++)
-		h = (h ^ (unsigned char)*user) * 16777619u;
-	return h % AC_BUCKETS;
+	return strhash(user) % AC_BUCKETS;
 }
 
 static int

@@ -23,6 +23,7 @@
 #include "msg.h"
 #include "privsep.h"
 #include "session.h"
+#include "strhash.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -84,11 +85,7 @@ check_drained(void)
 static uint32_t
 ip_hash(const char *s)
 {
-	uint32_t h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return h % IP_BUCKETS;
+	return strhash(s) % IP_BUCKETS;
 }
 
 int

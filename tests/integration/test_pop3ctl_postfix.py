@@ -4,6 +4,7 @@ ${user}`; a message sent over SMTP (smtplib) is fetched over POP3 from a
 running pop3d, identical apart from the header fields Postfix prepends.
 Unknown users bounce (67 is permanent)."""
 import os
+import shutil
 import smtplib
 
 import pytest
@@ -23,7 +24,13 @@ def mta(module_servers):
         pytest.skip("postfix is not installed (scripts/deps.sh test)")
     s = module_servers(name="ctl-postfix", pool=0)
     add_user(s, "lena", PW)
-    pf = Postfix(DOMAIN, [pop3ctl_path(), "-c", s.conf_path, "deliver", "${user}"])
+    # Postfix runs the pipe as the mail user, who may not be able to reach
+    # the build directory (a checkout under a mode-0700 folder): give it a
+    # copy in the server's own folder, which is open to it.
+    ctl_copy = os.path.join(s.base, "pop3ctl")
+    shutil.copy(pop3ctl_path(), ctl_copy)
+    os.chmod(ctl_copy, 0o755)
+    pf = Postfix(DOMAIN, [ctl_copy, "-c", s.conf_path, "deliver", "${user}"])
     try:
         pf.start()
         yield s, pf
