@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 
 #include "conn.h"
 #include "pop3_limits.h"
@@ -132,6 +133,16 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->closing) {
 		if (olen == 0) {
+			/*
+			 * A TLS close ends with close_notify, so the client
+			 * can tell the end from a cut.  The output is flushed,
+			 * so the alert follows the last byte of the answer.
+			 */
+			if (c->tls) {
+				(void)SSL_shutdown(
+				    bufferevent_openssl_get_ssl(c->bev));
+				ERR_clear_error();
+			}
 			c->closed = 1;
 			c->cb(c->arg, CONN_CLOSED);
 		}

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "deliver.h"
+#include "log.h"
 #include "maildir.h"
 #include "pop3_limits.h"
 #include "xmalloc.h"
@@ -198,37 +199,44 @@ dv_fcntl_lock(int fd)
 }
 
 /*
- * The message as mboxrd: a From_ line carrying the key, lines matching
- * ">*From " get one more '>', and a blank line after the message.
+ * The message as mboxrd: a From_ line carrying the key and the length of
+ * the record after it ("From KEY+LEN@pop3fetch.invalid DATE"), lines
+ * matching ">*From " get one more '>', and a blank line after the
+ * message.  The length lets a later run tell a whole record from one
+ * that a crash cut short (dv_mbox_keys).
  */
 static unsigned char *
 dv_mbox_format(const char *key, const unsigned char *data, size_t len,
     size_t *outlen)
 {
-	struct buf	 b;
+	struct buf	 b, body;
 	const unsigned char *p = data, *end = data + len, *nl, *q;
 	char		 date[64];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 
-	buf_init(&b, (size_t)FETCH_MSG_MAX * 2 + 256);
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-	(void)buf_printf(&b, "From %s@%s %s\n", key, DELIVER_FROM_DOMAIN,
-	    date);
+	buf_init(&body, (size_t)FETCH_MSG_MAX * 2 + 256);
 	while (p < end) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end - 1;
 		for (q = p; q <= nl && *q == '>'; q++)
 			;
 		if ((size_t)(end - q) >= 5 && memcmp(q, "From ", 5) == 0)
-			(void)buf_addc(&b, '>');
-		(void)buf_add(&b, p, (size_t)(nl - p) + 1);
+			(void)buf_addc(&body, '>');
+		(void)buf_add(&body, p, (size_t)(nl - p) + 1);
 		p = nl + 1;
 	}
 	if (len > 0 && data[len - 1] != '\n')
-		(void)buf_addc(&b, '\n');
-	(void)buf_addc(&b, '\n');
+		(void)buf_addc(&body, '\n');
+	(void)buf_addc(&body, '\n');
+
+	buf_init(&b, body.max + 256);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+	(void)buf_printf(&b, "From %s+%zu@%s %s\n", key, body.len,
+	    DELIVER_FROM_DOMAIN, date);
+	(void)buf_add(&b, body.data, body.len);
+	buf_clear(&body);
 	return buf_take(&b, outlen);
 }
 
@@ -304,34 +312,112 @@ dv_keycmp(const void *a, const void *b)
 	return memcmp(a, b, DELIVER_KEY_LEN);
 }
 
-/* Collects the keys of the mbox's From_ lines (ours: the reserved domain). */
+/*
+ * Parses one of our From_ lines: "From KEY+LEN@pop3fetch.invalid ...".
+ * Returns 1 with *reclen set, 0 for any other line.
+ */
+static int
+dv_mbox_ours(const char *line, size_t n, unsigned long long *reclen)
+{
+	static const char	 dom[] = "@" DELIVER_FROM_DOMAIN " ";
+	const char		*p;
+	unsigned long long	 v = 0;
+	size_t			 i;
+
+	if (n < 5 + DELIVER_KEY_LEN + 2 + sizeof(dom) - 1 ||
+	    memcmp(line, "From ", 5) != 0 || line[5 + DELIVER_KEY_LEN] != '+')
+		return 0;
+	p = line + 5 + DELIVER_KEY_LEN + 1;
+	for (i = 0; p[i] >= '0' && p[i] <= '9' && i < 12; i++)
+		v = v * 10 + (unsigned long long)(p[i] - '0');
+	if (i == 0 || (size_t)(p + i - line) + sizeof(dom) - 1 > n ||
+	    memcmp(p + i, dom, sizeof(dom) - 1) != 0)
+		return 0;
+	*reclen = v;
+	return 1;
+}
+
+/*
+ * Collects the keys of our records in the mbox, counting a record only
+ * if it is whole: the next From_ line (or the end of the file) starts
+ * exactly LEN bytes after its From_ line.  A crash in the middle of an
+ * append leaves a short last record: it is cut off here (under both
+ * locks), so the message is fetched again and appended whole, and no
+ * half message is ever taken as delivered.
+ */
 static int
 dv_mbox_keys(struct deliver *d, char **errp)
 {
-	static const char	 dom[] = "@" DELIVER_FROM_DOMAIN " ";
-	FILE	*f;
-	char	*line = NULL;
-	size_t	 cap = 0;
-	ssize_t	 n;
-	int	 rc = 0;
+	FILE			*f = NULL;
+	char			*line = NULL, *lock = NULL;
+	char			 key[DELIVER_KEY_LEN];
+	size_t			 cap = 0;
+	ssize_t			 n;
+	off_t			 off = 0, rec_from = -1, rec_body = 0;
+	unsigned long long	 reclen = 0, len;
+	int			 fd = -1, rc = -1, have = 0;
 
-	if ((f = fopen(d->path, "re")) == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		xasprintf(errp, "mbox %s: %s", d->path, strerror(errno));
+	xasprintf(&lock, "%s.lock", d->path);
+	if (dv_dotlock(lock) == -1) {
+		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
+		    strerror(errno));
+		free(lock);
 		return -1;
 	}
-	while ((n = getline(&line, &cap, f)) != -1)
-		if ((size_t)n > 5 + DELIVER_KEY_LEN + sizeof(dom) - 1 &&
-		    memcmp(line, "From ", 5) == 0 && memcmp(line + 5 +
-		    DELIVER_KEY_LEN, dom, sizeof(dom) - 1) == 0)
-			(void)dv_key_add(d, line + 5, DELIVER_KEY_LEN);
+	if ((fd = open(d->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			xasprintf(errp, "mbox %s: %s", d->path,
+			    strerror(errno));
+		goto out;
+	}
+	if (dv_fcntl_lock(fd) == -1 || (f = fdopen(fd, "r")) == NULL) {
+		xasprintf(errp, "mbox %s: lock: %s", d->path, strerror(errno));
+		goto out;
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		if (n >= 5 && memcmp(line, "From ", 5) == 0) {
+			/* The record before this line ends here. */
+			if (have && off == rec_body + (off_t)reclen)
+				(void)dv_key_add(d, key, DELIVER_KEY_LEN);
+			have = dv_mbox_ours(line, (size_t)n, &len);
+			if (have) {
+				memcpy(key, line + 5, DELIVER_KEY_LEN);
+				reclen = len;
+				rec_from = off;
+				rec_body = off + n;
+			}
+		}
+		off += n;
+	}
 	if (ferror(f)) {
 		xasprintf(errp, "mbox %s: read error", d->path);
-		rc = -1;
+		goto out;
 	}
+	if (have) {
+		if (off == rec_body + (off_t)reclen)
+			(void)dv_key_add(d, key, DELIVER_KEY_LEN);
+		else if (off < rec_body + (off_t)reclen) {
+			/* Our append, cut short: take it back. */
+			log_warn("mbox %s: removing a message cut short at "
+			    "offset %lld", d->path, (long long)rec_from);
+			if (ftruncate(fd, rec_from) == -1 || fsync(fd) == -1) {
+				xasprintf(errp, "mbox %s: truncate: %s",
+				    d->path, strerror(errno));
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+ out:
+	if (f != NULL)
+		fclose(f);	/* closes fd, dropping the fcntl lock */
+	else if (fd != -1)
+		close(fd);
+	(void)unlink(lock);
+	free(lock);
 	free(line);
-	fclose(f);
 	return rc;
 }
 

@@ -171,3 +171,28 @@ def test_tls_session_resumption_across_workers(srv, env):
         reused.append(s.session_reused)
         s.close()
     assert all(reused), reused
+
+
+def test_tls_quit_ends_with_close_notify(srv, env):
+    """After QUIT over TLS the server sends close_notify: a clean end, which
+    a client can tell from a connection cut by an attacker."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=env.cert)
+    # Python sets this by default, which would hide a missing close_notify.
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost",
+                        suppress_ragged_eofs=False)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"+OK")
+    s.sendall(b"QUIT\r\n")
+    assert f.readline().startswith(b"+OK")
+    try:
+        # close_notify reads as a clean EOF; a bare TCP close raises.
+        assert s.recv(1) == b""
+    except ssl.SSLEOFError as e:
+        raise AssertionError("no close_notify after QUIT: %r" % e)
+    finally:
+        s.close()

@@ -275,3 +275,43 @@ def test_batch_dele_after_sync(env, make_server, fx):
     rerun_ok(fx)
     check_exactly_once(fx, s, u, msgs, False)
     assert all(st == 2 for st, _ in fx.rows().values())
+
+
+@pytest.mark.parametrize("keep", ["yes", "no"])
+def test_mbox_append_cut_short(env, make_server, fx, keep):
+    """A crash in the middle of an mbox append leaves the start of a record
+    whose From_ line carries the key.  The next run must not take that as
+    delivered (in delete mode the server would then drop the only whole
+    copy): it cuts the short record off and fetches the message again."""
+    import shutil
+    s, u, msgs = make_setup(make_server, fx, env, 4, 3000, keep=keep,
+                            destination="mbox:" + fx.mbox)
+    new = os.path.join(s.maildir(u), "new")
+    name = sorted(os.listdir(new))[-1]
+    held = os.path.join(s.base, "held-back")
+    shutil.copy2(os.path.join(new, name), held)
+    os.unlink(os.path.join(new, name))
+    last = msgs.pop()
+    rerun_ok(fx)                              # the first three
+    assert sorted(fx.mbox_msgs()) == sorted(msgs)
+    whole = os.path.getsize(fx.mbox)
+    shutil.copy2(held, os.path.join(new, name))
+    s._chown(os.path.join(new, name))
+    rerun_ok(fx)                              # the fourth, appended whole
+    size = os.path.getsize(fx.mbox)
+    assert size > whole
+    # Now pretend that run was killed in the middle of the append: the
+    # record is cut in its middle, "done" was never written and (delete
+    # mode) no DELE was sent, so the server still has the message.
+    drop_rows(fx, last=1)
+    with open(fx.mbox, "r+b") as f:
+        f.truncate(whole + (size - whole) // 2)
+    if keep == "no":
+        shutil.copy2(held, os.path.join(new, name))
+        s._chown(os.path.join(new, name))
+    msgs.append(last)
+    rerun_ok(fx)
+    got = fx.mbox_msgs()
+    assert sorted(got) == sorted(msgs), "the cut record was taken as delivered"
+    if keep == "no":
+        assert s.names(u) == []
