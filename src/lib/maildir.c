@@ -331,9 +331,15 @@ maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
 int
 maildir_sync_new(int dirfd)
 {
+	return maildir_sync_dir(dirfd, "new");
+}
+
+int
+maildir_sync_dir(int dirfd, const char *sub)
+{
 	int	 fd, r, saved;
 
-	if ((fd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY |
+	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		return -1;
 	r = fsync(fd);

@@ -90,6 +90,8 @@ int	maildir_find_key(int dirfd, const char *key);
 
 /* fsync of new/ in the Maildir at dirfd.  0, or -1 with errno. */
 int	maildir_sync_new(int dirfd);
+/* fsync(2) of the directory sub under dirfd (e.g. "cur").  0 or -1, errno. */
+int	maildir_sync_dir(int dirfd, const char *sub);
 
 /*
  * Calls cb(arg, key, len) for every "K<key>." (key: 1..MAILDIR_KEY_MAX

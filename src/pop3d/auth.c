@@ -149,6 +149,7 @@ penalty_get(const char *kind, const char *name, int create, time_t now)
 	return p;
 }
 
+/* The delay for the n-th failure.  plock held: aconf may change under it. */
 static uint32_t
 fail_delay(uint32_t fails)
 {
@@ -282,9 +283,9 @@ process(struct areq *r)
 	pthread_mutex_lock(&plock);
 	pi = penalty_get("ip", r->rip, 0, now);
 	if (pi != NULL && pi->banned_until > now) {
+		delay = fail_delay(1);
 		pthread_mutex_unlock(&plock);
 		result = AUTH_RES_BANNED;
-		delay = fail_delay(1);
 		log_info("%016llx auth refused user=%s rip=%s reason=banned",
 		    (unsigned long long)r->sid, esc, r->rip);
 		goto reply;
@@ -366,7 +367,9 @@ process(struct areq *r)
 		    (unsigned long long)r->sid, esc, r->rip);
 	} else {
 		result = AUTH_RES_FAIL;
+		pthread_mutex_lock(&plock);
 		delay = fail_delay(fails > 0 ? fails : 1);
+		pthread_mutex_unlock(&plock);
 		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
 		log_warn("%016llx auth failed user=%s rip=%s mech=%s fails=%u",
 		    (unsigned long long)r->sid, esc, r->rip, mech_str(r->mech),

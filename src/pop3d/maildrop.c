@@ -266,7 +266,7 @@ size_t
 maildrop_commit(struct maildrop *md, size_t *failed)
 {
 	size_t	i, removed = 0;
-	int	fd, dirfd;
+	int	dirfd;
 
 	*failed = 0;
 	if ((dirfd = open_dir(md)) == -1) {
@@ -287,16 +287,8 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		}
 	}
 	/* The removal is durable before QUIT is answered. */
-	if ((fd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	if ((fd = openat(dirfd, "cur", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
+	(void)maildir_sync_dir(dirfd, "new");
+	(void)maildir_sync_dir(dirfd, "cur");
 	close(dirfd);
 	return removed;
 }

@@ -377,13 +377,9 @@ def test_ban_after_threshold(make_server):
 
 # ------------------------------------------------------- passwd-file changes
 
-def test_passwd_file_reread_when_changed(make_server, env):
-    s = make_server(name="passwd-reload")
-    u = s.new_user()
-    s.make_maildir("lateuser")
-    lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")]
-    lines.append("%s:%s" % (u.name, env.hasher.hash("Changed-pw-1")))
-    lines.append("lateuser:%s" % env.hasher.hash("Late-user-pw"))
+def replace_passwd(s, lines):
+    """Replaces the server's passwd-file atomically (new inode, later mtime),
+    as an admin's editor or pop3ctl would."""
     tmp = s.passwd_path + ".new"
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -393,6 +389,16 @@ def test_passwd_file_reread_when_changed(make_server, env):
     later = time.time() + 2
     os.utime(tmp, (later, later))
     os.rename(tmp, s.passwd_path)
+
+
+def test_passwd_file_reread_when_changed(make_server, env):
+    s = make_server(name="passwd-reload")
+    u = s.new_user()
+    s.make_maildir("lateuser")
+    lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")]
+    lines.append("%s:%s" % (u.name, env.hasher.hash("Changed-pw-1")))
+    lines.append("lateuser:%s" % env.hasher.hash("Late-user-pw"))
+    replace_passwd(s, lines)
 
     def late_login():
         with s.connect(tls=True) as c:
@@ -419,15 +425,7 @@ def test_credential_cache_forgets_a_changed_password(make_server, env):
     def rewrite(hashfield):
         lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")]
         lines.append("%s:%s" % (u.name, hashfield))
-        tmp = s.passwd_path + ".new"
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        if os.geteuid() == 0:
-            shutil.chown(tmp, "root", "daemon")
-        os.chmod(tmp, 0o640)
-        later = time.time() + 2
-        os.utime(tmp, (later, later))
-        os.rename(tmp, s.passwd_path)
+        replace_passwd(s, lines)
 
     mark = s.mark()
     rewrite(env.hasher.hash("Changed-pw-2"))
