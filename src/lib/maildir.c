@@ -98,6 +98,10 @@ maildir_name_parse(const char *name, struct maildir_name *out)
 		    md_number(f + 2, fend, &v) == 0) {
 			out->wsize = v;
 			out->has_wsize = 1;
+		} else if (f[0] == 'D' && !out->has_dots &&
+		    md_number(f + 2, fend, &v) == 0) {
+			out->dots = v;
+			out->has_dots = 1;
 		}
 	}
 
@@ -117,6 +121,13 @@ maildir_name_parse(const char *name, struct maildir_name *out)
 			}
 	}
 	return 0;
+}
+
+int
+maildir_name_is_wire(const struct maildir_name *mn)
+{
+	return mn->has_size && mn->has_wsize && mn->has_dots &&
+	    mn->size == mn->wsize && mn->dots == 0;
 }
 
 void
@@ -243,6 +254,7 @@ md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
 	memset(tx, 0, sizeof(*tx));
 	tx->dirfd = dirfd;
 	tx->fd = -1;
+	tx->bol = 1;
 	if ((size_t)snprintf(tx->uniq, sizeof(tx->uniq), "%s", uniq) >=
 	    sizeof(tx->uniq) || (size_t)snprintf(tmp, sizeof(tmp), "tmp/%s",
 	    uniq) >= sizeof(tmp)) {
@@ -479,6 +491,31 @@ maildir_tx_begin(struct maildir_tx *tx, int dirfd)
 	return md_tx_open(tx, dirfd, uniq);
 }
 
+/* Is what was written so far wire form?  Line by line, memchr speed. */
+static void
+md_tx_scan(struct maildir_tx *tx, const unsigned char *p, size_t len)
+{
+	const unsigned char	*end = p + len, *nl, *seg_end;
+
+	while (p < end) {
+		if (tx->bol && *p == '.')
+			tx->dots++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		seg_end = nl != NULL ? nl : end;
+		if (seg_end > p) {
+			tx->lastcr = seg_end[-1] == '\r';
+			tx->bol = 0;
+		}
+		if (nl == NULL)
+			break;
+		if (!tx->lastcr)
+			tx->bare = 1;
+		tx->bol = 1;
+		tx->lastcr = 0;
+		p = nl + 1;
+	}
+}
+
 int
 maildir_tx_write(struct maildir_tx *tx, const unsigned char *p, size_t len)
 {
@@ -496,6 +533,7 @@ maildir_tx_write(struct maildir_tx *tx, const unsigned char *p, size_t len)
 	}
 	tx->size += len;
 	tx->wsize += dot_crlf_size(p, len, &tx->crstate);
+	md_tx_scan(tx, p, len);
 	return 0;
 }
 
@@ -511,6 +549,7 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
     int syncdir)
 {
 	char	 tmp[POP3_MDNAME_MAX + 8], dst[POP3_MDNAME_MAX + 8];
+	char	 dots[32] = "";
 	int	 dfd = -1, saved, moved = 0, fd = tx->fd;
 
 	if (fd == -1) {
@@ -519,8 +558,11 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
 	}
 	tx->fd = -1;
 	snprintf(tmp, sizeof(tmp), "tmp/%s", tx->uniq);
+	/* Wire form: no bare LF, and the last line ends in CRLF. */
+	if (!tx->bare && tx->bol)
+		snprintf(dots, sizeof(dots), ",D=%" PRIu64, tx->dots);
 	if ((size_t)snprintf(dst, sizeof(dst), "new/%s,S=%" PRIu64 ",W=%"
-	    PRIu64, tx->uniq, tx->size, tx->wsize) >= sizeof(dst) ||
+	    PRIu64 "%s", tx->uniq, tx->size, tx->wsize, dots) >= sizeof(dst) ||
 	    strlen(dst) - 4 > POP3_MDNAME_MAX ||
 	    (namebuf != NULL && strlen(dst) - 4 >= namelen)) {
 		errno = ENAMETOOLONG;

@@ -20,6 +20,10 @@ struct maildir_name {
 	uint64_t	 size;		/* bytes on disk */
 	int		 has_wsize;	/* ,W=<n> present and valid */
 	uint64_t	 wsize;		/* CRLF size */
+	int		 has_dots;	/* ,D=<n> present and valid: the file is
+					   wire form (every line ends in CRLF)
+					   and n lines start with '.' */
+	uint64_t	 dots;
 	uint64_t	 sort_sec;	/* leading decimal seconds, 0 if none */
 	uint64_t	 sort_usec;	/* from an "M<usec>" part, 0 if none */
 };
@@ -27,11 +31,21 @@ struct maildir_name {
 /*
  * Parses a Maildir file name (no directory part).  Returns 0, or -1 if
  * the name is not a message: empty, starts with '.', longer than
- * POP3_MDNAME_MAX, or contains '/'.  ,S= and ,W= are looked for in the
- * part between the unique name and the ':' info; a malformed or
+ * POP3_MDNAME_MAX, or contains '/'.  ,S= ,W= and ,D= are looked for in
+ * the part between the unique name and the ':' info; a malformed or
  * overflowing value is ignored (has_* stays 0).
  */
 int	maildir_name_parse(const char *name, struct maildir_name *out);
+
+/*
+ * True when the name says the file is already what POP3 sends (RFC 1939
+ * s3, without the final "."): ,S= equal to ,W= (no bare LF), and ,D=0
+ * (every line ends in CRLF and none starts with '.').  Such a file can
+ * go to a plain socket as it is (sendfile).  The writers of these fields
+ * are maildir_tx (below) and whoever else can write the Maildir: the
+ * mail user; a reader still checks the file's size against ,S=.
+ */
+int	maildir_name_is_wire(const struct maildir_name *);
 
 /*
  * UIDL for a Maildir name: the unique part (before the first ',' or ':')
@@ -107,7 +121,9 @@ int	maildir_scan_keys(int dirfd, int (*cb)(void *arg, const char *key,
  * Streaming delivery (the LDA: a message of unknown size from a pipe).
  * begin opens tmp/<unique> with O_EXCL in the Maildir at dirfd; write
  * appends; commit fsyncs the file, renames it to
- * new/<unique>,S=<n>,W=<m> (n: bytes written, m: their CRLF size)
+ * new/<unique>,S=<n>,W=<m> (n: bytes written, m: their CRLF size; and
+ * ,D=<k> when every line written ends in CRLF, k of them starting with
+ * '.': the wire form of maildir_name_is_wire)
  * without replacing anything, fsyncs new/, and (if namebuf) gives the
  * final name without "new/"; abort removes the tmp file.  Each returns
  * 0, or -1 with errno set (ENOSPC, EDQUOT, EIO...); after a failed write
@@ -120,6 +136,10 @@ struct maildir_tx {
 	uint64_t	 size;
 	uint64_t	 wsize;
 	int		 crstate;
+	int		 bol;		/* at the start of a line */
+	int		 lastcr;	/* the last byte written was CR */
+	int		 bare;		/* a line ended without CR */
+	uint64_t	 dots;		/* lines starting with '.' */
 	char		 uniq[POP3_MDNAME_MAX + 1];
 };
 int	maildir_tx_begin(struct maildir_tx *, int dirfd);

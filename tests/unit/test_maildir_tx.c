@@ -1,7 +1,7 @@
 /*
  * test_maildir_tx.c - unit tests for maildir.c's streaming delivery
  * (maildir_tx, used by pop3ctl deliver): chunks of any size give the
- * bytes and the ,S= ,W= of one write; abort and a failed write (file
+ * bytes and the ,S= ,W= ,D= of one write; abort and a failed write (file
  * size limit, as a full disk would) leave nothing in tmp/ or new/.
  */
 #include <stdarg.h>
@@ -106,6 +106,9 @@ test_tx_chunks(void **state)
 		assert_int_equal(maildir_tx_commit(&tx, name, sizeof(name)), 0);
 		assert_int_equal(maildir_name_parse(name, &mn), 0);
 		assert_true(mn.has_size && mn.has_wsize);
+		/* Bare LFs and no final line end: not wire form. */
+		assert_false(mn.has_dots);
+		assert_false(maildir_name_is_wire(&mn));
 		assert_int_equal(mn.size, len);
 		/* Four LFs, one of them after a CR. */
 		assert_int_equal(mn.wsize, len + 3);
@@ -118,6 +121,57 @@ test_tx_chunks(void **state)
 		assert_memory_equal(back, msg, len);
 		assert_int_equal(unlink(p), 0);
 		assert_int_equal(count("tmp", NULL, 0), 0);
+	}
+}
+
+/*
+ * ,D= (wire form) is decided the same for every split of the input,
+ * including between a CR and its LF and right after a line end.
+ */
+static void
+test_tx_wire(void **state)
+{
+	static const struct {
+		const char	*msg;
+		int		 has_dots;	/* -1: no ,D= */
+		int		 wire;
+	} cases[] = {
+		{ "Subject: x\r\n\r\nbody\r\n", 0, 1 },
+		{ ".Subject: x\r\n\r\n..b\r\n.\r\nz\r\n", 3, 0 },
+		{ "Subject: x\r\n\r\nno end", -1, 0 },
+		{ "Subject: x\r\n\r\nends in CR\r", -1, 0 },
+		{ "Subject: x\r\n\nbare\r\n", -1, 0 },
+		{ "Subject: x\r\n\r\nlone \r inside\r\n", 0, 1 },
+		{ "A: b\r\n\r\r\n", 0, 1 },
+	};
+	struct maildir_tx	 tx;
+	struct maildir_name	 mn;
+	char			 name[POP3_MDNAME_MAX + 1], p[512];
+	size_t			 c, step, off, len;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		len = strlen(cases[c].msg);
+		for (step = 1; step <= len; step++) {
+			assert_int_equal(maildir_tx_begin(&tx, dirfd_), 0);
+			for (off = 0; off < len; off += step)
+				assert_int_equal(maildir_tx_write(&tx,
+				    (const unsigned char *)cases[c].msg + off,
+				    off + step > len ? len - off : step), 0);
+			assert_int_equal(maildir_tx_commit(&tx, name,
+			    sizeof(name)), 0);
+			assert_int_equal(maildir_name_parse(name, &mn), 0);
+			if (cases[c].has_dots == -1)
+				assert_false(mn.has_dots);
+			else {
+				assert_true(mn.has_dots);
+				assert_int_equal(mn.dots,
+				    (uint64_t)cases[c].has_dots);
+			}
+			assert_int_equal(maildir_name_is_wire(&mn),
+			    cases[c].wire);
+			snprintf(p, sizeof(p), "%s/new/%s", dir, name);
+			assert_int_equal(unlink(p), 0);
+		}
 	}
 }
 
@@ -170,6 +224,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tx_chunks, tx_setup,
+		    tx_teardown),
+		cmocka_unit_test_setup_teardown(test_tx_wire, tx_setup,
 		    tx_teardown),
 		cmocka_unit_test_setup_teardown(test_tx_abort, tx_setup,
 		    tx_teardown),
