@@ -15,6 +15,7 @@
 static const char *const plaintext_choices[] = { "no", "loopback", "yes", NULL };
 static const char *const log_choices[] = { "stderr", "syslog", NULL };
 static const char *const tlsver_choices[] = { "1.2", "1.3", NULL };
+static const char *const line_end_choices[] = { "crlf", "lf", NULL };
 
 #define OFF(f)	offsetof(struct config, f)
 
@@ -104,6 +105,10 @@ const struct conf_def config_defs[] = {
 	  "(badwords)" },
 	{ "password", "dict_path", CONF_STR, 0, 0, "", NULL, OFF(pw_dict_path),
 	  "pop3ctl: cracklib dictionary; empty: the system's (dictpath)" },
+	{ "deliver", "line_ends", CONF_ENUM, 0, 0, "crlf", line_end_choices,
+	  OFF(line_ends), "pop3ctl deliver stores lines ending in crlf (as "
+	  "POP3 sends them: pop3d can send such a message as it is) or lf "
+	  "(the Unix convention)" },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL }
 };
 

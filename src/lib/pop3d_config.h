@@ -12,6 +12,7 @@
 enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 enum tls_minver { TLS_MIN_12, TLS_MIN_13 };
+enum line_ends { LINE_ENDS_CRLF, LINE_ENDS_LF };
 
 struct config {
 	/* [server] */
@@ -53,6 +54,8 @@ struct config {
 	int		 pw_user_check;
 	char		*pw_bad_words;	/* space-separated, "" = none */
 	char		*pw_dict_path;	/* cracklib dictionary, "" = default */
+	/* [deliver]: pop3ctl deliver, the LDA */
+	int		 line_ends;	/* enum line_ends */
 	/* derived by config_load */
 	char		*path;		/* the file it came from */
 };

@@ -2,7 +2,9 @@
  * deliver.c - "pop3ctl deliver USER", the local delivery agent an MTA
  * (Postfix pipe(8), Exim pipe transport) runs: one RFC 5322 message on
  * stdin into mail_root/USER with maildir_tx (tmp/, fsync, rename into
- * new/ with ,S= and ,W=).  Runs as the mail user; started as root, it
+ * new/ with ,S= ,W= and, for wire form, ,D=).  [deliver] line_ends
+ * chooses CRLF (default: the bytes POP3 sends, so pop3d can sendfile
+ * them) or LF lines.  Runs as the mail user; started as root, it
  * becomes the mail user before touching anything.
  *
  * The mail user cannot read the passwd-file, so a user exists for
@@ -49,10 +51,12 @@ deliver_onsig(int sig)
 }
 
 /*
- * Input state: CRLF becomes LF (the Maildir convention; pop3d sends
- * CRLF again), and the first line must start with a header field name.
+ * Input state: every line end becomes CRLF (line_ends = crlf) or LF
+ * (lf), a lone CR stays, and the first line must start with a header
+ * field name.
  */
 struct dlv {
+	int		 crlf;		/* write CRLF line ends */
 	int		 cr;		/* a CR is held back */
 	int		 hdr_ok;	/* saw "name:" at the start */
 	size_t		 name_len;	/* field name so far */
@@ -60,8 +64,8 @@ struct dlv {
 };
 
 /*
- * Converts len bytes of in into out (room for len + 1).  Returns the
- * output length, or -1 with *why for bad input.
+ * Converts len bytes of in into out (room for 2 * len + 1).  Returns
+ * the output length, or -1 with *why for bad input.
  */
 static ssize_t
 deliver_filter(struct dlv *d, const unsigned char *in, size_t len,
@@ -89,9 +93,10 @@ deliver_filter(struct dlv *d, const unsigned char *in, size_t len,
 		}
 		if (d->cr) {
 			d->cr = 0;
-			if (c != '\n')
+			if (c != '\n' || d->crlf)
 				out[o++] = '\r';
-		}
+		} else if (c == '\n' && d->crlf)
+			out[o++] = '\r';
 		if (c == '\r')
 			d->cr = 1;
 		else
@@ -157,14 +162,15 @@ deliver_open(const struct config *cfg, const char *user, int *rv)
 
 /* Copies stdin into tx.  Returns EX_OK, or a code after a message. */
 static int
-deliver_copy(struct maildir_tx *tx)
+deliver_copy(struct maildir_tx *tx, int crlf)
 {
-	unsigned char	 in[DELIVER_CHUNK], out[DELIVER_CHUNK + 1];
-	struct dlv	 d;
-	const char	*why = NULL;
-	ssize_t		 n, o;
+	static unsigned char	 in[DELIVER_CHUNK], out[2 * DELIVER_CHUNK + 1];
+	struct dlv		 d;
+	const char		*why = NULL;
+	ssize_t			 n, o;
 
 	memset(&d, 0, sizeof(d));
+	d.crlf = crlf;
 	for (;;) {
 		if ((n = read(STDIN_FILENO, in, sizeof(in))) == -1) {
 			if (errno == EINTR && deliver_signo == 0)
@@ -216,8 +222,10 @@ deliver_usage(FILE *f)
 {
 	fprintf(f, "usage: pop3ctl [-c file] deliver USER < message\n"
 	    "  Delivers one message (CRLF or LF lines) into the Maildir\n"
-	    "  mail_root/USER.  Exit: 0 delivered, 67 no such user, 65 bad\n"
-	    "  input, 75 temporary failure (try again later).\n");
+	    "  mail_root/USER, stored with the line ends of [deliver]\n"
+	    "  line_ends (crlf by default).  Exit: 0 delivered, 67 no\n"
+	    "  such user, 65 bad input, 75 temporary failure (try again\n"
+	    "  later).\n");
 }
 
 int
@@ -280,7 +288,8 @@ deliver_main(const char *conf, int argc, char *argv[])
 		ctl_warnx("deliver: Maildir %s/%s/tmp: %s", cfg.mail_root,
 		    user, strerror(errno));
 		rv = EX_TEMPFAIL;
-	} else if ((rv = deliver_copy(&tx)) != EX_OK)
+	} else if ((rv = deliver_copy(&tx,
+	    cfg.line_ends == LINE_ENDS_CRLF)) != EX_OK)
 		maildir_tx_abort(&tx);
 	else if (deliver_signo != 0) {
 		ctl_warnx("deliver: interrupted by signal %d",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "conn.h"
 #include "jobs.h"
@@ -22,6 +23,12 @@
 
 /* Bytes read from a message file per step of a RETR. */
 #define RETR_CHUNK	(128 * 1024)
+/*
+ * Wire-form messages at least this big go out with sendfile(2) on plain
+ * connections; smaller ones are read into the output buffer, where
+ * several answers share one write(2) (a sendfile is a call of its own).
+ */
+#define RETR_SENDFILE_MIN	(32 * 1024)
 
 /* Message number argument -> 0-based index of a message not deleted. */
 static int
@@ -123,6 +130,63 @@ cmd_uidl(struct session *s, struct pop3_cmd *cmd)
 	return POP_OK;
 }
 
+/* Mid-answer read failure: only closing tells the client. */
+static int
+retr_fail(struct session *s)
+{
+	log_err("%016llx retr read: %s", (unsigned long long)s->id,
+	    strerror(errno));
+	close(s->msgfd);
+	s->msgfd = -1;
+	session_abort(s, "read_error");
+	return 1;
+}
+
+/*
+ * RETR of a wire-form file (every line ends in CRLF, none starts with
+ * '.'): its bytes are the answer, read straight into the output buffer.
+ */
+static int
+retr_raw_cont(struct session *s)
+{
+	unsigned char	*out;
+	ssize_t		 n;
+
+	out = conn_reserve(s->conn, RETR_CHUNK);
+	while ((n = read(s->msgfd, out, RETR_CHUNK)) == -1 && errno == EINTR)
+		;
+	if (n == -1) {
+		conn_commit(s->conn, 0);
+		return retr_fail(s);
+	}
+	conn_commit(s->conn, (size_t)n);
+	s->sent += (uint64_t)n;
+	if (n > 0)
+		return 0;
+	conn_write(s->conn, ".\r\n", 3);
+	close(s->msgfd);
+	s->msgfd = -1;
+	return 1;
+}
+
+/* After the +OK line: the whole file, by the kernel, then the end. */
+static int
+retr_sendfile_cont(struct session *s)
+{
+	int	fd = s->msgfd;
+
+	s->msgfd = -1;
+	if (conn_send_file(s->conn, fd, s->sent) == -1) {
+		/* Out of memory (conn_send_file closed fd). */
+		log_err("%016llx retr: cannot queue the file",
+		    (unsigned long long)s->id);
+		session_abort(s, "nomem");
+		return 1;
+	}
+	conn_write(s->conn, ".\r\n", 3);
+	return 1;
+}
+
 static int
 retr_cont(struct session *s)
 {
@@ -135,15 +199,8 @@ retr_cont(struct session *s)
 		while ((n = read(s->msgfd, in, sizeof(in))) == -1 &&
 		    errno == EINTR)
 			;
-		if (n == -1) {
-			/* Mid-answer: only closing tells the client. */
-			log_err("%016llx retr read: %s",
-			    (unsigned long long)s->id, strerror(errno));
-			close(s->msgfd);
-			s->msgfd = -1;
-			session_abort(s, "read_error");
-			return 1;
-		}
+		if (n == -1)
+			return retr_fail(s);
 		if (n > 0) {
 			out = conn_reserve(s->conn, dot_enc_bound((size_t)n));
 			k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
@@ -175,6 +232,28 @@ start_retr(struct session *s, size_t i)
 	return POP_OK;
 }
 
+/*
+ * A wire-form message whose file still has the size its name gives
+ * skips the encoder: sent by the kernel on a plain connection
+ * (sendfile), read into the output buffer on TLS.  Anything else (the
+ * file changed, no ,D=0) takes the encoder's path.
+ */
+static void
+retr_wire(struct session *s, size_t i)
+{
+	const struct md_msg	*m = &s->md->msgs[i];
+	struct stat		 st;
+
+	if (!m->wire || fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != m->size)
+		return;
+	if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN) {
+		s->sent = m->size;
+		s->cont = retr_sendfile_cont;
+	} else
+		s->cont = retr_raw_cont;
+}
+
 enum cmd_result
 cmd_retr(struct session *s, struct pop3_cmd *cmd)
 {
@@ -186,6 +265,7 @@ cmd_retr(struct session *s, struct pop3_cmd *cmd)
 	dot_enc_init(&s->enc);
 	if ((res = start_retr(s, i)) != POP_OK)
 		return res;
+	retr_wire(s, i);
 	s->n_retr++;
 	s->bytes_retr += s->md->msgs[i].size;
 	session_set_reply(s, "%llu octets",

@@ -324,6 +324,34 @@ conn_write(struct conn *c, const void *data, size_t len)
 		abort();
 }
 
+int
+conn_send_file(struct conn *c, int fd, uint64_t len)
+{
+	struct evbuffer_file_segment	*seg;
+	int				 r;
+
+	if (c->tls || len > (uint64_t)INT64_MAX) {
+		close(fd);
+		return -1;
+	}
+	/*
+	 * The output buffer of a socket bufferevent drains to its fd, so
+	 * libevent sends a file segment with sendfile(2); the segment owns
+	 * fd from here on and closes it when it is freed.
+	 */
+	seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
+	    EVBUF_FS_CLOSE_ON_FREE);
+	if (seg == NULL) {
+		close(fd);
+		return -1;
+	}
+	r = evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0,
+	    (ev_off_t)len);
+	/* Drops our reference; the buffer holds its own until sent. */
+	evbuffer_file_segment_free(seg);
+	return r;
+}
+
 void
 conn_printf(struct conn *c, const char *fmt, ...)
 {

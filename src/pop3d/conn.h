@@ -8,6 +8,7 @@
 #define POP3D_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -59,6 +60,14 @@ void		 conn_printf(struct conn *, const char *, ...)
 unsigned char	*conn_reserve(struct conn *, size_t n);
 void		 conn_commit(struct conn *, size_t used);
 size_t		 conn_output_len(const struct conn *);
+/*
+ * Queues len bytes of the file fd from offset 0 to go out as they are,
+ * with sendfile(2) on a plain connection: the bytes go from the page
+ * cache to the socket without passing through the process.  Takes fd
+ * (closed once sent, or at once on failure).  -1 on a TLS connection
+ * (the caller reads and writes instead) or out of memory.
+ */
+int		 conn_send_file(struct conn *, int fd, uint64_t len);
 
 /* Input events on or off (off while a command is being answered). */
 void		 conn_pause(struct conn *);

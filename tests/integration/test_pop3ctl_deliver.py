@@ -1,5 +1,7 @@
-"""pop3ctl deliver (the LDA): Maildir names with ,S= and ,W=, CRLF or LF
-input retrieved byte-identical over POP3, sysexits codes (67 no such
+"""pop3ctl deliver (the LDA): Maildir names with ,S= ,W= and ,D=, CRLF or
+LF input stored with the configured line ends ([deliver] line_ends) and
+retrieved byte-identical over POP3 (plain and TLS; wire-form messages
+take pop3d's sendfile and raw-copy paths), sysexits codes (67 no such
 user, 65 bad input, 75 temporary failure), nothing left behind on a
 full disk or a signal, files owned by the mail user."""
 import os
@@ -29,7 +31,7 @@ MSG_CRLF = crlf(MSG_LF).replace(b"Subject: lf", b"Subject: crlf")
 
 @pytest.fixture(scope="module")
 def srv(module_servers):
-    s = module_servers(name="ctl-deliver", pool=2)
+    s = module_servers(name="ctl-deliver", pool=2, plaintext="loopback")
     add_user(s, "rcpt", PW)
 
     def can_login():
@@ -43,8 +45,8 @@ def srv(module_servers):
     return s
 
 
-def retr_all(srv, user, password):
-    c = srv.connect(tls=True)
+def retr_all(srv, user, password, tls=True):
+    c = srv.connect(tls=tls)
     try:
         c.login(user, password)
         n, _ = c.stat()
@@ -66,9 +68,28 @@ def retr_all(srv, user, password):
         c.close()
 
 
-@pytest.mark.parametrize("msg", [MSG_LF, MSG_CRLF], ids=["lf", "crlf"])
-def test_deliver_and_retrieve_identical(srv, msg):
-    r = deliver(srv.conf_path, "rcpt", msg)
+# No line starts with '.': wire form when stored with CRLF.  Big enough
+# (> 32 KiB) for pop3d's sendfile path on a plain connection.
+MSG_BIG = (b"From: a@example.test\nSubject: big\n\n" +
+           b"".join(b"line %06d of a big message, no dot at the start\n" % i
+                    for i in range(2000)))
+
+
+def lf_conf(srv, tmp_path):
+    """The server's config with [deliver] line_ends = lf."""
+    conf = tmp_path / "lf.conf"
+    conf.write_text(open(srv.conf_path).read() +
+                    "\n[deliver]\nline_ends = lf\n")
+    return str(conf)
+
+
+@pytest.mark.parametrize("msg", [MSG_LF, MSG_CRLF, MSG_BIG],
+                         ids=["lf", "crlf", "big"])
+@pytest.mark.parametrize("ends", ["crlf", "lf"])
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_deliver_and_retrieve_identical(srv, msg, ends, tls, tmp_path):
+    conf = srv.conf_path if ends == "crlf" else lf_conf(srv, tmp_path)
+    r = deliver(conf, "rcpt", msg)
     assert r.returncode == EX_OK, r.err
     names = listdir(srv, "rcpt", "new")
     assert len(names) == 1, names
@@ -76,19 +97,52 @@ def test_deliver_and_retrieve_identical(srv, msg):
     name = names[0]
     path = os.path.join(srv.mail_root, "rcpt", "new", name)
     disk = open(path, "rb").read()
-    # Stored with LF line ends (the Maildir convention).
-    assert b"\r\n" not in disk
-    assert disk == msg.replace(b"\r\n", b"\n")
-    m = re.search(r",S=(\d+),W=(\d+)$", name)
-    assert m, name
+    wire = crlf(msg)
+    dots = sum(1 for l in wire.split(b"\r\n") if l.startswith(b"."))
+    if ends == "crlf":
+        # Stored as POP3 sends it (before dot-stuffing); ,D= counts the
+        # lines that start with '.': 0 means pop3d sends the file as is.
+        assert disk == wire
+        m = re.search(r",S=(\d+),W=(\d+),D=(\d+)$", name)
+        assert m, name
+        assert int(m.group(3)) == dots
+    else:
+        # The Unix convention: LF only, and so no ,D=.
+        assert b"\r\n" not in disk
+        assert disk == msg.replace(b"\r\n", b"\n")
+        m = re.search(r",S=(\d+),W=(\d+)$", name)
+        assert m, name
     assert int(m.group(1)) == len(disk) == os.path.getsize(path)
-    assert int(m.group(2)) == len(crlf(msg))
+    assert int(m.group(2)) == len(wire)
     st = os.stat(path)
     assert st.st_uid == pwd.getpwnam(WORKER_USER).pw_uid
     assert st.st_mode & 0o077 == 0
-    listing, got = retr_all(srv, "rcpt", PW)
-    assert listing == [b"1 %d" % len(crlf(msg))]
-    assert got == [crlf(msg)]
+    listing, got = retr_all(srv, "rcpt", PW, tls=tls)
+    assert listing == [b"1 %d" % len(wire)]
+    assert got == [wire]
+
+
+def test_wire_file_changed_falls_back(srv):
+    """A wire-form name whose file no longer has the size in its name
+    (someone rewrote it) is sent through the encoder: dot-stuffed, and
+    the answer still ends where the file does."""
+    r = deliver(srv.conf_path, "rcpt", MSG_BIG)
+    assert r.returncode == EX_OK, r.err
+    name = listdir(srv, "rcpt", "new")[0]
+    assert name.endswith(",D=0"), name
+    path = os.path.join(srv.mail_root, "rcpt", "new", name)
+    with open(path, "ab") as f:
+        f.write(b".added\r\n")
+    c = srv.connect(tls=False)
+    try:
+        c.login("rcpt", PW)
+        c.ok("RETR 1")
+        raw = c.multi_raw()
+        assert raw.endswith(b"\r\n..added\r\n.\r\n")
+        c.ok("DELE 1")
+        c.ok("QUIT")
+    finally:
+        c.close()
 
 
 def test_no_such_user(srv):
