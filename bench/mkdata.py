@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """mkdata.py OUTDIR - the benchmark's deterministic data set (fixed seed).
 
-OUTDIR/mail/USER/{new,cur,tmp} Maildirs, as an LDA delivers them (in new/,
-names carrying ,S=<bytes on disk> and ,W=<CRLF size>, which both pop3d and
-Dovecot read instead of opening the file):
+OUTDIR/mail/USER/{new,cur,tmp} Maildirs, as pop3ctl deliver stores them
+(in new/, CRLF line ends, names carrying ,S=<bytes on disk>, ,W=<CRLF size>,
+which both pop3d and Dovecot read instead of opening the file, and
+,D=<lines starting with '.'>, which only pop3d reads).  One line in 40
+starts with '.', so nearly every message needs dot-stuffing on the wire:
   u00000..u00099   100 messages of 8 KiB each    (retr, 8 KiB)
   u00100..u10199   5 messages of 8 KiB each      (sessions, idle, probes)
   large0           200 messages of 256 KiB each  (retr, 256 KiB)
@@ -26,7 +28,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-VERSION = "pop3bench-data-1"
+VERSION = "pop3bench-data-2"
 SEED = 20240501
 PASSWORD = "benchpass"
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -81,10 +83,11 @@ def maildir(root, user, count, size, rng, pool, uid, gid, t0):
         os.chown(os.path.join(d, sub), uid, gid)
     os.chown(d, uid, gid)
     for i in range(count):
-        data = message(rng, pool, user, i + 1, size)
-        lf = data.count(b"\n")
-        crlf = len(data) + lf          # no CR in the data: every LF grows
-        name = "%d.M%dP1000.bench,S=%d,W=%d" % (t0 + i, i + 1, len(data), crlf)
+        # Generated with LF (the same text as data set 1), stored CRLF.
+        data = message(rng, pool, user, i + 1, size).replace(b"\n", b"\r\n")
+        dots = data.count(b"\n.") + data.startswith(b".")
+        name = "%d.M%dP1000.bench,S=%d,W=%d,D=%d" % (t0 + i, i + 1, len(data),
+                                                     len(data), dots)
         path = os.path.join(d, "new", name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, data)

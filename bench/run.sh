@@ -11,7 +11,7 @@
 # Modes: sessions retr idle bigbox dele idle10k raw (default: all).
 # Needs root (servers drop to nobody/daemon; Dovecot to its own users).
 # Everything lives in a new /tmp/pop3bench.XXXXXX (removed unless --keep);
-# the data set is cached in /var/tmp/pop3bench-data (about 1.8 GB).
+# the data set is cached in /var/tmp/pop3bench-data2 (about 1.9 GB).
 set -eu
 
 ROUNDS=3
@@ -21,7 +21,7 @@ DOVECOT=/usr/sbin/dovecot
 KEEP=""
 IDLE_K=1000
 BIG_K=10000
-DATA=${BENCH_DATA:-/var/tmp/pop3bench-data}
+DATA=${BENCH_DATA:-/var/tmp/pop3bench-data2}
 SESS_USERS=200
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -336,9 +336,9 @@ while [ $r -le "$ROUNDS" ]; do
 		PIDS="$PIDS $RP $RT"
 		sleep 0.3
 		s8=$(ls "$DATA/mail/u00000/new" | head -1 |
-		    sed -n 's/.*,W=\([0-9]*\)$/\1/p')
+		    sed -n 's/.*,W=\([0-9]*\).*/\1/p')
 		s256=$(ls "$DATA/mail/large0/new" | head -1 |
-		    sed -n 's/.*,W=\([0-9]*\)$/\1/p')
+		    sed -n 's/.*,W=\([0-9]*\).*/\1/p')
 		run raw $r raw-8k-plain -m raw -p $R_PLAIN -S "$s8" -c 4 \
 		    -d "$SECS"
 		run raw $r raw-8k-tls -m raw -t -p $R_TLS -S "$s8" -c 4 \

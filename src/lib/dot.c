@@ -28,6 +28,13 @@ dot_enc_init(struct dot_enc *e)
 }
 
 void
+dot_enc_init_wire(struct dot_enc *e)
+{
+	dot_enc_init(e);
+	e->wire = 1;
+}
+
+void
 dot_enc_init_top(struct dot_enc *e, uint64_t nlines)
 {
 	memset(e, 0, sizeof(*e));
@@ -71,6 +78,44 @@ enc_fast(struct dot_enc *e, const unsigned char *in, size_t len,
 	return (size_t)(o - out);
 }
 
+/*
+ * RETR of CRLF input: a '.' right after an LF (or first in the message)
+ * is doubled; everything else is copied in runs.  The run before a
+ * stuffed dot ends just before it, and the next run starts at it, so
+ * the extra '.' is the only byte written that is not a copy.
+ */
+static size_t
+enc_wire(struct dot_enc *e, const unsigned char *in, size_t len,
+    unsigned char *out)
+{
+	const unsigned char	*end = in + len, *run = in, *p = in, *d;
+	unsigned char		*o = out;
+	size_t			 n;
+
+	if (len == 0)
+		return 0;
+	if (e->bol && *in == '.') {
+		*o++ = '.';
+		p++;
+	}
+	while (p < end && (d = memchr(p, '.', (size_t)(end - p))) != NULL) {
+		if (d > in && d[-1] == '\n') {
+			n = (size_t)(d - run);
+			memcpy(o, run, n);
+			o += n;
+			*o++ = '.';
+			run = d;
+		}
+		p = d + 1;
+	}
+	n = (size_t)(end - run);
+	memcpy(o, run, n);
+	o += n;
+	e->bol = end[-1] == '\n';
+	e->cr = end[-1] == '\r';
+	return (size_t)(o - out);
+}
+
 size_t
 dot_enc_chunk(struct dot_enc *e, const unsigned char *in, size_t len,
     unsigned char *out)
@@ -79,6 +124,8 @@ dot_enc_chunk(struct dot_enc *e, const unsigned char *in, size_t len,
 	size_t		 i;
 	unsigned char	 c;
 
+	if (e->wire)
+		return enc_wire(e, in, len, out);
 	if (!e->top)
 		return enc_fast(e, in, len, out);
 	for (i = 0; i < len && !e->done; i++) {

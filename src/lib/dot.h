@@ -22,10 +22,21 @@ struct dot_enc {
 	uint64_t lines_left;	/* TOP: body lines still to send */
 	int	top;		/* TOP mode: stop after lines_left body lines */
 	int	done;		/* TOP: limit reached, ignore further input */
+	int	wire;		/* input has CRLF line ends: stuff dots only */
 };
 
 /* Full message (RETR). */
 void	dot_enc_init(struct dot_enc *);
+/*
+ * Full message whose lines all end in CRLF (a Maildir file named with
+ * ,S= equal to ,W= and a ,D=): only the dots need stuffing, so the
+ * encoder copies the runs between lines that start with '.', which is
+ * far cheaper than a look at every line end.  Output on such input is
+ * that of dot_enc_init(); on other input a bare LF stays bare (a '.'
+ * after it is still doubled, so the end of the answer stays where it
+ * is).
+ */
+void	dot_enc_init_wire(struct dot_enc *);
 /*
  * TOP: header lines up to and including the first empty line ("\n" or
  * "\r\n"), then at most nlines body lines.  A message without an empty

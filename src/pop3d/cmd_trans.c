@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "jobs.h"
 #include "log.h"
+#include "maildir.h"
 #include "maildrop.h"
 #include "session.h"
 #include "worker.h"
@@ -233,21 +234,28 @@ start_retr(struct session *s, size_t i)
 }
 
 /*
- * A wire-form message whose file still has the size its name gives
- * skips the encoder: sent by the kernel on a plain connection
- * (sendfile), read into the output buffer on TLS.  Anything else (the
- * file changed, no ,D=0) takes the encoder's path.
+ * A file whose name says every line ends in CRLF (,S= equal to ,W=, and
+ * a ,D=) and that still has that size skips most of the encoder: with
+ * no line starting with '.' (,D=0) it is the answer as it is, sent by
+ * the kernel on a plain connection (sendfile) or read straight into
+ * the output buffer on TLS; with some, only those dots are stuffed.
+ * Anything else (LF files, a file changed since) takes the encoder.
  */
 static void
 retr_wire(struct session *s, size_t i)
 {
 	const struct md_msg	*m = &s->md->msgs[i];
+	struct maildir_name	 mn;
 	struct stat		 st;
 
-	if (!m->wire || fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	if (maildir_name_parse(m->name + 4, &mn) == -1 || !mn.has_dots ||
+	    !mn.has_size || !mn.has_wsize || mn.size != mn.wsize ||
+	    fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != m->size)
 		return;
-	if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN) {
+	if (mn.dots > 0)
+		dot_enc_init_wire(&s->enc);
+	else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN) {
 		s->sent = m->size;
 		s->cont = retr_sendfile_cont;
 	} else

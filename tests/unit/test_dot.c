@@ -194,6 +194,60 @@ test_encode_random(void **state)
 	}
 }
 
+/*
+ * The wire encoder (CRLF input) gives what the general one gives, for
+ * every split, including splits between an LF and a '.' and between a
+ * CR and its LF.
+ */
+static void
+test_encode_wire(void **state)
+{
+	static const char *const words[] = { "\r\n", ".", "a", " ", "..",
+	    "\r" };
+	unsigned char	 in[300], want[dot_enc_bound(300) + 5];
+	unsigned char	 got[dot_enc_bound(300) + 5];
+	struct dot_enc	 e;
+	unsigned int	 seed = 7;
+	size_t		 len, w, o, p, i, step;
+	int		 round;
+
+	for (round = 0; round < 3000; round++) {
+		len = 0;
+		while (len < sizeof(in) - 3 && rand_r(&seed) % 60 != 0) {
+			const char *wd = words[rand_r(&seed) % 6];
+
+			w = strlen(wd);
+			memcpy(in + len, wd, w);
+			len += w;
+		}
+		/* Wire form ends in CRLF; a lone CR must not precede it. */
+		for (i = 0; i < len; i++)
+			if (in[i] == '\r' && (i + 1 == len || in[i + 1] != '\n'))
+				in[i] = 'c';
+		for (i = 0; i < len; i++)
+			if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+				in[i] = 'n';
+		memcpy(in + len, "\r\n", 2);
+		len += 2;
+
+		dot_enc_init(&e);
+		o = dot_enc_chunk(&e, in, len, want);
+		o += dot_enc_finish(&e, want + o);
+
+		dot_enc_init_wire(&e);
+		for (i = 0, p = 0; i < len; i += step) {
+			step = round % 3 == 0 ? len : 1 +
+			    (size_t)(rand_r(&seed) % 9);
+			if (step > len - i)
+				step = len - i;
+			p += dot_enc_chunk(&e, in + i, step, got + p);
+		}
+		p += dot_enc_finish(&e, got + p);
+		assert_int_equal(p, o);
+		assert_memory_equal(got, want, o);
+	}
+}
+
 static void
 test_top_done(void **state)
 {
@@ -332,6 +386,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_table),
 		cmocka_unit_test(test_encode_random),
+		cmocka_unit_test(test_encode_wire),
 		cmocka_unit_test(test_top_done),
 		cmocka_unit_test(test_crlf_size),
 		cmocka_unit_test(test_decode),
