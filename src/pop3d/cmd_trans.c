@@ -146,24 +146,31 @@ retr_fail(struct session *s)
 /*
  * RETR of a wire-form file (every line ends in CRLF, none starts with
  * '.'): its bytes are the answer, read straight into the output buffer.
+ * The file must have the size LIST gave: a shorter one ends the session
+ * (an answer cut short could not be told from a complete one).
  */
 static int
 retr_raw_cont(struct session *s)
 {
 	unsigned char	*out;
+	uint64_t	 left = s->msgsize - s->sent;
+	size_t		 want = left < RETR_CHUNK ? (size_t)left : RETR_CHUNK;
 	ssize_t		 n;
 
-	out = conn_reserve(s->conn, RETR_CHUNK);
-	while ((n = read(s->msgfd, out, RETR_CHUNK)) == -1 && errno == EINTR)
-		;
-	if (n == -1) {
-		conn_commit(s->conn, 0);
-		return retr_fail(s);
-	}
-	conn_commit(s->conn, (size_t)n);
-	s->sent += (uint64_t)n;
-	if (n > 0)
+	if (want > 0) {
+		out = conn_reserve(s->conn, want);
+		while ((n = read(s->msgfd, out, want)) == -1 && errno == EINTR)
+			;
+		if (n <= 0) {
+			conn_commit(s->conn, 0);
+			if (n == 0)
+				errno = ENODATA;
+			return retr_fail(s);
+		}
+		conn_commit(s->conn, (size_t)n);
+		s->sent += (uint64_t)n;
 		return 0;
+	}
 	conn_write(s->conn, ".\r\n", 3);
 	close(s->msgfd);
 	s->msgfd = -1;
@@ -196,7 +203,9 @@ retr_cont(struct session *s)
 	ssize_t		 n;
 	size_t		 k;
 
-	if (!dot_enc_done(&s->enc)) {
+	/* A wire-form file's size is known: no read to find its end. */
+	if (!dot_enc_done(&s->enc) && (s->msgsize == 0 ||
+	    s->sent < s->msgsize)) {
 		while ((n = read(s->msgfd, in, sizeof(in))) == -1 &&
 		    errno == EINTR)
 			;
@@ -229,6 +238,7 @@ start_retr(struct session *s, size_t i)
 		return POP_FAIL;
 	}
 	s->sent = 0;
+	s->msgsize = 0;
 	s->cont = retr_cont;
 	return POP_OK;
 }
@@ -253,6 +263,7 @@ retr_wire(struct session *s, size_t i)
 	    fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != m->size)
 		return;
+	s->msgsize = m->size;
 	if (mn.dots > 0)
 		dot_enc_init_wire(&s->enc);
 	else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN) {

@@ -68,6 +68,8 @@ struct session {
 	int		 msgfd;		/* RETR/TOP file */
 	struct dot_enc	 enc;
 	uint64_t	 sent;		/* bytes of this RETR, for the log */
+	uint64_t	 msgsize;	/* of a wire-form file being sent;
+					   0: an LF file, read to its end */
 
 	/* counters for the logout line */
 	uint64_t	 n_retr, bytes_retr, n_dele, n_top;

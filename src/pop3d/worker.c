@@ -304,6 +304,7 @@ void
 worker_main(const struct config *cfg, struct listener *ls, size_t nl,
     SSL_CTX *tls, int afd)
 {
+	struct event_config	*ecfg;
 	const char	*errstr;
 	long		 ncpu;
 	long long	 nw;
@@ -325,8 +326,17 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 		    cfg->hostname);
 	else if (gethostname(wenv.hostname, sizeof(wenv.hostname)) == -1)
 		snprintf(wenv.hostname, sizeof(wenv.hostname), "localhost");
-	if ((wenv.base = event_base_new()) == NULL)
+	/*
+	 * The changelist folds the EV_READ/EV_WRITE toggles of one loop turn
+	 * (a command read, its answer queued and flushed) into at most one
+	 * epoll_ctl per socket, instead of one per toggle.
+	 */
+	if ((ecfg = event_config_new()) == NULL ||
+	    event_config_set_flag(ecfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
+	    (wenv.base = event_base_new_with_config(ecfg)) == NULL)
 		fatalx("event_base_new failed");
+	event_config_free(ecfg);
 	if (jobs_init(wenv.base, WORKER_JOB_THREADS) == -1)
 		fatal("job threads");
 

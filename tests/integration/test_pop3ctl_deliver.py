@@ -83,8 +83,19 @@ def lf_conf(srv, tmp_path):
     return str(conf)
 
 
-@pytest.mark.parametrize("msg", [MSG_LF, MSG_CRLF, MSG_BIG],
-                         ids=["lf", "crlf", "big"])
+# Over 1 MiB (pop3d maps such files a MiB at a time on plain
+# connections), with lines that start with '.', "." and ".." alone too.
+MSG_BIG_DOTS = (b"From: a@example.test\nSubject: big dots\n\n" +
+                b"".join(b"%sline %06d\n" % (b"." * (i % 3) if i % 7 == 0
+                                              else b"", i)
+                         for i in range(90000)) + b".\n..\n.\nend\n")
+# Small, no line starting with '.': read straight into the output.
+MSG_SMALL = b"From: a@example.test\nSubject: small\n\nhello\n"
+
+
+@pytest.mark.parametrize("msg", [MSG_LF, MSG_CRLF, MSG_BIG, MSG_BIG_DOTS,
+                                 MSG_SMALL],
+                         ids=["lf", "crlf", "big", "bigdots", "small"])
 @pytest.mark.parametrize("ends", ["crlf", "lf"])
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 def test_deliver_and_retrieve_identical(srv, msg, ends, tls, tmp_path):
