@@ -184,14 +184,13 @@ retr_sendfile_cont(struct session *s)
 	int	fd = s->msgfd;
 
 	s->msgfd = -1;
-	if (conn_send_file(s->conn, fd, s->sent) == -1) {
+	if (conn_send_file(s->conn, fd, s->sent, ".\r\n", 3) == -1) {
 		/* Out of memory (conn_send_file closed fd). */
 		log_err("%016llx retr: cannot queue the file",
 		    (unsigned long long)s->id);
 		session_abort(s, "nomem");
 		return 1;
 	}
-	conn_write(s->conn, ".\r\n", 3);
 	return 1;
 }
 

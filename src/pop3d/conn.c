@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -21,6 +24,8 @@
 
 /* Refill output (RETR, LIST) when it drains to this. */
 #define CONN_OUT_LOWAT	(64 * 1024)
+/* conn_send_file() writes at once if no more than this is queued. */
+#define CONN_STATUS_MAX	512
 /* Bytes handed to the kernel in one write: a socket buffer's worth. */
 #define CONN_MAX_WRITE	(512 * 1024)
 
@@ -324,32 +329,82 @@ conn_write(struct conn *c, const void *data, size_t len)
 		abort();
 }
 
+/*
+ * The fast case of conn_send_file(): nothing but the status line waits
+ * in the output, so it goes now, corked together with the file (by
+ * sendfile) and the trailer, and the client gets full segments instead
+ * of a status line, the file and a trailer apart.  *off is how much of
+ * the file went; returns how much of the trailer went.
+ */
+static size_t
+send_file_now(struct conn *c, int fd, uint64_t len, off_t *off,
+    const char *trailer, size_t tlen)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 sock = c->fd, on = 1, off_ = 0;
+	size_t		 done = 0;
+	ssize_t		 n;
+
+	*off = 0;
+	if (evbuffer_get_length(out) > CONN_STATUS_MAX)
+		return 0;
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	/* A socket bufferevent keeps its output's start frozen but to write. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && evbuffer_write(out, sock) > 0)
+		;
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) == 0) {
+		while ((uint64_t)*off < len && (n = sendfile(sock, fd, off,
+		    (size_t)(len - (uint64_t)*off))) > 0)
+			;
+		if ((uint64_t)*off == len && (n = write(sock, trailer,
+		    tlen)) > 0)
+			done = (size_t)n;
+	}
+	/* Errors (EAGAIN, a reset) are left for libevent to meet. */
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_CORK, &off_, sizeof(off_));
+	return done;
+}
+
 int
-conn_send_file(struct conn *c, int fd, uint64_t len)
+conn_send_file(struct conn *c, int fd, uint64_t len, const char *trailer,
+    size_t tlen)
 {
 	struct evbuffer_file_segment	*seg;
+	off_t				 off;
+	size_t				 tsent;
 	int				 r;
 
 	if (c->tls || len > (uint64_t)INT64_MAX) {
 		close(fd);
 		return -1;
 	}
+	tsent = send_file_now(c, fd, len, &off, trailer, tlen);
 	/*
-	 * The output buffer of a socket bufferevent drains to its fd, so
-	 * libevent sends a file segment with sendfile(2); the segment owns
-	 * fd from here on and closes it when it is freed.
+	 * The rest through libevent: the output buffer of a socket
+	 * bufferevent drains to its fd, so a file segment goes out with
+	 * sendfile(2); the segment owns fd from here on and closes it when
+	 * it is freed.
 	 */
-	seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
-	    EVBUF_FS_CLOSE_ON_FREE);
-	if (seg == NULL) {
+	if ((uint64_t)off < len) {
+		seg = evbuffer_file_segment_new(fd, off,
+		    (ev_off_t)(len - (uint64_t)off), EVBUF_FS_CLOSE_ON_FREE);
+		if (seg == NULL) {
+			close(fd);
+			return -1;
+		}
+		r = evbuffer_add_file_segment(bufferevent_get_output(c->bev),
+		    seg, 0, (ev_off_t)(len - (uint64_t)off));
+		/* Drops our reference; the buffer holds its own until sent. */
+		evbuffer_file_segment_free(seg);
+		if (r == -1)
+			return -1;
+	} else
 		close(fd);
-		return -1;
-	}
-	r = evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0,
-	    (ev_off_t)len);
-	/* Drops our reference; the buffer holds its own until sent. */
-	evbuffer_file_segment_free(seg);
-	return r;
+	if (tsent < tlen)
+		conn_write(c, trailer + tsent, tlen - tsent);
+	return 0;
 }
 
 void

@@ -61,13 +61,16 @@ unsigned char	*conn_reserve(struct conn *, size_t n);
 void		 conn_commit(struct conn *, size_t used);
 size_t		 conn_output_len(const struct conn *);
 /*
- * Queues len bytes of the file fd from offset 0 to go out as they are,
- * with sendfile(2) on a plain connection: the bytes go from the page
- * cache to the socket without passing through the process.  Takes fd
- * (closed once sent, or at once on failure).  -1 on a TLS connection
- * (the caller reads and writes instead) or out of memory.
+ * Sends len bytes of the file fd from offset 0 as they are, then
+ * trailer, with sendfile(2) on a plain connection: the bytes go from the
+ * page cache to the socket without passing through the process.  When
+ * nothing but a short status line is queued, all of it is written at
+ * once under TCP_CORK; what the socket does not take now is queued.
+ * Takes fd (closed once sent, or at once on failure).  -1 on a TLS
+ * connection (the caller reads and writes instead) or out of memory.
  */
-int		 conn_send_file(struct conn *, int fd, uint64_t len);
+int		 conn_send_file(struct conn *, int fd, uint64_t len,
+		    const char *trailer, size_t tlen);
 
 /* Input events on or off (off while a command is being answered). */
 void		 conn_pause(struct conn *);
