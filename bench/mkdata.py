@@ -9,6 +9,8 @@ starts with '.', so nearly every message needs dot-stuffing on the wire:
   u00000..u00099   100 messages of 8 KiB each    (retr, 8 KiB)
   u00100..u10199   5 messages of 8 KiB each      (sessions, idle, probes)
   large0           200 messages of 256 KiB each  (retr, 256 KiB)
+  large1           200 messages of 256 KiB, no line starting with '.'
+                   (retr, 256 KiB as most mail is: sent as stored)
   big0             100,000 messages of 8 KiB     (bigbox; dele copies it)
 OUTDIR/passwd          pop3d:   user:{SHA512-CRYPT}$6$...
 OUTDIR/dovecot.passwd  Dovecot: user:{SHA512-CRYPT}$6$...:uid:gid::home::
@@ -28,13 +30,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-VERSION = "pop3bench-data-2"
+VERSION = "pop3bench-data-3"
 SEED = 20240501
 PASSWORD = "benchpass"
 SALT_CHARS = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def line_pool(rng, n=4096):
+def line_pool(rng, n=4096, dots=True):
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
                      for _ in range(rng.randint(1, 9))) for _ in range(2000)]
     pool = []
@@ -47,7 +49,7 @@ def line_pool(rng, n=4096):
             ws.append(w)
             length += len(w) + 1
         s = " ".join(ws)[:76]
-        if i % 40 == 0:
+        if dots and i % 40 == 0:
             s = "." + s          # dot-stuffing on the wire
         pool.append(s)
     return pool
@@ -129,6 +131,11 @@ def main():
     users.append("big0")
     users.append("dele0")
     maildir(out, "big0", 100000, 8192, rng, pool, uid, gid, t0)
+    # Added in set 3, with its own generator: the others stay as they were.
+    users.append("large1")
+    rng1 = random.Random(SEED + 2)
+    maildir(out, "large1", 200, 256 * 1024, rng1,
+            line_pool(rng1, dots=False), uid, gid, t0)
 
     # The same {SHA512-CRYPT} hash for both servers; deterministic salts.
     srng = random.Random(SEED + 1)

@@ -1,9 +1,11 @@
 /*
  * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop").
- * new/ and cur/ are the inbox, tmp/ is never read.  The lock is an OFD
- * lock on ".pop3d.lock" in the Maildir, so sessions in different
+ * new/ and cur/ are the inbox, tmp/ is never read by Maildir readers
+ * (pop3d keeps the directories of its swap commit there).  The lock is
+ * an OFD lock on ".pop3d.lock" in the Maildir, so sessions in different
  * workers, and servers sharing the storage, agree.  Worker processes:
- * open and commit on job threads, the rest on the loop thread.
+ * open, commit and the purge after a commit on job threads, the rest on
+ * the loop thread.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,17 +13,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "dot.h"
+#include "jobs.h"
 #include "log.h"
 #include "maildir.h"
 #include "maildrop.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 #define MD_LOCKFILE	".pop3d.lock"
 #define MD_READ_CHUNK	(64 * 1024)
+
+/*
+ * The swap commit (maildrop_commit): when a session deletes nearly all
+ * of new/ or cur/, one exchange of the directory with an empty one
+ * replaces an unlink per message, and the old files are removed after
+ * QUIT is answered.  Below MD_SWAP_MIN deletions the unlink loop is as
+ * cheap as the swap's extra directory fsyncs; above deleted /
+ * MD_SWAP_KEEP_DIV kept messages, renaming them back (a rename costs
+ * about an unlink) eats the gain.
+ */
+#define MD_SWAP_MIN		256
+#define MD_SWAP_KEEP_DIV	8
+/* In tmp/: "<pfx><sub>.<unique>" from the exchange until the commit
+   point; then "<pfx><unique>" until the purge has emptied it. */
+#define MD_SWAP_PFX		".pop3d-swap."
+#define MD_TRASH_PFX		".pop3d-trash."
+#define MD_TMP_PFX		".pop3d-"
+/* Passes over a trash directory whose rmdir finds it not empty: a
+   rename that resolved new/ just before the exchange may still land in
+   the old directory, until it is removed. */
+#define MD_PURGE_PASSES		4
+/* Entries a purge job handles before it lets other jobs have the
+   thread: some 10 ms of unlinks. */
+#define MD_PURGE_SLICE		2048
+#define MD_PATH_MAX		128
 
 struct scan_ent {
 	char			*name;	/* "new/x" or "cur/x" */
@@ -167,6 +199,363 @@ ent_cmp(const void *a, const void *b)
 	return maildir_name_cmp(x->name + 4, &x->mn, y->name + 4, &y->mn);
 }
 
+/* ------------------------------------------------------------ swap commit */
+
+/*
+ * The deleted names of one subdirectory, for the swap commit: open
+ * addressing over borrowed keys (the file part of md_msg.name), at most
+ * half full, so every probe sequence ends at an empty slot.
+ */
+struct nameset {
+	const char	**slot;
+	size_t		  mask;
+};
+
+static void
+nameset_init(struct nameset *s, size_t n)
+{
+	size_t	cap = 16;
+
+	while (cap < n * 2)
+		cap *= 2;
+	s->slot = xcalloc(cap, sizeof(*s->slot));
+	s->mask = cap - 1;
+}
+
+static void
+nameset_add(struct nameset *s, const char *name)
+{
+	size_t	i;
+
+	for (i = strhash(name) & s->mask; s->slot[i] != NULL;
+	    i = (i + 1) & s->mask)
+		if (strcmp(s->slot[i], name) == 0)
+			return;
+	s->slot[i] = name;
+}
+
+/* s NULL or empty: nothing is in it. */
+static int
+nameset_has(const struct nameset *s, const char *name)
+{
+	size_t	i;
+
+	if (s == NULL || s->slot == NULL)
+		return 0;
+	for (i = strhash(name) & s->mask; s->slot[i] != NULL;
+	    i = (i + 1) & s->mask)
+		if (strcmp(s->slot[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+nameset_clear(struct nameset *s)
+{
+	free(s->slot);
+	s->slot = NULL;
+}
+
+static int
+open_subdir(int dirfd, const char *path)
+{
+	return openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+}
+
+/* A DIR on a copy of fd, from the start; fd stays the caller's. */
+static DIR *
+opendir_fd(int fd)
+{
+	DIR	*d;
+	int	 fd2;
+
+	if ((fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd2)) == NULL) {
+		close(fd2);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+static int
+is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' ||
+	    (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Moves name from fromfd to tofd, never replacing a file there. */
+static int
+rename_back(int fromfd, const char *name, int tofd)
+{
+	if (renameat2(fromfd, name, tofd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* File systems without RENAME_NOREPLACE: the names are unique. */
+	return renameat(fromfd, name, tofd, name);
+}
+
+/*
+ * Renames every entry of the directory fromfd that is not in del (NULL:
+ * every entry) into tofd, counting them in *moved.  Stops at the first
+ * that cannot be moved and returns -1 (errno set, the entry and the
+ * rest stay where they are); an entry gone meanwhile is skipped.  The
+ * loop ends: entries only leave fromfd, except the few renames into it
+ * that resolved its path before it moved.
+ */
+static int
+move_back(int fromfd, int tofd, const struct nameset *del, size_t *moved)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 e;
+
+	if ((d = opendir_fd(fromfd)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (is_dot(de->d_name) || nameset_has(del, de->d_name))
+			continue;
+		if (rename_back(fromfd, de->d_name, tofd) == 0)
+			(*moved)++;
+		else if (errno != ENOENT) {
+			e = errno;
+			log_warn("maildrop commit: cannot move %s back: %s",
+			    de->d_name, strerror(e));
+			closedir(d);
+			errno = e;
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Emptying a trash directory: fd (at path under basefd), on which the
+ * owner holds flock(LOCK_EX), telling a recovering login that someone
+ * is at it.  backfd != -1: entries not in del (mail that reached the
+ * old directory after the commit had read it) are renamed into backfd,
+ * the subdirectory sub, instead of unlinked; if one cannot be, the
+ * trash is renamed back to a swap directory of sub, which the next
+ * login's recovery moves back.  Bounded: MD_PURGE_PASSES readdir
+ * passes at most.  who names the maildrop in the log.
+ */
+struct trash {
+	int			 basefd;
+	const char		*path;
+	int			 fd;
+	int			 backfd;
+	const struct nameset	*del;
+	const char		*sub;
+	const char		*who;
+	DIR			*d;	/* the pass under way */
+	int			 pass;
+	int			 stuck;
+	size_t			 removed;
+	size_t			 moved;
+};
+
+static void
+trash_init(struct trash *t, int basefd, const char *path, int fd,
+    int backfd, const struct nameset *del, const char *sub,
+    const char *who)
+{
+	memset(t, 0, sizeof(*t));
+	t->basefd = basefd;
+	t->path = path;
+	t->fd = fd;
+	t->backfd = backfd;
+	t->del = del;
+	t->sub = sub;
+	t->who = who;
+}
+
+/* Renames the trash back to a swap directory of t->sub. */
+static void
+trash_unswap(struct trash *t)
+{
+	char		 swap[MD_PATH_MAX];
+	const char	*base;
+
+	base = strrchr(t->path, '/') != NULL ? strrchr(t->path, '/') + 1 :
+	    t->path;
+	if (strncmp(base, MD_TRASH_PFX, strlen(MD_TRASH_PFX)) == 0 &&
+	    snprintf(swap, sizeof(swap), "%.*s%s%s.%s", (int)(base - t->path),
+	    t->path, MD_SWAP_PFX, t->sub, base + strlen(MD_TRASH_PFX)) <
+	    (int)sizeof(swap))
+		(void)renameat(t->basefd, t->path, t->basefd, swap);
+}
+
+/*
+ * Handles up to budget entries.  Returns 1 while there is more to do,
+ * 0 when finished: the directory removed, or given up (logged).
+ */
+static int
+trash_step(struct trash *t, size_t budget)
+{
+	struct dirent	*de;
+	int		 err = 0;
+
+	for (;;) {
+		if (t->d == NULL) {
+			if (t->pass == MD_PURGE_PASSES) {
+				err = ENOTEMPTY;
+				break;
+			}
+			if ((t->d = opendir_fd(t->fd)) == NULL) {
+				err = errno;
+				break;
+			}
+		}
+		for (;;) {
+			if (budget == 0)
+				return 1;
+			if ((de = readdir(t->d)) == NULL)
+				break;
+			budget--;
+			if (is_dot(de->d_name))
+				continue;
+			if (t->backfd != -1 && !nameset_has(t->del,
+			    de->d_name)) {
+				if (rename_back(t->fd, de->d_name,
+				    t->backfd) == 0)
+					t->moved++;
+				else if (errno != ENOENT) {
+					log_warn("maildrop %s: purge: cannot "
+					    "move %s back: %s", t->who,
+					    de->d_name, strerror(errno));
+					t->stuck = 1;
+				}
+				continue;
+			}
+			if (unlinkat(t->fd, de->d_name, 0) == 0)
+				t->removed++;
+			else if (errno == EISDIR)
+				/* Not a message; removed if empty. */
+				(void)unlinkat(t->fd, de->d_name,
+				    AT_REMOVEDIR);
+		}
+		closedir(t->d);
+		t->d = NULL;
+		t->pass++;
+		if (t->stuck)
+			break;
+		if (unlinkat(t->basefd, t->path, AT_REMOVEDIR) == 0 ||
+		    errno == ENOENT)
+			break;
+		if ((err = errno) != ENOTEMPTY && err != EEXIST)
+			break;
+		err = 0;
+	}
+	if (t->d != NULL) {
+		closedir(t->d);
+		t->d = NULL;
+	}
+	if (t->moved > 0)
+		(void)fsync(t->backfd);
+	if (t->stuck)
+		trash_unswap(t);
+	else if (err != 0)
+		log_warn("maildrop %s: purge: cannot remove %s: %s", t->who,
+		    t->path, strerror(err));
+	return 0;
+}
+
+/* A swap directory of sub left by a commit that never reached its commit
+   point: everything in it goes back into sub. */
+static void
+recover_swap(int dirfd, int tmpfd, const char *name, const char *path)
+{
+	const char	*p = name + strlen(MD_SWAP_PFX);
+	char		 sub[4];
+	size_t		 moved = 0;
+	int		 fd, backfd;
+
+	if (strncmp(p, "new.", 4) != 0 && strncmp(p, "cur.", 4) != 0)
+		return;
+	memcpy(sub, p, 3);
+	sub[3] = '\0';
+	if ((fd = open_subdir(tmpfd, name)) == -1)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		return;
+	}
+	if ((backfd = open_subdir(dirfd, sub)) == -1) {
+		log_warn("maildrop %s: recovery: open %s: %s", path, sub,
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	if (move_back(fd, backfd, NULL, &moved) == 0) {
+		if (moved > 0 && fsync(backfd) == -1)
+			log_warn("maildrop %s: recovery: fsync %s: %s", path,
+			    sub, strerror(errno));
+		else if (unlinkat(tmpfd, name, AT_REMOVEDIR) == -1)
+			log_warn("maildrop %s: recovery: rmdir tmp/%s: %s",
+			    path, name, strerror(errno));
+	}
+	log_info("maildrop %s: recovery: %zu file%s of an unfinished commit "
+	    "back in %s/", path, moved, moved == 1 ? "" : "s", sub);
+	close(backfd);
+	close(fd);
+}
+
+/* A trash directory nobody is purging (its purge died with its process). */
+static void
+recover_trash(int tmpfd, const char *name, const char *path)
+{
+	struct trash	t;
+	int		fd;
+
+	if ((fd = open_subdir(tmpfd, name)) == -1)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		trash_init(&t, tmpfd, name, fd, -1, NULL, NULL, path);
+		while (trash_step(&t, SIZE_MAX))
+			;
+		log_info("maildrop %s: recovery: %zu deleted file%s removed",
+		    path, t.removed, t.removed == 1 ? "" : "s");
+	}
+	close(fd);
+}
+
+/*
+ * Finishes what a commit that died left in tmp/ (maildrop_open(), under
+ * the lock, before the scan).  Normally a single readdir of a tiny tmp/.
+ * Errors leave things as they are for the next login.
+ */
+static void
+recover(int dirfd, const char *path)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 tmpfd;
+
+	if ((tmpfd = open_subdir(dirfd, "tmp")) == -1)
+		return;
+	if ((d = opendir_fd(tmpfd)) == NULL) {
+		close(tmpfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, MD_TMP_PFX, strlen(MD_TMP_PFX)) != 0)
+			continue;
+		if (strncmp(de->d_name, MD_SWAP_PFX,
+		    strlen(MD_SWAP_PFX)) == 0)
+			recover_swap(dirfd, tmpfd, de->d_name, path);
+		else if (strncmp(de->d_name, MD_TRASH_PFX,
+		    strlen(MD_TRASH_PFX)) == 0)
+			recover_trash(tmpfd, de->d_name, path);
+	}
+	closedir(d);
+	close(tmpfd);
+}
+
 static int
 ensure_maildir(const char *mail_root, const char *user)
 {
@@ -227,6 +616,7 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 		close(dirfd);
 		return NULL;
 	}
+	recover(dirfd, user);
 	if (scan_dir(dirfd, "new", &v, &n, &cap, &sized) == -1 ||
 	    scan_dir(dirfd, "cur", &v, &n, &cap, &sized) == -1) {
 		*why = fail_kind(errno);
@@ -265,11 +655,205 @@ open_dir(const struct maildrop *md)
 	return open(md->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
+/* One subdirectory in maildrop_commit(). */
+struct md_swap {
+	const char	*sub;		/* "new" or "cur" */
+	size_t		 nscan;		/* messages of the session in it */
+	size_t		 ndel;		/* of those, deleted */
+	enum {
+		SW_NONE,		/* not swapped: the unlink loop */
+		SW_DONE,		/* swapped, the old one in trash */
+		SW_FAILED,		/* left in tmp/ for the recovery */
+	}		 state;
+	int		 oldfd;		/* the old directory, flocked */
+	int		 newfd;		/* the new one, now at sub */
+	struct nameset	 del;		/* names deleted in sub */
+	char		 trash[MD_PATH_MAX];	/* "tmp/<MD_TRASH_PFX><u>" */
+};
+
+/*
+ * After a commit: removes the trash on job threads, MD_PURGE_SLICE
+ * entries per run, then queues itself again, so that the logins and
+ * commits of other sessions get the threads in between.
+ */
+struct md_purge {
+	struct job	 job;
+	int		 dirfd;		/* the Maildir */
+	char		*path;
+	struct md_swap	 sw[2];
+	struct md_msg	*msgs;		/* the names sw[].del points into */
+	size_t		 n;
+	size_t		 cur;		/* sw[] being purged */
+	int		 started;	/* t is set up for sw[cur] */
+	int		 finished;
+	struct trash	 t;
+	struct timespec	 t0;		/* when QUIT could be answered */
+	size_t		 removed;
+	size_t		 moved;
+};
+
+static void
+swap_clear(struct md_swap *sw)
+{
+	if (sw->oldfd != -1)
+		close(sw->oldfd);	/* releases the flock */
+	if (sw->newfd != -1)
+		close(sw->newfd);
+	sw->oldfd = sw->newfd = -1;
+	nameset_clear(&sw->del);
+}
+
+/* Unique within the host (time, pid, counter) and, for shared storage,
+   across hosts (random). */
+static void
+swap_unique(char *out, size_t len)
+{
+	static unsigned long	 counter;
+	struct timespec		 ts;
+	uint32_t		 rnd = 0;
+	unsigned long		 q;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	q = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	(void)getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+	snprintf(out, len, "%lld.%09ld.P%ldQ%luR%08x", (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid(), q, rnd);
+}
+
+/* The directory fd, just made, gets the owner and mode of st. */
+static int
+same_owner_mode(int fd, const struct stat *st)
+{
+	struct stat	now;
+
+	if (fstat(fd, &now) == -1)
+		return -1;
+	if ((now.st_uid != st->st_uid || now.st_gid != st->st_gid) &&
+	    fchown(fd, st->st_uid, st->st_gid) == -1)
+		return -1;
+	if ((now.st_mode & 07777) != (st->st_mode & 07777) &&
+	    fchmod(fd, st->st_mode & 07777) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Steps 1-4 of the swap for sw->sub (pop3d(8), UPDATE): an empty
+ * directory takes its place in one renameat2(RENAME_EXCHANGE), what
+ * the session did not delete is renamed back, and the old directory
+ * becomes tmp/<MD_TRASH_PFX><u>: the commit point (durable once the
+ * caller has synced tmp/ and the Maildir).  Returns the new state:
+ * SW_NONE when nothing changed (no RENAME_EXCHANGE here, say: the
+ * caller unlinks), SW_FAILED when the exchange happened but a later
+ * step failed (the swap directory stays for the next login's recovery,
+ * which restores everything), SW_DONE with oldfd, newfd and del kept
+ * for the purge.
+ */
+static int
+swap_sub(int dirfd, const char *path, struct md_swap *sw)
+{
+	char		 uniq[64], swap[MD_PATH_MAX];
+	struct stat	 st;
+	size_t		 moved = 0;
+
+	swap_unique(uniq, sizeof(uniq));
+	if (snprintf(swap, sizeof(swap), "tmp/%s%s.%s", MD_SWAP_PFX, sw->sub,
+	    uniq) >= (int)sizeof(swap) || snprintf(sw->trash,
+	    sizeof(sw->trash), "tmp/%s%s", MD_TRASH_PFX, uniq) >=
+	    (int)sizeof(sw->trash))
+		goto none;
+	if ((sw->oldfd = open_subdir(dirfd, sw->sub)) == -1 ||
+	    fstat(sw->oldfd, &st) == -1 ||
+	    flock(sw->oldfd, LOCK_EX | LOCK_NB) == -1 ||
+	    mkdirat(dirfd, swap, st.st_mode & 07777) == -1)
+		goto none;
+	if ((sw->newfd = open_subdir(dirfd, swap)) == -1 ||
+	    same_owner_mode(sw->newfd, &st) == -1 ||
+	    renameat2(dirfd, swap, dirfd, sw->sub, RENAME_EXCHANGE) == -1) {
+		log_debug("maildrop %s: no swap of %s/ (%s): unlinking",
+		    path, sw->sub, strerror(errno));
+		(void)unlinkat(dirfd, swap, AT_REMOVEDIR);
+		goto none;
+	}
+	/* sub is the empty directory now, the old one is at swap. */
+	if (move_back(sw->oldfd, sw->newfd, &sw->del, &moved) == -1 ||
+	    (moved > 0 && fsync(sw->newfd) == -1) ||
+	    renameat(dirfd, swap, dirfd, sw->trash) == -1) {
+		log_warn("maildrop %s: commit of %s/ failed (%s); %s is left "
+		    "for the next login", path, sw->sub, strerror(errno), swap);
+		swap_clear(sw);
+		return SW_FAILED;
+	}
+	log_debug("maildrop %s: %s/ swapped, %zu kept moved back", path,
+	    sw->sub, moved);
+	return SW_DONE;
+none:
+	swap_clear(sw);
+	return SW_NONE;
+}
+
+static void
+purge_run(struct job *j)
+{
+	struct md_purge	*p = (struct md_purge *)j;
+	struct md_swap	*sw;
+	struct timespec	 now;
+	size_t		 i;
+
+	for (; p->cur < 2; p->cur++, p->started = 0) {
+		sw = &p->sw[p->cur];
+		if (sw->state != SW_DONE)
+			continue;
+		if (!p->started) {
+			trash_init(&p->t, p->dirfd, sw->trash, sw->oldfd,
+			    sw->newfd, &sw->del, sw->sub, p->path);
+			p->started = 1;
+		}
+		if (trash_step(&p->t, MD_PURGE_SLICE))
+			return;
+		p->removed += p->t.removed;
+		p->moved += p->t.moved;
+		swap_clear(sw);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	log_info("maildrop %s: purge removed=%zu moved_back=%zu ms=%.1f",
+	    p->path, p->removed, p->moved, (now.tv_sec - p->t0.tv_sec) * 1e3 +
+	    (now.tv_nsec - p->t0.tv_nsec) / 1e6);
+	close(p->dirfd);
+	/* Here, not on the loop thread: up to POP3_MAILDROP_MAX names. */
+	for (i = 0; i < p->n; i++)
+		free(p->msgs[i].name);
+	free(p->msgs);
+	free(p->path);
+	p->msgs = NULL;
+	p->finished = 1;
+}
+
+static void
+purge_done(struct job *j)
+{
+	struct md_purge	*p = (struct md_purge *)j;
+
+	if (!p->finished)
+		jobs_submit(j);
+	else
+		free(p);
+}
+
+/* 0 for "new/...", 1 for "cur/...". */
+static size_t
+sub_index(const char *name)
+{
+	return name[0] == 'n' ? 0 : 1;
+}
+
 size_t
 maildrop_commit(struct maildrop *md, size_t *failed)
 {
-	size_t	i, removed = 0;
-	int	dirfd;
+	struct md_swap	 sw[2];
+	struct md_purge	*p;
+	size_t		 i, k, removed = 0, unlinked[2] = { 0, 0 };
+	int		 dirfd, swapped = 0;
 
 	*failed = 0;
 	if ((dirfd = open_dir(md)) == -1) {
@@ -277,9 +861,50 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		*failed = md->ndel;
 		return 0;
 	}
+	memset(sw, 0, sizeof(sw));
+	sw[0].sub = "new";
+	sw[1].sub = "cur";
+	for (k = 0; k < 2; k++)
+		sw[k].oldfd = sw[k].newfd = -1;
+	/* One pass over the names (each a cache miss in a large maildrop):
+	   the sets are filled before it is known which will be used. */
+	if (md->ndel >= MD_SWAP_MIN)
+		for (k = 0; k < 2; k++)
+			nameset_init(&sw[k].del, md->ndel);
+	for (i = 0; i < md->n; i++) {
+		k = sub_index(md->msgs[i].name);
+		sw[k].nscan++;
+		if (!md->msgs[i].deleted)
+			continue;
+		sw[k].ndel++;
+		if (sw[k].del.slot != NULL)
+			nameset_add(&sw[k].del, md->msgs[i].name + 4);
+	}
+	for (k = 0; k < 2; k++) {
+		if (sw[k].ndel < MD_SWAP_MIN || sw[k].nscan - sw[k].ndel >
+		    sw[k].ndel / MD_SWAP_KEEP_DIV) {
+			nameset_clear(&sw[k].del);
+			continue;
+		}
+		sw[k].state = swap_sub(dirfd, md->path, &sw[k]);
+		if (sw[k].state == SW_DONE) {
+			removed += sw[k].ndel;
+			swapped++;
+		} else if (sw[k].state == SW_FAILED)
+			*failed += sw[k].ndel;
+	}
+	/* The renames into tmp/ are durable before QUIT is answered. */
+	if (swapped > 0 && (maildir_sync_dir(dirfd, "tmp") == -1 ||
+	    fsync(dirfd) == -1))
+		log_warn("maildrop %s: fsync: %s", md->path, strerror(errno));
+
 	for (i = 0; i < md->n; i++) {
 		if (!md->msgs[i].deleted)
 			continue;
+		k = sub_index(md->msgs[i].name);
+		if (sw[k].state != SW_NONE)
+			continue;
+		unlinked[k]++;
 		if (unlinkat(dirfd, md->msgs[i].name, 0) == 0 ||
 		    errno == ENOENT)
 			removed++;
@@ -290,9 +915,28 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		}
 	}
 	/* The removal is durable before QUIT is answered. */
-	(void)maildir_sync_dir(dirfd, "new");
-	(void)maildir_sync_dir(dirfd, "cur");
-	close(dirfd);
+	for (k = 0; k < 2; k++)
+		if (unlinked[k] > 0)
+			(void)maildir_sync_dir(dirfd, sw[k].sub);
+
+	if (swapped == 0) {
+		close(dirfd);
+		return removed;
+	}
+	/* The old files go after the answer, on another job.  It takes the
+	   message list, which the name sets point into. */
+	p = xcalloc(1, sizeof(*p));
+	p->job.run = purge_run;
+	p->job.done = purge_done;
+	p->dirfd = dirfd;
+	p->path = xstrdup(md->path);
+	memcpy(p->sw, sw, sizeof(sw));
+	p->msgs = md->msgs;
+	p->n = md->n;
+	md->msgs = NULL;
+	md->n = md->ndel = 0;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	jobs_submit(&p->job);
 	return removed;
 }
 

@@ -43,15 +43,22 @@ enum md_fail {
 
 /*
  * Opens mail_root/user (creating it with new/ cur/ tmp/ if it does not
- * exist), takes the lock and reads the message list, in delivery order.
+ * exist), takes the lock, finishes what a commit that died left in tmp/
+ * (a swap directory goes back into new/ or cur/, an abandoned trash
+ * directory is removed), and reads the message list, in delivery order.
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const char *mail_root, const char *user,
 		    const char **errstr, enum md_fail *why);
 /*
- * Removes the messages marked deleted and syncs the directories.
+ * Removes the messages marked deleted, durably: on return QUIT may be
+ * answered.  Where the session deleted nearly all of new/ or cur/, the
+ * directory is swapped for an empty one (pop3d(8), UPDATE) and the old
+ * files are unlinked afterwards by a job it queues (jobs_submit), which
+ * takes over the message list; otherwise one unlink per message.
  * Returns the number removed; *failed counts those that could not be
- * (a file already gone counts as removed).  Blocking.
+ * (a file already gone counts as removed).  Blocking; worker job
+ * threads only.  Afterwards only maildrop_free() may be called.
  */
 size_t		 maildrop_commit(struct maildrop *, size_t *failed);
 /* Closes everything, releasing the lock; NULLs the caller's pointer. */

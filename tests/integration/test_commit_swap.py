@@ -1,0 +1,344 @@
+"""QUIT of a session that deleted (almost) all of new/ or cur/: the
+directory is swapped for an empty one, what was kept is renamed back,
+QUIT is answered once that is durable, and the old files are removed
+afterwards from tmp/.pop3d-trash.*; a login first repairs what a
+commit that died left in tmp/ (pop3d(8), UPDATE)."""
+import fcntl
+import os
+import stat
+
+import pytest
+
+from pop3util import crlf, expected_uidl, unique_part, wait_until
+
+SWAP_MIN = 256      # maildrop.c MD_SWAP_MIN
+
+
+@pytest.fixture(scope="module")
+def srv(module_servers):
+    return module_servers(name="commit-swap", plaintext="loopback")
+
+
+def sess(srv, u):
+    return srv.session(u, tls=False)
+
+
+def msg(i):
+    return b"Subject: %d\n\nbody %d\n" % (i, i)
+
+
+def fill(srv, u, n, sub="new"):
+    return [srv.deliver(u, msg(i), sub=sub) for i in range(n)]
+
+
+def dele(c, nums):
+    """Pipelined DELEs, every answer +OK."""
+    nums = list(nums)
+    c.send("".join("DELE %d\r\n" % k for k in nums))
+    for k in nums:
+        r = c.line()
+        assert r.startswith("+OK"), "DELE %d -> %r" % (k, r)
+
+
+def quit_ok(c):
+    r = c.cmd("QUIT")
+    assert r.startswith("+OK"), r
+    assert c.wait_eof(10)
+    return r
+
+
+def pop3d_tmp(srv, u):
+    return sorted(n for n in os.listdir(os.path.join(srv.maildir(u), "tmp"))
+                  if n.startswith(".pop3d-"))
+
+
+def wait_tmp_clean(srv, u, timeout=10.0):
+    left = wait_until(lambda: not pop3d_tmp(srv, u), timeout)
+    assert left, "left in tmp/: %r" % pop3d_tmp(srv, u)
+
+
+def listing(c):
+    """{uidl: size} of the maildrop, via UIDL and LIST."""
+    uidl = [l.split() for l in c.multi_cmd("UIDL")]
+    lst = dict(l.split() for l in c.multi_cmd("LIST"))
+    return {u.decode(): int(lst[n]) for n, u in uidl}
+
+
+def mkfile(srv, path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    srv._chown(path)
+
+
+def mkdir(srv, path):
+    os.mkdir(path, 0o700)
+    srv._chown(path)
+
+
+# ------------------------------------------------------------- the swap
+
+def test_delete_all(srv):
+    u = srv.new_user()
+    n = 300
+    fill(srv, u, n)
+    d = srv.maildir(u)
+    before = os.stat(os.path.join(d, "new"))
+    with sess(srv, u) as c:
+        assert c.stat()[0] == n
+        dele(c, range(1, n + 1))
+        r = quit_ok(c)
+        assert "300" in r, r
+    after = os.stat(os.path.join(d, "new"))
+    assert after.st_ino != before.st_ino, "new/ was not swapped"
+    assert stat.S_IMODE(after.st_mode) == stat.S_IMODE(before.st_mode)
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+    with srv.session_retry(u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    wait_tmp_clean(srv, u)
+    assert srv.names(u) == []
+
+
+def test_delete_all_large(srv):
+    """More files than one purge job run handles (maildrop.c
+    MD_PURGE_SLICE): the purge requeues itself until the trash is gone."""
+    u = srv.new_user()
+    n = 5000
+    d = srv.maildir(u)
+    for i in range(n):
+        p = os.path.join(d, "new", "1700000000.M%dP1.large,S=9,W=9" % (i + 1))
+        mkfile(srv, p, b"x: y\r\n\r\n\r\n")
+    with sess(srv, u) as c:
+        assert c.stat() == (n, 9 * n)
+        dele(c, range(1, n + 1))
+        quit_ok(c)
+    with srv.session_retry(u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    wait_tmp_clean(srv, u, timeout=30)
+    assert srv.names(u) == []
+
+
+def test_delete_most_keeps_the_rest(srv):
+    u = srv.new_user()
+    n = 300
+    fill(srv, u, n)
+    keep = [1, 2, 57, 100, 150, 151, 200, 299, 300, 180]   # 10 <= 290 / 8
+    with sess(srv, u) as c:
+        everything = listing(c)
+        uidls = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        want = {uidls[k - 1]: everything[uidls[k - 1]] for k in keep}
+        dele(c, (k for k in range(1, n + 1) if k not in keep))
+        quit_ok(c)
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == len(keep)
+        assert listing(c) == want
+        # delivery order still holds among the kept ones
+        got = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        assert got == [uidls[k - 1] for k in sorted(keep)]
+        assert c.multi_cmd("RETR 3") == [b"Subject: 56", b"", b"body 56"]
+        c.ok("QUIT")
+    wait_tmp_clean(srv, u)
+    assert len(srv.names(u)) == len(keep)
+
+
+def test_mail_delivered_during_the_session_survives(srv):
+    u = srv.new_user()
+    n = 300
+    fill(srv, u, n)
+    with sess(srv, u) as c:
+        assert c.stat()[0] == n
+        late = srv.deliver(u, b"Subject: late\n\narrived after login\n",
+                           sec=1800000000)
+        dele(c, range(1, n + 1))
+        quit_ok(c)
+    with srv.session_retry(u) as c:
+        assert c.stat() == (1, len(crlf(b"Subject: late\n\narrived after login\n")))
+        assert c.multi_cmd("UIDL") == [("1 %s" % expected_uidl(late)).encode()]
+        assert c.multi_cmd("RETR 1") == [b"Subject: late", b"", b"arrived after login"]
+        c.ok("QUIT")
+    wait_tmp_clean(srv, u)
+
+
+def test_delete_all_in_cur(srv):
+    u = srv.new_user()
+    n = 300
+    fill(srv, u, n, sub="cur")
+    fill(srv, u, 4, sub="new")      # too few for a swap: unlinked
+    assert all(name.endswith(":2,S") for name in os.listdir(
+        os.path.join(srv.maildir(u), "cur")))
+    ino = os.stat(os.path.join(srv.maildir(u), "cur")).st_ino
+    with sess(srv, u) as c:
+        assert c.stat()[0] == n + 4
+        dele(c, range(1, n + 5))
+        r = quit_ok(c)
+        assert "304" in r, r
+    assert os.stat(os.path.join(srv.maildir(u), "cur")).st_ino != ino
+    with srv.session_retry(u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    wait_tmp_clean(srv, u)
+    assert srv.names(u) == []
+
+
+def test_non_messages_survive_the_swap(srv):
+    """Files the scan skipped (dot files, directories) are not the
+    session's to delete: they go back into new/."""
+    u = srv.new_user()
+    fill(srv, u, 300)
+    d = srv.maildir(u)
+    mkfile(srv, os.path.join(d, "new", ".hidden"), b"not a message\n")
+    mkdir(srv, os.path.join(d, "new", "subdir"))
+    mkfile(srv, os.path.join(d, "new", "subdir", "f"), b"x\n")
+    with sess(srv, u) as c:
+        dele(c, range(1, 301))
+        quit_ok(c)
+    wait_tmp_clean(srv, u)
+    assert sorted(os.listdir(os.path.join(d, "new"))) == [".hidden", "subdir"]
+    assert os.listdir(os.path.join(d, "new", "subdir")) == ["f"]
+
+
+def test_without_a_swap_the_unlink_loop_does_it(srv):
+    """mkdir in tmp/ fails: QUIT still deletes, file by file."""
+    u = srv.new_user()
+    fill(srv, u, 300)
+    d = srv.maildir(u)
+    tmp = os.path.join(d, "tmp")
+    ino = os.stat(os.path.join(d, "new")).st_ino
+    os.chmod(tmp, 0o500)
+    try:
+        with sess(srv, u) as c:
+            dele(c, range(1, 301))
+            quit_ok(c)
+    finally:
+        os.chmod(tmp, 0o700)
+    assert os.stat(os.path.join(d, "new")).st_ino == ino
+    assert srv.names(u) == []
+    assert pop3d_tmp(srv, u) == []
+
+
+def test_below_swap_min(srv):
+    u = srv.new_user()
+    names = fill(srv, u, 5)
+    ino = os.stat(os.path.join(srv.maildir(u), "new")).st_ino
+    with sess(srv, u) as c:
+        uidls = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        dele(c, (1, 3, 5))
+        quit_ok(c)
+    assert pop3d_tmp(srv, u) == []
+    assert os.stat(os.path.join(srv.maildir(u), "new")).st_ino == ino
+    with srv.session_retry(u) as c:
+        assert [l.split()[1].decode() for l in c.multi_cmd("UIDL")] == \
+            [uidls[1], uidls[3]]
+        c.ok("QUIT")
+    assert len(srv.names(u)) == 2 and len(names) == 5
+
+
+def test_too_many_kept_for_a_swap(srv):
+    """More kept than deleted/8: the unlink loop; the result is the same."""
+    u = srv.new_user()
+    fill(srv, u, SWAP_MIN + 60)
+    ino = os.stat(os.path.join(srv.maildir(u), "new")).st_ino
+    with sess(srv, u) as c:
+        uidls = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        dele(c, range(1, SWAP_MIN + 1))
+        quit_ok(c)
+    assert os.stat(os.path.join(srv.maildir(u), "new")).st_ino == ino
+    with srv.session_retry(u) as c:
+        assert [l.split()[1].decode() for l in c.multi_cmd("UIDL")] == \
+            uidls[SWAP_MIN:]
+        c.ok("QUIT")
+
+
+def test_dropped_session_deletes_nothing(srv):
+    u = srv.new_user()
+    fill(srv, u, 300)
+    c = sess(srv, u)
+    dele(c, range(1, 301))
+    c.abort()
+    with srv.session_retry(u) as c2:
+        assert c2.stat()[0] == 300
+        c2.ok("QUIT")
+    assert pop3d_tmp(srv, u) == []
+
+
+# ------------------------------------------------------------- recovery
+
+def test_recovery_of_a_swap_directory(srv):
+    """A commit died between the exchange and its commit point: QUIT was
+    never answered, so the next login puts every file back."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    srv.deliver(u, msg(0))
+    swap_new = os.path.join(d, "tmp", ".pop3d-swap.new.1700000000.1.P1Q1R0")
+    swap_cur = os.path.join(d, "tmp", ".pop3d-swap.cur.1700000000.2.P1Q2R0")
+    mkdir(srv, swap_new)
+    mkdir(srv, swap_cur)
+    left = ["1700000001.M%dP9.crashed" % i for i in range(3)]
+    for i, name in enumerate(left):
+        mkfile(srv, os.path.join(swap_new, name), msg(10 + i))
+    mkfile(srv, os.path.join(swap_cur, "1700000002.M1P9.crashed:2,S"), msg(20))
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == 5
+        got = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        assert got[1:] == left + ["1700000002.M1P9.crashed"]
+        assert c.multi_cmd("RETR 5") == [b"Subject: 20", b"", b"body 20"]
+        c.ok("QUIT")
+    assert pop3d_tmp(srv, u) == []
+    assert [unique_part(n) for n in os.listdir(os.path.join(d, "cur"))] == \
+        ["1700000002.M1P9.crashed"]
+
+
+def test_recovery_of_a_trash_directory(srv):
+    """A commit died after its commit point (QUIT may have been
+    answered): the next login removes the trash, and lists none of it."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    srv.deliver(u, msg(0))
+    trash = os.path.join(d, "tmp", ".pop3d-trash.1700000000.3.P1Q3R0")
+    mkdir(srv, trash)
+    for i in range(3):
+        mkfile(srv, os.path.join(trash, "1700000001.M%dP9.deleted" % i), msg(i))
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == 1
+        c.ok("QUIT")
+    assert not os.path.exists(trash)
+    assert pop3d_tmp(srv, u) == []
+
+
+def test_trash_being_purged_is_left_alone(srv):
+    """flock on a trash directory means someone is purging it: a login
+    leaves it; once the lock is gone, the next login removes it."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    trash = os.path.join(d, "tmp", ".pop3d-trash.1700000000.4.P1Q4R0")
+    mkdir(srv, trash)
+    mkfile(srv, os.path.join(trash, "1700000001.M1P9.deleted"), msg(1))
+    fd = os.open(trash, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with srv.session_retry(u) as c:
+            assert c.stat() == (0, 0)
+            c.ok("QUIT")
+        assert os.listdir(trash) == ["1700000001.M1P9.deleted"]
+    finally:
+        os.close(fd)
+    with srv.session_retry(u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    assert not os.path.exists(trash)
+
+
+def test_other_tmp_entries_untouched(srv):
+    u = srv.new_user()
+    d = srv.maildir(u)
+    srv.deliver(u, msg(0))
+    others = [".pop3d-swap.xyz.1", ".pop3d-other", "1700000000.M1P1.partial"]
+    for name in others:
+        mkfile(srv, os.path.join(d, "tmp", name), b"x\n")
+    mkdir(srv, os.path.join(d, "tmp", ".pop3d-swap.bad.2"))
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == 1
+        c.ok("QUIT")
+    assert sorted(os.listdir(os.path.join(d, "tmp"))) == sorted(
+        others + [".pop3d-swap.bad.2"])
