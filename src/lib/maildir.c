@@ -25,6 +25,7 @@
 #include <sys/random.h>
 
 #include "dot.h"
+#include "fsutil.h"
 #include "maildir.h"
 
 /* Host name part of unique names: bounded so ",S=..,W=..:2,.." fits. */
@@ -349,16 +350,7 @@ maildir_sync_new(int dirfd)
 int
 maildir_sync_dir(int dirfd, const char *sub)
 {
-	int	 fd, r, saved;
-
-	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
+	return fsync_dirat(dirfd, sub);
 }
 
 /*
@@ -550,7 +542,7 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
 {
 	char	 tmp[POP3_MDNAME_MAX + 8], dst[POP3_MDNAME_MAX + 8];
 	char	 dots[32] = "";
-	int	 dfd = -1, saved, moved = 0, fd = tx->fd;
+	int	 saved, moved = 0, fd = tx->fd;
 
 	if (fd == -1) {
 		errno = EBADF;
@@ -578,11 +570,8 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
 	if (md_rename(tx->dirfd, tmp, dst) == -1)
 		goto fail;
 	moved = 1;
-	if (syncdir && ((dfd = openat(tx->dirfd, "new", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC)) == -1 || fsync(dfd) == -1))
+	if (syncdir && fsync_dirat(tx->dirfd, "new") == -1)
 		goto fail;
-	if (dfd != -1)
-		close(dfd);
 	if (namebuf != NULL)
 		snprintf(namebuf, namelen, "%s", dst + 4);
 	return 0;
@@ -591,8 +580,6 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	if (dfd != -1)
-		close(dfd);
 	(void)unlinkat(tx->dirfd, moved ? dst : tmp, 0);
 	errno = saved;
 	return -1;

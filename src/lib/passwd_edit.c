@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "passwd.h"
 #include "passwd_edit.h"
 #include "xmalloc.h"
@@ -317,29 +318,6 @@ pe_read(const char *path, struct buf *b, struct stat *st, char **errp)
 	return -1;
 }
 
-/* fsyncs the directory holding path, so that a rename in it is durable. */
-static int
-pe_sync_dir(const char *path)
-{
-	const char	*slash = strrchr(path, '/');
-	char		*dir;
-	int		 fd, rv, saved;
-
-	if (slash == NULL)
-		dir = xstrdup(".");
-	else
-		dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd == -1)
-		return -1;
-	rv = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rv;
-}
-
 /*
  * Writes data to "<path>.tmp" with the given owner and mode, fsyncs it,
  * renames it over path and fsyncs the directory.  0, or -1 with *errp.
@@ -383,7 +361,7 @@ pe_replace(const char *path, const struct buf *data, uid_t uid, gid_t gid,
 	}
 	if (rename(tmp, path) == -1)
 		goto fail_unlink;
-	if (pe_sync_dir(path) == -1) {
+	if (fsync_parent(path) == -1) {
 		xasprintf(errp, "%s: replaced, but syncing its directory "
 		    "failed: %s", path, strerror(errno));
 		free(tmp);

@@ -91,4 +91,13 @@
 /* The mbox/state lock is retried this long before giving up (seconds). */
 #define FETCH_LOCK_WAIT		30
 
+/*
+ * The mbox key scan holds at most this much of a line: our From_ lines
+ * are under 150 octets (dv_mbox_format), so a longer line is not one of
+ * ours and the rest of it is skipped; a gigantic line costs no memory.
+ */
+#define FETCH_MBOX_LINE_MAX	256
+/* Bytes per read(2) of the mbox key scan. */
+#define FETCH_MBOX_READ	(64 * 1024)
+
 #endif

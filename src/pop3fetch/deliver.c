@@ -337,6 +337,96 @@ dv_mbox_ours(const char *line, size_t n, unsigned long long *reclen)
 	return 1;
 }
 
+/* The mbox key scan's view of the records it has passed. */
+struct dv_scan {
+	struct deliver		*d;
+	int			 have;	/* the last From_ line was ours */
+	char			 key[DELIVER_KEY_LEN];
+	unsigned long long	 reclen;	/* its LEN */
+	off_t			 rec_from;	/* offset of its From_ line */
+	off_t			 rec_body;	/* offset just after it */
+};
+
+/*
+ * One line of the mbox, starting at offset off: its first n bytes, and
+ * fits = 0 if the line was longer than FETCH_MBOX_LINE_MAX (only its
+ * start is here, and it cannot be one of our From_ lines).  A From_ line
+ * of any length ends the record before it, which counts if it is whole.
+ */
+static void
+dv_scan_line(struct dv_scan *s, const char *line, size_t n, off_t off,
+    int fits)
+{
+	unsigned long long	 len;
+
+	if (n < 5 || memcmp(line, "From ", 5) != 0)
+		return;
+	if (s->have && off == s->rec_body + (off_t)s->reclen)
+		(void)dv_key_add(s->d, s->key, DELIVER_KEY_LEN);
+	s->have = fits && dv_mbox_ours(line, n, &len);
+	if (s->have) {
+		memcpy(s->key, line + 5, DELIVER_KEY_LEN);
+		s->reclen = len;
+		s->rec_from = off;
+		s->rec_body = off + (off_t)n;
+	}
+}
+
+/*
+ * Reads the mbox at fd to its end in FETCH_MBOX_READ chunks, handing
+ * each line to dv_scan_line() as it ends (a last line without LF at the
+ * end of the file).  A line is gathered across reads up to
+ * FETCH_MBOX_LINE_MAX bytes; past that its start is handed on once
+ * and the rest skipped to its LF, so only a byte after an LF ever starts
+ * a line and memory stays bounded whatever the file holds.  Sets *size
+ * to the bytes read.  0, or -1 with errno.
+ */
+static int
+dv_mbox_scan(int fd, struct dv_scan *s, off_t *size)
+{
+	char		 rbuf[FETCH_MBOX_READ], line[FETCH_MBOX_LINE_MAX];
+	const char	*p, *end, *nl;
+	size_t		 llen = 0, take;
+	ssize_t		 r;
+	off_t		 pos = 0, bol = 0;
+	int		 skip = 0;
+
+	for (;;) {
+		if ((r = read(fd, rbuf, sizeof(rbuf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		for (p = rbuf, end = rbuf + r; p < end; p += take) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			take = (size_t)((nl != NULL ? nl + 1 : end) - p);
+			/* With skip set, p is inside an over-long line. */
+			if (!skip && take > sizeof(line) - llen) {
+				memcpy(line + llen, p, sizeof(line) - llen);
+				dv_scan_line(s, line, sizeof(line), bol, 0);
+				skip = 1;
+			} else if (!skip) {
+				memcpy(line + llen, p, take);
+				llen += take;
+			}
+			pos += (off_t)take;
+			if (nl != NULL) {
+				if (!skip)
+					dv_scan_line(s, line, llen, bol, 1);
+				skip = 0;
+				llen = 0;
+				bol = pos;
+			}
+		}
+	}
+	if (!skip && llen > 0)
+		dv_scan_line(s, line, llen, bol, 1);
+	*size = pos;
+	return 0;
+}
+
 /*
  * Collects the keys of our records in the mbox, counting a record only
  * if it is whole: the next From_ line (or the end of the file) starts
@@ -348,15 +438,13 @@ dv_mbox_ours(const char *line, size_t n, unsigned long long *reclen)
 static int
 dv_mbox_keys(struct deliver *d, char **errp)
 {
-	FILE			*f = NULL;
-	char			*line = NULL, *lock = NULL;
-	char			 key[DELIVER_KEY_LEN];
-	size_t			 cap = 0;
-	ssize_t			 n;
-	off_t			 off = 0, rec_from = -1, rec_body = 0;
-	unsigned long long	 reclen = 0, len;
-	int			 fd = -1, rc = -1, have = 0;
+	struct dv_scan	 s;
+	char		*lock = NULL;
+	off_t		 size;
+	int		 fd = -1, rc = -1;
 
+	memset(&s, 0, sizeof(s));
+	s.d = d;
 	xasprintf(&lock, "%s.lock", d->path);
 	if (dv_dotlock(lock) == -1) {
 		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
@@ -372,37 +460,23 @@ dv_mbox_keys(struct deliver *d, char **errp)
 			    strerror(errno));
 		goto out;
 	}
-	if (dv_fcntl_lock(fd) == -1 || (f = fdopen(fd, "r")) == NULL) {
+	if (dv_fcntl_lock(fd) == -1) {
 		xasprintf(errp, "mbox %s: lock: %s", d->path, strerror(errno));
 		goto out;
 	}
-	while ((n = getline(&line, &cap, f)) != -1) {
-		if (n >= 5 && memcmp(line, "From ", 5) == 0) {
-			/* The record before this line ends here. */
-			if (have && off == rec_body + (off_t)reclen)
-				(void)dv_key_add(d, key, DELIVER_KEY_LEN);
-			have = dv_mbox_ours(line, (size_t)n, &len);
-			if (have) {
-				memcpy(key, line + 5, DELIVER_KEY_LEN);
-				reclen = len;
-				rec_from = off;
-				rec_body = off + n;
-			}
-		}
-		off += n;
-	}
-	if (ferror(f)) {
-		xasprintf(errp, "mbox %s: read error", d->path);
+	if (dv_mbox_scan(fd, &s, &size) == -1) {
+		xasprintf(errp, "mbox %s: read: %s", d->path, strerror(errno));
 		goto out;
 	}
-	if (have) {
-		if (off == rec_body + (off_t)reclen)
-			(void)dv_key_add(d, key, DELIVER_KEY_LEN);
-		else if (off < rec_body + (off_t)reclen) {
+	if (s.have) {
+		if (size == s.rec_body + (off_t)s.reclen)
+			(void)dv_key_add(d, s.key, DELIVER_KEY_LEN);
+		else if (size < s.rec_body + (off_t)s.reclen) {
 			/* Our append, cut short: take it back. */
 			log_warn("mbox %s: removing a message cut short at "
-			    "offset %lld", d->path, (long long)rec_from);
-			if (ftruncate(fd, rec_from) == -1 || fsync(fd) == -1) {
+			    "offset %lld", d->path, (long long)s.rec_from);
+			if (ftruncate(fd, s.rec_from) == -1 ||
+			    fsync(fd) == -1) {
 				xasprintf(errp, "mbox %s: truncate: %s",
 				    d->path, strerror(errno));
 				goto out;
@@ -411,13 +485,10 @@ dv_mbox_keys(struct deliver *d, char **errp)
 	}
 	rc = 0;
  out:
-	if (f != NULL)
-		fclose(f);	/* closes fd, dropping the fcntl lock */
-	else if (fd != -1)
-		close(fd);
+	if (fd != -1)
+		close(fd);	/* drops the fcntl lock */
 	(void)unlink(lock);
 	free(lock);
-	free(line);
 	return rc;
 }
 

@@ -140,6 +140,7 @@ def _tty_session(args, answers, timeout=60):
         finally:
             os._exit(127)
     seen = b""
+    answered = 0        # len(seen) when the last answer went
     answers = list(answers)
     end = time.monotonic() + timeout
     try:
@@ -154,8 +155,12 @@ def _tty_session(args, answers, timeout=60):
             if not chunk:
                 break
             seen += chunk
-            if answers and seen.rstrip().endswith(b":"):
+            # Only a prompt shown since the last answer: the newline
+            # pop3ctl echoes after an answer is no cue (an answer typed
+            # before the next prompt sets up the terminal is flushed).
+            if answers and seen[answered:].rstrip().endswith(b":"):
                 os.write(fd, answers.pop(0).encode() + b"\n")
+                answered = len(seen)
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)

@@ -1,0 +1,45 @@
+/*
+ * fsutil.c - fsync of a directory, so that a rename into it survives a
+ * power loss (rename(2) alone is only atomic, not durable).  Library code
+ * run by pop3d's maildrop threads, pop3fetch and pop3ctl.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "xmalloc.h"
+
+int
+fsync_dirat(int dirfd, const char *sub)
+{
+	int	 fd, r, saved;
+
+	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int
+fsync_parent(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*dir;
+	int		 r, saved;
+
+	if (slash == NULL)
+		return fsync_dirat(AT_FDCWD, ".");
+	dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	r = fsync_dirat(AT_FDCWD, dir);
+	saved = errno;
+	free(dir);
+	errno = saved;
+	return r;
+}
