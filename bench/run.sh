@@ -270,14 +270,14 @@ echo "run.sh: servers: $SERVERS; rounds $ROUNDS; modes $MODES" >&2
 
 # Warm-up: every sessions user logs in once (fills the auth caches, the
 # page cache and Dovecot's indexes for these maildrops), untimed.
-if has sessions || has idle || has idle10k; then
+if has sessions || has retr || has idle || has idle10k; then
 	for srv in $SERVERS; do
 		set -- $(ports "$srv")
 		$GEN -m sessions -p "$1" -f 100 -N "$SESS_USERS" -c 4 \
 		    -n "$SESS_USERS" >/dev/null 2>&1 || true
 		$GEN -m retr -p "$1" -f 0 -N 100 -c 4 -n 100 >/dev/null 2>&1 ||
 		    true
-		$GEN -m retr -p "$1" -u large -W 0 -f 0 -N 1 -c 1 -n 1 \
+		$GEN -m retr -p "$1" -u large -W 0 -f 0 -N 2 -c 1 -n 2 \
 		    >/dev/null 2>&1 || true
 	done
 fi
@@ -319,6 +319,12 @@ while [ $r -le "$ROUNDS" ]; do
 			    -W 0 -f 0 -N 1 -c 1 -d "$SECS"
 			run "$srv" $r retr-256k-tls -m retr -t -p "$tl" -u large \
 			    -W 0 -f 0 -N 1 -c 1 -d "$SECS"
+			# large1: no line starts with '.' (most mail), so
+			# pop3d sends the stored file as it is.
+			run "$srv" $r retr-256k-nodot-plain -m retr -p "$pl" \
+			    -u large -W 0 -f 1 -N 1 -c 1 -d "$SECS"
+			run "$srv" $r retr-256k-nodot-tls -m retr -t -p "$tl" \
+			    -u large -W 0 -f 1 -N 1 -c 1 -d "$SECS"
 		fi
 		if has idle; then
 			# a fresh server: its baseline holds no freed heap
