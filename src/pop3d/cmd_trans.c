@@ -199,15 +199,22 @@ retr_cont(struct session *s)
 {
 	static unsigned char in[RETR_CHUNK];	/* loop thread only */
 	unsigned char	*out;
+	size_t		 want = sizeof(in), k;
 	ssize_t		 n;
-	size_t		 k;
 
-	/* A wire-form file's size is known: no read to find its end. */
-	if (!dot_enc_done(&s->enc) && (s->msgsize == 0 ||
-	    s->sent < s->msgsize)) {
-		while ((n = read(s->msgfd, in, sizeof(in))) == -1 &&
-		    errno == EINTR)
+	/*
+	 * A wire-form file's size was checked: exactly that much is read
+	 * (no read to find the end; one that comes early ends the session).
+	 */
+	if (s->msgsize > 0 && s->msgsize - s->sent < want)
+		want = (size_t)(s->msgsize - s->sent);
+	if (!dot_enc_done(&s->enc) && want > 0) {
+		while ((n = read(s->msgfd, in, want)) == -1 && errno == EINTR)
 			;
+		if (n == 0 && s->msgsize > 0) {
+			errno = ENODATA;
+			return retr_fail(s);
+		}
 		if (n == -1)
 			return retr_fail(s);
 		if (n > 0) {

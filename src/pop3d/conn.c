@@ -355,8 +355,10 @@ send_file_now(struct conn *c, int fd, uint64_t len, off_t *off,
 		;
 	evbuffer_freeze(out, 1);
 	if (evbuffer_get_length(out) == 0) {
-		while ((uint64_t)*off < len && (n = sendfile(sock, fd, off,
-		    (size_t)(len - (uint64_t)*off))) > 0)
+		/* At most a loop turn's worth: other sessions wait meanwhile. */
+		while ((uint64_t)*off < len && *off < CONN_MAX_WRITE &&
+		    (n = sendfile(sock, fd, off, (size_t)(len -
+		    (uint64_t)*off))) > 0)
 			;
 		if ((uint64_t)*off == len && (n = write(sock, trailer,
 		    tlen)) > 0)
@@ -381,6 +383,18 @@ conn_send_file(struct conn *c, int fd, uint64_t len, const char *trailer,
 		return -1;
 	}
 	tsent = send_file_now(c, fd, len, &off, trailer, tlen);
+	if ((uint64_t)off < len || tsent < tlen) {
+		/*
+		 * The socket may be full now, but a write event activated
+		 * before (EPOLLOUT seen with this command's EPOLLIN) may still
+		 * run in this loop turn; libevent takes the EAGAIN of its
+		 * sendfile for an end of file and closes.  Deleting and adding
+		 * the event drops that activation: it waits for a real
+		 * EPOLLOUT.
+		 */
+		bufferevent_disable(c->bev, EV_WRITE);
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
 	/*
 	 * The rest through libevent: the output buffer of a socket
 	 * bufferevent drains to its fd, so a file segment goes out with

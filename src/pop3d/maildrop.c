@@ -59,7 +59,6 @@ struct scan_ent {
 	char			*name;	/* "new/x" or "cur/x" */
 	struct maildir_name	 mn;
 	uint64_t		 size;
-	int			 wire;
 };
 
 static int
@@ -165,7 +164,6 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 		snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
 		e.name = xstrdup(path);
 		e.size = e.mn.wsize;
-		e.wire = maildir_name_is_wire(&e.mn);
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
 			*v = xreallocarray(*v, *cap, sizeof(**v));
@@ -642,7 +640,6 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	for (i = 0; i < n; i++) {
 		md->msgs[i].name = v[i].name;
 		md->msgs[i].size = v[i].size;
-		md->msgs[i].wire = v[i].wire;
 		md->size += v[i].size;
 	}
 	free(v);

@@ -16,8 +16,6 @@
 struct md_msg {
 	char		*name;		/* "new/<file>" or "cur/<file>", owned */
 	uint64_t	 size;		/* CRLF size, what LIST says */
-	int		 wire;		/* the name says: stored as sent
-					   (maildir_name_is_wire) */
 	int		 deleted;
 };
 

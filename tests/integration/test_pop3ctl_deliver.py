@@ -330,3 +330,39 @@ def test_sendfile_pipelined_big(srv):
         c.close()
     # Delivery order: big, small, big.
     assert got == [crlf(big), crlf(small), crlf(big)]
+
+
+def test_sendfile_after_a_pipelined_answer(srv):
+    """NOOP, then after a gap of 0 to 600 microseconds a big wire-form
+    RETR, 120 times without reading in between: every answer complete
+    and in order.  Aimed at the RETR arriving between the NOOP's loop
+    turn and the next, when its input and a write event already seen
+    run in the same turn: the RETR fills the socket at once, and the
+    rest must wait for the socket to drain instead of ending the
+    connection (libevent takes an EAGAIN of its sendfile for an end of
+    file).  That window is narrow; the test does not hit it every run."""
+    big = (b"From: a@example.test\nSubject: huge\n\n" +
+           b"".join(b"line %07d of a huge message, no dot first\n" % i
+                    for i in range(50000)))
+    r = deliver(srv.conf_path, "rcpt", big)
+    assert r.returncode == EX_OK, r.err
+    want = crlf(big)
+    c = srv.connect(tls=False)
+    try:
+        c.login("rcpt", PW)
+        # The RETR must land between the NOOP's turn and the next one:
+        # gaps from 0 to 600 microseconds, so some of them do.
+        for i in range(120):
+            c.send(b"NOOP\r\n")
+            t = time.perf_counter() + i * 5e-6
+            while time.perf_counter() < t:
+                pass
+            c.send(b"RETR 1\r\n")
+            time.sleep(0.005)
+            assert c.line().startswith("+OK"), i
+            assert c.line().startswith("+OK"), i
+            assert c.multi_raw()[:-3] == want, i
+        c.ok("DELE 1")
+        c.ok("QUIT")
+    finally:
+        c.close()
