@@ -144,31 +144,51 @@ retr_fail(struct session *s)
 }
 
 /*
+ * The next part of the message file, at most max bytes.  A wire-form
+ * file (msgsize set) is read exactly to the size RETR checked: 0 once
+ * all of it was read, and one ending early is an error (ENODATA), as
+ * an answer cut short could not be told from a complete one.  Other
+ * files are read to their end (0).  -1 with errno on failure.
+ */
+static ssize_t
+retr_read(struct session *s, unsigned char *buf, size_t max)
+{
+	ssize_t	n;
+
+	if (s->msgsize > 0 && s->msgsize - s->sent < max)
+		max = (size_t)(s->msgsize - s->sent);
+	if (max == 0)
+		return 0;
+	while ((n = read(s->msgfd, buf, max)) == -1 && errno == EINTR)
+		;
+	if (n == 0 && s->msgsize > 0) {
+		errno = ENODATA;
+		return -1;
+	}
+	if (n > 0)
+		s->sent += (uint64_t)n;
+	return n;
+}
+
+/*
  * RETR of a wire-form file (every line ends in CRLF, none starts with
  * '.'): its bytes are the answer, read straight into the output buffer.
- * The file must have the size LIST gave: a shorter one ends the session
- * (an answer cut short could not be told from a complete one).
  */
 static int
 retr_raw_cont(struct session *s)
 {
-	unsigned char	*out;
 	uint64_t	 left = s->msgsize - s->sent;
 	size_t		 want = left < RETR_CHUNK ? (size_t)left : RETR_CHUNK;
+	unsigned char	*out;
 	ssize_t		 n;
 
 	if (want > 0) {
+		/* No more room than the rest of the file needs. */
 		out = conn_reserve(s->conn, want);
-		while ((n = read(s->msgfd, out, want)) == -1 && errno == EINTR)
-			;
-		if (n <= 0) {
-			conn_commit(s->conn, 0);
-			if (n == 0)
-				errno = ENODATA;
+		n = retr_read(s, out, want);
+		conn_commit(s->conn, n > 0 ? (size_t)n : 0);
+		if (n == -1)
 			return retr_fail(s);
-		}
-		conn_commit(s->conn, (size_t)n);
-		s->sent += (uint64_t)n;
 		return 0;
 	}
 	conn_write(s->conn, ".\r\n", 3);
@@ -184,7 +204,8 @@ retr_sendfile_cont(struct session *s)
 	int	fd = s->msgfd;
 
 	s->msgfd = -1;
-	if (conn_send_file(s->conn, fd, s->sent, ".\r\n", 3) == -1) {
+	s->sent = s->msgsize;
+	if (conn_send_file(s->conn, fd, s->msgsize, ".\r\n", 3) == -1) {
 		/* Out of memory (conn_send_file closed fd). */
 		log_err("%016llx retr: cannot queue the file",
 		    (unsigned long long)s->id);
@@ -199,29 +220,16 @@ retr_cont(struct session *s)
 {
 	static unsigned char in[RETR_CHUNK];	/* loop thread only */
 	unsigned char	*out;
-	size_t		 want = sizeof(in), k;
+	size_t		 k;
 	ssize_t		 n;
 
-	/*
-	 * A wire-form file's size was checked: exactly that much is read
-	 * (no read to find the end; one that comes early ends the session).
-	 */
-	if (s->msgsize > 0 && s->msgsize - s->sent < want)
-		want = (size_t)(s->msgsize - s->sent);
-	if (!dot_enc_done(&s->enc) && want > 0) {
-		while ((n = read(s->msgfd, in, want)) == -1 && errno == EINTR)
-			;
-		if (n == 0 && s->msgsize > 0) {
-			errno = ENODATA;
-			return retr_fail(s);
-		}
-		if (n == -1)
+	if (!dot_enc_done(&s->enc)) {
+		if ((n = retr_read(s, in, sizeof(in))) == -1)
 			return retr_fail(s);
 		if (n > 0) {
 			out = conn_reserve(s->conn, dot_enc_bound((size_t)n));
 			k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
 			conn_commit(s->conn, k);
-			s->sent += (uint64_t)n;
 			return 0;
 		}
 	}
@@ -272,10 +280,9 @@ retr_wire(struct session *s, size_t i)
 	s->msgsize = m->size;
 	if (mn.dots > 0)
 		dot_enc_init_wire(&s->enc);
-	else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN) {
-		s->sent = m->size;
+	else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN)
 		s->cont = retr_sendfile_cont;
-	} else
+	else
 		s->cont = retr_raw_cont;
 }
 

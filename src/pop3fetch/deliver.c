@@ -240,6 +240,22 @@ dv_mbox_format(const char *key, const unsigned char *data, size_t len,
 	return buf_take(&b, outlen);
 }
 
+/* Takes the mbox's dotlock: its path (to unlink and free), or NULL. */
+static char *
+dv_mbox_dotlock(struct deliver *d, char **errp)
+{
+	char	*lock;
+
+	xasprintf(&lock, "%s.lock", d->path);
+	if (dv_dotlock(lock) == -1) {
+		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
+		    strerror(errno));
+		free(lock);
+		return NULL;
+	}
+	return lock;
+}
+
 static int
 dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
     size_t len, char **errp)
@@ -251,13 +267,8 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	int		 fd = -1, ok = 0, saved;
 	const char	*what = "open";
 
-	xasprintf(&lock, "%s.lock", d->path);
-	if (dv_dotlock(lock) == -1) {
-		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
-		    strerror(errno));
-		free(lock);
+	if ((lock = dv_mbox_dotlock(d, errp)) == NULL)
 		return -1;
-	}
 	out = dv_mbox_format(key, data, len, &outlen);
 	if ((fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
@@ -445,13 +456,8 @@ dv_mbox_keys(struct deliver *d, char **errp)
 
 	memset(&s, 0, sizeof(s));
 	s.d = d;
-	xasprintf(&lock, "%s.lock", d->path);
-	if (dv_dotlock(lock) == -1) {
-		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
-		    strerror(errno));
-		free(lock);
+	if ((lock = dv_mbox_dotlock(d, errp)) == NULL)
 		return -1;
-	}
 	if ((fd = open(d->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
 			rc = 0;

@@ -152,6 +152,26 @@ test_encode_table(void **state)
 	}
 }
 
+/*
+ * Encodes in chunks of 1..maxstep bytes (random; maxstep 0: one chunk)
+ * and finishes; returns the output length.
+ */
+static size_t
+encode_chunks(struct dot_enc *e, const unsigned char *in, size_t len,
+    unsigned maxstep, unsigned int *seed, unsigned char *out)
+{
+	size_t	i, o = 0, step;
+
+	for (i = 0; i < len; i += step) {
+		step = maxstep == 0 ? len - i : 1 + (size_t)(rand_r(seed) %
+		    maxstep);
+		if (step > len - i)
+			step = len - i;
+		o += dot_enc_chunk(e, in + i, step, out + o);
+	}
+	return o + dot_enc_finish(e, out + o);
+}
+
 /* Pseudo-random messages: chunking never changes the output. */
 static void
 test_encode_random(void **state)
@@ -161,7 +181,7 @@ test_encode_random(void **state)
 	unsigned char	 part[dot_enc_bound(200) + 5];
 	struct dot_enc	 e;
 	unsigned int	 seed = 1;
-	size_t		 len, i, o, p, step, n;
+	size_t		 len, i, o, p, n;
 	int		 round, top;
 
 	for (round = 0; round < 2000; round++) {
@@ -182,13 +202,7 @@ test_encode_random(void **state)
 			dot_enc_init_top(&e, n);
 		else
 			dot_enc_init(&e);
-		for (i = 0, p = 0; i < len; i += step) {
-			step = 1 + (size_t)(rand_r(&seed) % 7);
-			if (step > len - i)
-				step = len - i;
-			p += dot_enc_chunk(&e, in + i, step, part + p);
-		}
-		p += dot_enc_finish(&e, part + p);
+		p = encode_chunks(&e, in, len, 7, &seed, part);
 		assert_int_equal(p, o);
 		assert_memory_equal(part, whole, o);
 	}
@@ -208,7 +222,7 @@ test_encode_wire(void **state)
 	unsigned char	 got[dot_enc_bound(300) + 5];
 	struct dot_enc	 e;
 	unsigned int	 seed = 7;
-	size_t		 len, w, o, p, i, step;
+	size_t		 len, w, o, p, i;
 	int		 round;
 
 	for (round = 0; round < 3000; round++) {
@@ -235,14 +249,8 @@ test_encode_wire(void **state)
 		o += dot_enc_finish(&e, want + o);
 
 		dot_enc_init_wire(&e);
-		for (i = 0, p = 0; i < len; i += step) {
-			step = round % 3 == 0 ? len : 1 +
-			    (size_t)(rand_r(&seed) % 9);
-			if (step > len - i)
-				step = len - i;
-			p += dot_enc_chunk(&e, in + i, step, got + p);
-		}
-		p += dot_enc_finish(&e, got + p);
+		p = encode_chunks(&e, in, len, round % 3 == 0 ? 0 : 9, &seed,
+		    got);
 		assert_int_equal(p, o);
 		assert_memory_equal(got, want, o);
 	}
