@@ -410,6 +410,12 @@ cmd_quit(struct session *s, struct pop3_cmd *cmd)
 
 	s->end_reason = "quit";
 	if (s->state != SESS_TRANS || s->md->ndel == 0) {
+		/*
+		 * Release the maildrop lock before the +OK goes out: a client
+		 * that reconnects as soon as it reads it must not meet
+		 * [IN-USE] from this session.
+		 */
+		maildrop_free(&s->md);
 		session_set_reply(s, "bye");
 		return POP_CLOSE;
 	}

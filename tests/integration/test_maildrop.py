@@ -218,6 +218,27 @@ def test_retr_20mb(srv, big, tls):
         c.ok("QUIT")
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_quit_answer_after_lock_release(srv, tls):
+    """A client that logs in again the moment it has read QUIT's +OK (and
+    has not even closed its socket) must not get [IN-USE]: the lock goes
+    before the answer, with and without deletions. Over TLS the session
+    outlives the answer by the close_notify exchange."""
+    u = srv.new_user()
+    for i in range(12):
+        srv.deliver(u, b"Subject: %d\n\nbody\n" % i)
+    for i in range(12):
+        c = sess(srv, u, tls=tls)
+        if i % 2:
+            c.ok("DELE 1")
+        c.ok("QUIT")
+        c2 = sess(srv, u)       # no retry: [IN-USE] fails the test
+        assert c2.stat()[0] == 12 - (i + 1) // 2
+        c2.ok("QUIT")
+        c2.close()
+        c.close()
+
+
 def test_cut_mid_retr(srv, big):
     u, msg, name = big
     before = srv.names(u)
