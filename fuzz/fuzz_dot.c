@@ -72,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dot_enc		 e;
 	unsigned		 seed;
 	uint64_t		 lines, crlf;
-	size_t			 na, nb, nd, i, w = 0;
+	size_t			 na, nb, nd, i, w = 0, dots;
 	int			 top, st = 0;
 
 	if (size < 2)
@@ -140,7 +140,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * (a stored ,D= file), in any chunks, must answer what the general
 	 * one did for the input.
 	 */
-	dot_enc_init_wire(&e);
+	for (dots = 0, i = 0; i < w; i++)
+		dots += want[i] == '.' && (i == 0 || want[i - 1] == '\n');
+	dot_enc_init_wire(&e, dots);
 	nb = encode(&e, want, w, seed | 1, b);
 	if (na != nb || memcmp(a, b, na) != 0)
 		abort();

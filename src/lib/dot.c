@@ -28,10 +28,11 @@ dot_enc_init(struct dot_enc *e)
 }
 
 void
-dot_enc_init_wire(struct dot_enc *e)
+dot_enc_init_wire(struct dot_enc *e, uint64_t maxdots)
 {
 	dot_enc_init(e);
 	e->wire = 1;
+	e->dots_left = maxdots;
 }
 
 void
@@ -82,7 +83,10 @@ enc_fast(struct dot_enc *e, const unsigned char *in, size_t len,
  * RETR of CRLF input: a '.' right after an LF (or first in the message)
  * is doubled; everything else is copied in runs.  The run before a
  * stuffed dot ends just before it, and the next run starts at it, so
- * the extra '.' is the only byte written that is not a copy.
+ * the extra '.' is the only byte written that is not a copy.  At most
+ * e->dots_left dots are added: one more is DOT_ENC_OVER, so a file with
+ * more lines starting with '.' than its name says cannot overrun the
+ * room dot_enc_wire_bound() gave.
  */
 static size_t
 enc_wire(struct dot_enc *e, const unsigned char *in, size_t len,
@@ -95,11 +99,17 @@ enc_wire(struct dot_enc *e, const unsigned char *in, size_t len,
 	if (len == 0)
 		return 0;
 	if (e->bol && *in == '.') {
+		if (e->dots_left == 0)
+			return DOT_ENC_OVER;
+		e->dots_left--;
 		*o++ = '.';
 		p++;
 	}
 	while (p < end && (d = memchr(p, '.', (size_t)(end - p))) != NULL) {
 		if (d > in && d[-1] == '\n') {
+			if (e->dots_left == 0)
+				return DOT_ENC_OVER;
+			e->dots_left--;
 			n = (size_t)(d - run);
 			memcpy(o, run, n);
 			o += n;

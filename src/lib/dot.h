@@ -23,6 +23,7 @@ struct dot_enc {
 	int	top;		/* TOP mode: stop after lines_left body lines */
 	int	done;		/* TOP: limit reached, ignore further input */
 	int	wire;		/* input has CRLF line ends: stuff dots only */
+	uint64_t dots_left;	/* wire: dots it may still add */
 };
 
 /* Full message (RETR). */
@@ -34,9 +35,21 @@ void	dot_enc_init(struct dot_enc *);
  * far cheaper than a look at every line end.  Output on such input is
  * that of dot_enc_init(); on other input a bare LF stays bare (a '.'
  * after it is still doubled, so the end of the answer stays where it
- * is).
+ * is).  maxdots is how many lines start with '.' (the name's ,D=): the
+ * encoder adds no more dots than that, so dot_enc_wire_bound() is the
+ * room it needs, and input with more such lines gets DOT_ENC_OVER.
  */
-void	dot_enc_init_wire(struct dot_enc *);
+void	dot_enc_init_wire(struct dot_enc *, uint64_t maxdots);
+/* Room dot_enc_chunk() needs for len bytes of a wire encoder's input. */
+#define dot_enc_wire_bound(e, len)					\
+	((len) + ((e)->dots_left < (len) ? (size_t)(e)->dots_left : (len)))
+/*
+ * What dot_enc_chunk() returns when a wire encoder meets more lines
+ * starting with '.' than its maxdots.  It then wrote at most
+ * dot_enc_wire_bound() bytes, which are no answer; the encoder is
+ * spent.
+ */
+#define DOT_ENC_OVER	((size_t)-1)
 /*
  * TOP: header lines up to and including the first empty line ("\n" or
  * "\r\n"), then at most nlines body lines.  A message without an empty

@@ -25,6 +25,13 @@
 /* Bytes read from a message file per step of a RETR. */
 #define RETR_CHUNK	(128 * 1024)
 /*
+ * The same for a wire-form file, whose answer is its bytes plus the
+ * dots its name counts: one up to this size is read and queued, its
+ * end included, in a single step (one read(2), and one write when the
+ * socket takes it).
+ */
+#define RETR_WIRE_STEP	(512 * 1024)
+/*
  * Wire-form messages at least this big go out with sendfile(2) on plain
  * connections; smaller ones are read into the output buffer, where
  * several answers share one write(2) (a sendfile is a call of its own).
@@ -170,6 +177,17 @@ retr_read(struct session *s, unsigned char *buf, size_t max)
 	return n;
 }
 
+/* The last step of a wire-form RETR read all of the file. */
+static int
+retr_wire_end(struct session *s)
+{
+	if (s->sent < s->msgsize)
+		return 0;
+	close(s->msgfd);
+	s->msgfd = -1;
+	return 1;
+}
+
 /*
  * RETR of a wire-form file (every line ends in CRLF, none starts with
  * '.'): its bytes are the answer, read straight into the output buffer.
@@ -178,23 +196,65 @@ static int
 retr_raw_cont(struct session *s)
 {
 	uint64_t	 left = s->msgsize - s->sent;
-	size_t		 want = left < RETR_CHUNK ? (size_t)left : RETR_CHUNK;
+	size_t		 want, k;
 	unsigned char	*out;
 	ssize_t		 n;
 
-	if (want > 0) {
-		/* No more room than the rest of the file needs. */
-		out = conn_reserve(s->conn, want);
-		n = retr_read(s, out, want);
-		conn_commit(s->conn, n > 0 ? (size_t)n : 0);
-		if (n == -1)
-			return retr_fail(s);
-		return 0;
+	want = left < RETR_WIRE_STEP ? (size_t)left : RETR_WIRE_STEP;
+	/* No more room than the rest of the file and the end need. */
+	out = conn_reserve(s->conn, want + 3);
+	if ((n = retr_read(s, out, want)) == -1) {
+		conn_commit(s->conn, 0);
+		return retr_fail(s);
 	}
-	conn_write(s->conn, ".\r\n", 3);
-	close(s->msgfd);
-	s->msgfd = -1;
-	return 1;
+	k = (size_t)n;
+	if (s->sent == s->msgsize) {
+		memcpy(out + k, ".\r\n", 3);
+		k += 3;
+	}
+	conn_commit(s->conn, k);
+	return retr_wire_end(s);
+}
+
+/*
+ * RETR of a wire-form file with lines that start with '.': the wire
+ * encoder stuffs only those, in room sized by the name's count of them
+ * (,D=).  A file with more (changed since its name was given) has that
+ * step done again with room for any number.
+ */
+static int
+retr_dots_cont(struct session *s)
+{
+	static unsigned char in[RETR_WIRE_STEP];	/* loop thread only */
+	uint64_t	 left = s->msgsize - s->sent;
+	struct dot_enc	 before;
+	unsigned char	*out;
+	size_t		 want, k;
+	ssize_t		 n;
+	int		 last;
+
+	want = left < sizeof(in) ? (size_t)left : sizeof(in);
+	if ((n = retr_read(s, in, want)) == -1)
+		return retr_fail(s);
+	last = s->sent == s->msgsize;
+	before = s->enc;
+	out = conn_reserve(s->conn, dot_enc_wire_bound(&s->enc, (size_t)n) +
+	    (last ? 5 : 0));
+	if ((k = dot_enc_chunk(&s->enc, in, (size_t)n, out)) == DOT_ENC_OVER) {
+		conn_commit(s->conn, 0);
+		if (before.dots_left != UINT64_MAX)
+			log_warn("%016llx retr: more lines start with '.' than "
+			    "the file name says", (unsigned long long)s->id);
+		s->enc = before;
+		s->enc.dots_left = UINT64_MAX;
+		out = conn_reserve(s->conn, dot_enc_wire_bound(&s->enc,
+		    (size_t)n) + (last ? 5 : 0));
+		k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
+	}
+	if (last)
+		k += dot_enc_finish(&s->enc, out + k);
+	conn_commit(s->conn, k);
+	return retr_wire_end(s);
 }
 
 /* After the +OK line: the whole file, by the kernel, then the end. */
@@ -278,9 +338,10 @@ retr_wire(struct session *s, size_t i)
 	    (uint64_t)st.st_size != m->size)
 		return;
 	s->msgsize = m->size;
-	if (mn.dots > 0)
-		dot_enc_init_wire(&s->enc);
-	else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN)
+	if (mn.dots > 0) {
+		dot_enc_init_wire(&s->enc, mn.dots);
+		s->cont = retr_dots_cont;
+	} else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN)
 		s->cont = retr_sendfile_cont;
 	else
 		s->cont = retr_raw_cont;

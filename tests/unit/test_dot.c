@@ -222,7 +222,7 @@ test_encode_wire(void **state)
 	unsigned char	 got[dot_enc_bound(300) + 5];
 	struct dot_enc	 e;
 	unsigned int	 seed = 7;
-	size_t		 len, w, o, p, i;
+	size_t		 len, w, o, p, i, dots;
 	int		 round;
 
 	for (round = 0; round < 3000; round++) {
@@ -248,11 +248,56 @@ test_encode_wire(void **state)
 		o = dot_enc_chunk(&e, in, len, want);
 		o += dot_enc_finish(&e, want + o);
 
-		dot_enc_init_wire(&e);
+		/* The name's ,D=: the lines that start with '.'. */
+		for (dots = 0, i = 0; i < len; i++)
+			dots += in[i] == '.' && (i == 0 || in[i - 1] == '\n');
+		dot_enc_init_wire(&e, dots);
 		p = encode_chunks(&e, in, len, round % 3 == 0 ? 0 : 9, &seed,
 		    got);
 		assert_int_equal(p, o);
 		assert_memory_equal(got, want, o);
+		assert_int_equal(o, len + dots + 3);
+	}
+}
+
+/*
+ * A wire file with more lines starting with '.' than its name says
+ * (changed after delivery) gets DOT_ENC_OVER, and the encoder writes
+ * no byte past dot_enc_wire_bound() of what it was given.
+ */
+static void
+test_encode_wire_over(void **state)
+{
+	static const unsigned char in[] = "a\r\n.b\r\n.c\r\n..d\r\n";
+	const size_t	 len = sizeof(in) - 1;
+	unsigned char	 out[64];
+	struct dot_enc	 e;
+	size_t		 k, i, bound;
+	uint64_t	 maxdots;
+
+	(void)state;
+	dot_enc_init_wire(&e, 3);
+	assert_true(dot_enc_wire_bound(&e, len) == len + 3);
+	k = dot_enc_chunk(&e, in, len, out);
+	assert_int_equal(k, len + 3);
+	assert_memory_equal(out, "a\r\n..b\r\n..c\r\n...d\r\n", k);
+	for (maxdots = 0; maxdots < 3; maxdots++) {
+		/* Whole, and byte by byte. */
+		dot_enc_init_wire(&e, maxdots);
+		bound = dot_enc_wire_bound(&e, len);
+		memset(out, 0xa5, sizeof(out));
+		assert_true(dot_enc_chunk(&e, in, len, out) == DOT_ENC_OVER);
+		for (i = bound; i < sizeof(out); i++)
+			assert_int_equal(out[i], 0xa5);
+		dot_enc_init_wire(&e, maxdots);
+		for (i = 0, k = 0; i < len; i++) {
+			bound = dot_enc_wire_bound(&e, 1);
+			if ((k = dot_enc_chunk(&e, in + i, 1, out)) ==
+			    DOT_ENC_OVER)
+				break;
+			assert_true(k <= bound);
+		}
+		assert_true(k == DOT_ENC_OVER);
 	}
 }
 
@@ -395,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_encode_table),
 		cmocka_unit_test(test_encode_random),
 		cmocka_unit_test(test_encode_wire),
+		cmocka_unit_test(test_encode_wire_over),
 		cmocka_unit_test(test_top_done),
 		cmocka_unit_test(test_crlf_size),
 		cmocka_unit_test(test_decode),
