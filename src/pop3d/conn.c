@@ -33,6 +33,8 @@ struct conn {
 	struct event_base	*base;
 	struct bufferevent	*bev;
 	struct event		*kick;		/* deferred work, see kick_cb */
+	struct event		*flush;		/* write-through, see flush_cb */
+	int			 flush_queued;
 	int			 fd;		/* owned while plain */
 	int			 tls;		/* TLS bufferevent in use */
 	int			 closing;	/* close once output is flushed */
@@ -71,6 +73,78 @@ static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
 
+/*
+ * Write-through (plain connections): libevent's write event costs two
+ * epoll_ctl calls and a loop turn per answer.  Instead, EV_WRITE stays
+ * disabled while the socket takes what comes: whatever a callback
+ * queued is written once it returns (flush_cb, run from an event made
+ * active when output is added, before the loop polls again), and only
+ * what the socket does not take is left to libevent, with EV_WRITE on
+ * until the output has drained.
+ */
+static void
+out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)buf;
+	if (info->n_added > 0 && !c->flush_queued) {
+		c->flush_queued = 1;
+		event_active(c->flush, 0, 0);
+	}
+}
+
+/*
+ * Writes what the socket takes, at most a loop turn's worth.  Returns 1
+ * when the output was drained here, else 0; what is left goes on with
+ * EV_WRITE (socket full, or an error, which libevent's own write then
+ * meets and reports).
+ */
+static int
+flush_out(struct conn *c)
+{
+	struct evbuffer	*out;
+	size_t		 sent = 0;
+	int		 n;
+
+	if (c->closed || c->tls || c->bev == NULL)
+		return 0;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return 0;	/* nothing to do, or libevent is at it */
+	/* A socket bufferevent keeps its output's start frozen but to write. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && sent < CONN_MAX_WRITE &&
+	    (n = evbuffer_write_atmost(out, c->fd, CONN_MAX_WRITE)) > 0)
+		sent += (size_t)n;
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0) {
+		bufferevent_enable(c->bev, EV_WRITE);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	c->flush_queued = 0;
+	/* Drained: what libevent's write would have told. */
+	if (flush_out(c))
+		write_cb(c->bev, c);
+}
+
+void
+conn_flush(struct conn *c)
+{
+	(void)flush_out(c);
+}
+
 static void
 setup_bev(struct conn *c)
 {
@@ -90,7 +164,14 @@ setup_bev(struct conn *c)
 		tv.tv_usec = 0;
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 	}
-	bufferevent_enable(c->bev, c->paused ? EV_WRITE : EV_READ | EV_WRITE);
+	if (c->tls)
+		bufferevent_enable(c->bev, c->paused ? EV_WRITE :
+		    EV_READ | EV_WRITE);
+	else {
+		evbuffer_add_cb(bufferevent_get_output(c->bev), out_cb, c);
+		if (!c->paused)
+			bufferevent_enable(c->bev, EV_READ);
+	}
 }
 
 static int
@@ -176,6 +257,9 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
+	/* Write-through again once libevent has drained the output. */
+	if (!c->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 	if (c->closing || c->stls_ctx != NULL) {
 		kick_cb(-1, 0, c);
 		return;
@@ -218,7 +302,8 @@ conn_new(struct event_base *base, int fd, SSL_CTX *tls, conn_cb cb,
 	c->cb = cb;
 	c->arg = arg;
 	c->kick = event_new(base, -1, 0, kick_cb, c);
-	if (c->kick == NULL)
+	c->flush = event_new(base, -1, 0, flush_cb, c);
+	if (c->kick == NULL || c->flush == NULL)
 		goto fail;
 	if (tls != NULL) {
 		if (start_tls(c, tls) == -1)
@@ -232,6 +317,8 @@ conn_new(struct event_base *base, int fd, SSL_CTX *tls, conn_cb cb,
 fail:
 	if (c->kick != NULL)
 		event_free(c->kick);
+	if (c->flush != NULL)
+		event_free(c->flush);
 	free(c);
 	close(fd);
 	return NULL;
@@ -250,6 +337,7 @@ conn_free(struct conn **cp)
 	if (c->fd != -1)
 		close(c->fd);
 	event_free(c->kick);
+	event_free(c->flush);
 	free(c);
 }
 
@@ -461,6 +549,12 @@ conn_pause(struct conn *c)
 {
 	c->paused = 1;
 	bufferevent_disable(c->bev, EV_READ);
+}
+
+int
+conn_is_paused(const struct conn *c)
+{
+	return c->paused;
 }
 
 void

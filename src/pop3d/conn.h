@@ -75,6 +75,12 @@ int		 conn_send_file(struct conn *, int fd, uint64_t len,
 /* Input events on or off (off while a command is being answered). */
 void		 conn_pause(struct conn *);
 void		 conn_resume(struct conn *);
+int		 conn_is_paused(const struct conn *);
+/*
+ * Writes queued output now, as far as the socket takes it (plain
+ * connections; TLS ones write from the loop).  No callback runs.
+ */
+void		 conn_flush(struct conn *);
 /* Idle timeout for reads and writes, seconds. */
 void		 conn_set_timeout(struct conn *, int secs);
 /*

@@ -254,7 +254,9 @@ run_cont(struct session *s)
 		if (s->cont(s)) {
 			s->cont = NULL;
 			s->busy = 0;
-			conn_resume(s->conn);
+			/* Unpaused, the caller is still at the input. */
+			if (conn_is_paused(s->conn))
+				conn_resume(s->conn);
 		}
 	}
 }
@@ -280,8 +282,10 @@ respond(struct session *s, enum cmd_result res)
 		    s->reply);
 		if (s->cont != NULL) {
 			s->busy = 1;
-			conn_pause(s->conn);
 			run_cont(s);
+			/* No next command before this answer is queued. */
+			if (s->cont != NULL)
+				conn_pause(s->conn);
 		}
 		break;
 	case POP_ERR:
@@ -416,6 +420,8 @@ session_input(struct session *s)
 	enum cmd_result	res;
 
 	while (!s->busy && s->state != SESS_QUIT) {
+		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
+			conn_flush(s->conn);
 		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT) {
 			/* A client that pipelines but does not read. */
 			conn_pause(s->conn);
