@@ -41,11 +41,27 @@
  */
 #define MD_SWAP_MIN		256
 #define MD_SWAP_KEEP_DIV	8
-/* In tmp/: "<pfx><sub>.<unique>" from the exchange until the commit
-   point; then "<pfx><unique>" until the purge has emptied it. */
+/* In tmp/: "<pfx><sub>.<unique>", with the swap prefix from the
+   exchange until the commit point, then with the trash prefix until the
+   purge has emptied it.  A pop3d before the manifest named its trash
+   "<trash pfx><unique>". */
 #define MD_SWAP_PFX		".pop3d-swap."
 #define MD_TRASH_PFX		".pop3d-trash."
 #define MD_TMP_PFX		".pop3d-"
+/*
+ * The manifest, in the old directory from just before the commit point:
+ * the names the session deleted there, a line each, then the end line
+ * "END <count>".  A dot name, so never a message; a regular file by
+ * that name in a swap or trash directory is pop3d's and is removed,
+ * never moved back (one that was in new/ or cur/ went back before the
+ * manifest was made).  At most a line per message a maildrop may hold;
+ * written MD_MANIFEST_CHUNK bytes at a time.
+ */
+#define MD_MANIFEST		".pop3d-deleted"
+#define MD_MANIFEST_END		"END "
+#define MD_MANIFEST_MAX		((off_t)POP3_MAILDROP_MAX * \
+				    (POP3_MDNAME_MAX + 1) + 32)
+#define MD_MANIFEST_CHUNK	(64 * 1024)
 /* Passes over a trash directory whose rmdir finds it not empty: a
    rename that resolved new/ just before the exchange may still land in
    the old directory, until it is removed. */
@@ -298,12 +314,13 @@ rename_back(int fromfd, const char *name, int tofd)
 }
 
 /*
- * Renames every entry of the directory fromfd that is not in del (NULL:
- * every entry) into tofd, counting them in *moved.  Stops at the first
- * that cannot be moved and returns -1 (errno set, the entry and the
- * rest stay where they are); an entry gone meanwhile is skipped.  The
- * loop ends: entries only leave fromfd, except the few renames into it
- * that resolved its path before it moved.
+ * Renames every entry of the directory fromfd that is not in del into
+ * tofd, counting them in *moved.  del NULL: every entry, undoing a swap,
+ * whose manifest is unlinked instead.  Stops at the first that cannot
+ * be moved and returns -1 (errno set, the entry and the rest stay where
+ * they are); an entry gone meanwhile is skipped.  The loop ends:
+ * entries only leave fromfd, except the few renames into it that
+ * resolved its path before it moved.
  */
 static int
 move_back(int fromfd, int tofd, const struct nameset *del, size_t *moved)
@@ -316,6 +333,9 @@ move_back(int fromfd, int tofd, const struct nameset *del, size_t *moved)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (is_dot(de->d_name) || nameset_has(del, de->d_name))
+			continue;
+		if (del == NULL && strcmp(de->d_name, MD_MANIFEST) == 0 &&
+		    unlinkat(fromfd, de->d_name, 0) == 0)
 			continue;
 		if (rename_back(fromfd, de->d_name, tofd) == 0)
 			(*moved)++;
@@ -335,12 +355,16 @@ move_back(int fromfd, int tofd, const struct nameset *del, size_t *moved)
 /*
  * Emptying a trash directory: fd (at path under basefd), on which the
  * owner holds flock(LOCK_EX), telling a recovering login that someone
- * is at it.  backfd != -1: entries not in del (mail that reached the
- * old directory after the commit had read it) are renamed into backfd,
- * the subdirectory sub, instead of unlinked; if one cannot be, the
- * trash is renamed back to a swap directory of sub, which the next
- * login's recovery moves back.  Bounded: MD_PURGE_PASSES readdir
- * passes at most.  who names the maildrop in the log.
+ * is at it.  backfd != -1: entries not in del (NULL: every entry; mail
+ * that reached the old directory after the commit had read it) are
+ * renamed into backfd, the subdirectory named in path, instead of
+ * unlinked; if one cannot be, the trash is renamed back to a swap
+ * directory of it, which the next login's recovery moves back.  The
+ * manifest goes last, after a pass that left nothing it could not
+ * remove: a purge that dies or gives up before leaves it for the next
+ * login's recovery.  Bounded:
+ * MD_PURGE_PASSES readdir passes at most.  who names the maildrop in
+ * the log.
  */
 struct trash {
 	int			 basefd;
@@ -348,19 +372,18 @@ struct trash {
 	int			 fd;
 	int			 backfd;
 	const struct nameset	*del;
-	const char		*sub;
 	const char		*who;
 	DIR			*d;	/* the pass under way */
 	int			 pass;
 	int			 stuck;
+	int			 left;	/* an unlink failed in this pass */
 	size_t			 removed;
 	size_t			 moved;
 };
 
 static void
 trash_init(struct trash *t, int basefd, const char *path, int fd,
-    int backfd, const struct nameset *del, const char *sub,
-    const char *who)
+    int backfd, const struct nameset *del, const char *who)
 {
 	memset(t, 0, sizeof(*t));
 	t->basefd = basefd;
@@ -368,11 +391,28 @@ trash_init(struct trash *t, int basefd, const char *path, int fd,
 	t->fd = fd;
 	t->backfd = backfd;
 	t->del = del;
-	t->sub = sub;
 	t->who = who;
 }
 
-/* Renames the trash back to a swap directory of t->sub. */
+/*
+ * The subdirectory a directory of tmp/ named "<pfx><sub>.<unique>"
+ * belongs to: "new" or "cur"; NULL for any other name (an old-style
+ * trash directory "<pfx><unique>" among them).
+ */
+static const char *
+tmp_sub(const char *name, const char *pfx)
+{
+	if (strncmp(name, pfx, strlen(pfx)) != 0)
+		return NULL;
+	name += strlen(pfx);
+	if (strncmp(name, "new.", 4) == 0)
+		return "new";
+	if (strncmp(name, "cur.", 4) == 0)
+		return "cur";
+	return NULL;
+}
+
+/* Renames the trash "<trash pfx><sub>.<u>" back to "<swap pfx><sub>.<u>". */
 static void
 trash_unswap(struct trash *t)
 {
@@ -381,9 +421,9 @@ trash_unswap(struct trash *t)
 
 	base = strrchr(t->path, '/') != NULL ? strrchr(t->path, '/') + 1 :
 	    t->path;
-	if (strncmp(base, MD_TRASH_PFX, strlen(MD_TRASH_PFX)) == 0 &&
-	    snprintf(swap, sizeof(swap), "%.*s%s%s.%s", (int)(base - t->path),
-	    t->path, MD_SWAP_PFX, t->sub, base + strlen(MD_TRASH_PFX)) <
+	if (tmp_sub(base, MD_TRASH_PFX) != NULL &&
+	    snprintf(swap, sizeof(swap), "%.*s%s%s", (int)(base - t->path),
+	    t->path, MD_SWAP_PFX, base + strlen(MD_TRASH_PFX)) <
 	    (int)sizeof(swap))
 		(void)renameat(t->basefd, t->path, t->basefd, swap);
 }
@@ -408,6 +448,7 @@ trash_step(struct trash *t, size_t budget)
 				err = errno;
 				break;
 			}
+			t->left = 0;
 		}
 		for (;;) {
 			if (budget == 0)
@@ -415,7 +456,8 @@ trash_step(struct trash *t, size_t budget)
 			if ((de = readdir(t->d)) == NULL)
 				break;
 			budget--;
-			if (is_dot(de->d_name))
+			if (is_dot(de->d_name) ||
+			    strcmp(de->d_name, MD_MANIFEST) == 0)
 				continue;
 			if (t->backfd != -1 && !nameset_has(t->del,
 			    de->d_name)) {
@@ -436,12 +478,16 @@ trash_step(struct trash *t, size_t budget)
 				/* Not a message; removed if empty. */
 				(void)unlinkat(t->fd, de->d_name,
 				    AT_REMOVEDIR);
+			else if (errno != ENOENT)
+				t->left = 1;
 		}
 		closedir(t->d);
 		t->d = NULL;
 		t->pass++;
 		if (t->stuck)
 			break;
+		if (!t->left)
+			(void)unlinkat(t->fd, MD_MANIFEST, 0);
 		if (unlinkat(t->basefd, t->path, AT_REMOVEDIR) == 0 ||
 		    errno == ENOENT)
 			break;
@@ -463,62 +509,237 @@ trash_step(struct trash *t, size_t budget)
 	return 0;
 }
 
-/* A swap directory of sub left by a commit that never reached its commit
-   point: everything in it goes back into sub. */
-static void
-recover_swap(int dirfd, int tmpfd, const char *name, const char *path)
+/* Writes out buf[0..*len) and empties it. */
+static int
+write_out(int fd, const char *buf, size_t *len)
 {
-	const char	*p = name + strlen(MD_SWAP_PFX);
-	char		 sub[4];
-	size_t		 moved = 0;
-	int		 fd, backfd;
+	size_t	off;
+	ssize_t	n;
 
-	if (strncmp(p, "new.", 4) != 0 && strncmp(p, "cur.", 4) != 0)
-		return;
-	memcpy(sub, p, 3);
-	sub[3] = '\0';
+	for (off = 0; off < *len; off += (size_t)n)
+		if ((n = write(fd, buf + off, *len - off)) == -1) {
+			if (errno != EINTR)
+				return -1;
+			n = 0;
+		}
+	*len = 0;
+	return 0;
+}
+
+/*
+ * Writes the names of del into the directory fd as the manifest, and
+ * syncs it.  -1 with errno (ENOSPC...): then it may be partly written.
+ */
+static int
+manifest_write(int fd, const struct nameset *del)
+{
+	char	 buf[MD_MANIFEST_CHUNK];
+	size_t	 i, k, len = 0, count = 0;
+	int	 mfd, e;
+
+	if ((mfd = openat(fd, MD_MANIFEST, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	for (i = 0; i <= del->mask; i++) {
+		if (del->slot[i] == NULL)
+			continue;
+		/* A name is at most NAME_MAX: the buffer holds any. */
+		k = strlen(del->slot[i]);
+		if (sizeof(buf) - len < k + 1 &&
+		    write_out(mfd, buf, &len) == -1)
+			goto fail;
+		memcpy(buf + len, del->slot[i], k);
+		buf[len + k] = '\n';
+		len += k + 1;
+		count++;
+	}
+	if (sizeof(buf) - len < 32 && write_out(mfd, buf, &len) == -1)
+		goto fail;
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%zu\n",
+	    MD_MANIFEST_END, count);
+	if (write_out(mfd, buf, &len) == -1 || fsync(mfd) == -1)
+		goto fail;
+	return close(mfd);
+fail:
+	e = errno;
+	close(mfd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Reads the manifest of the trash directory fd into *del, whose names
+ * point into *names (both the caller's to free, also on failure).
+ * -1 when it is missing, larger than a maildrop can make it, or not as
+ * manifest_write() left it: a line that is not a message name, more
+ * lines than POP3_MAILDROP_MAX, no end line, or a count that is off.
+ */
+static int
+manifest_load(int fd, struct nameset *del, char **names)
+{
+	struct maildir_name	 mn;
+	struct stat		 st;
+	char			*buf, *p, *nl, *last;
+	size_t			 len, off, n = 0, count = 0;
+	ssize_t			 r = 0;
+	int			 mfd;
+
+	memset(del, 0, sizeof(*del));
+	*names = NULL;
+	if ((mfd = openat(fd, MD_MANIFEST, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return -1;
+	if (fstat(mfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)strlen(MD_MANIFEST_END) + 2 ||
+	    st.st_size > MD_MANIFEST_MAX) {
+		close(mfd);
+		return -1;
+	}
+	len = (size_t)st.st_size;
+	*names = buf = xmalloc(len);
+	for (off = 0; off < len && (r = read(mfd, buf + off,
+	    len - off)) > 0; off += (size_t)r)
+		;
+	close(mfd);
+	if (off < len || buf[len - 1] != '\n')
+		return -1;
+	buf[len - 1] = '\0';
+
+	/* The end line, "END <count>": the names are the lines before. */
+	last = (p = memrchr(buf, '\n', len - 1)) != NULL ? p + 1 : buf;
+	if (strncmp(last, MD_MANIFEST_END, strlen(MD_MANIFEST_END)) != 0 ||
+	    last[strlen(MD_MANIFEST_END)] == '\0')
+		return -1;
+	for (p = last + strlen(MD_MANIFEST_END); *p >= '0' && *p <= '9'; p++)
+		if ((count = count * 10 + (size_t)(*p - '0')) >
+		    POP3_MAILDROP_MAX)
+			return -1;
+	if (*p != '\0')
+		return -1;
+
+	/* At most count names: the set stays half empty. */
+	nameset_init(del, count);
+	for (p = buf; p < last; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(last - p));
+		*nl = '\0';
+		if (++n > count || strlen(p) != (size_t)(nl - p) ||
+		    maildir_name_parse(p, &mn) == -1)
+			return -1;
+		nameset_add(del, p);
+	}
+	return n == count ? 0 : -1;
+}
+
+/*
+ * Undoes a swap that did not reach its commit point: everything in its
+ * directory fd, at name under basefd, goes back into backfd, counted in
+ * *moved, and the directory is removed.  -1 with errno when something
+ * stays (for the next login's recovery).
+ */
+static int
+unswap(int basefd, const char *name, int fd, int backfd, size_t *moved)
+{
+	int	pass;
+
+	/* A rename that resolved the old path may still arrive: passes. */
+	for (pass = 0; pass < MD_PURGE_PASSES; pass++) {
+		if (move_back(fd, backfd, NULL, moved) == -1 ||
+		    (*moved > 0 && fsync(backfd) == -1))
+			return -1;
+		if (unlinkat(basefd, name, AT_REMOVEDIR) == 0)
+			return 0;
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * Opens tmp/name, a directory of sub, for its recovery: returns it
+ * flocked, with sub (if not NULL; else -1) at *backfd; -1 when it is
+ * gone, someone holds it (a purge under way), or sub cannot be opened
+ * (logged).
+ */
+static int
+recover_open(int dirfd, int tmpfd, const char *name, const char *sub,
+    const char *path, int *backfd)
+{
+	int	fd;
+
+	*backfd = -1;
 	if ((fd = open_subdir(tmpfd, name)) == -1)
-		return;
+		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		close(fd);
-		return;
+		return -1;
 	}
-	if ((backfd = open_subdir(dirfd, sub)) == -1) {
+	if (sub != NULL && (*backfd = open_subdir(dirfd, sub)) == -1) {
 		log_warn("maildrop %s: recovery: open %s: %s", path, sub,
 		    strerror(errno));
 		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A swap directory left by a commit that never reached its commit
+   point: everything in it goes back into its subdirectory. */
+static void
+recover_swap(int dirfd, int tmpfd, const char *name, const char *path)
+{
+	const char	*sub;
+	size_t		 moved = 0;
+	int		 fd, backfd;
+
+	if ((sub = tmp_sub(name, MD_SWAP_PFX)) == NULL ||
+	    (fd = recover_open(dirfd, tmpfd, name, sub, path, &backfd)) == -1)
 		return;
-	}
-	if (move_back(fd, backfd, NULL, &moved) == 0) {
-		if (moved > 0 && fsync(backfd) == -1)
-			log_warn("maildrop %s: recovery: fsync %s: %s", path,
-			    sub, strerror(errno));
-		else if (unlinkat(tmpfd, name, AT_REMOVEDIR) == -1)
-			log_warn("maildrop %s: recovery: rmdir tmp/%s: %s",
-			    path, name, strerror(errno));
-	}
+	if (unswap(tmpfd, name, fd, backfd, &moved) == -1)
+		log_warn("maildrop %s: recovery: tmp/%s stays: %s", path,
+		    name, strerror(errno));
 	log_info("maildrop %s: recovery: %zu file%s of an unfinished commit "
 	    "back in %s/", path, moved, moved == 1 ? "" : "s", sub);
 	close(backfd);
 	close(fd);
 }
 
-/* A trash directory nobody is purging (its purge died with its process). */
+/*
+ * A trash directory nobody is purging (its purge died with its
+ * process).  Its manifest tells the deleted files, which are removed,
+ * from mail that reached the old directory as it was swapped out, which
+ * goes back; a trash without a complete manifest (damaged: it is
+ * complete before the commit point) goes back whole, deleting nothing.
+ * A trash named without its subdirectory comes from a pop3d before the
+ * manifest: there is no telling, and it is emptied whole as then.
+ */
 static void
-recover_trash(int tmpfd, const char *name, const char *path)
+recover_trash(int dirfd, int tmpfd, const char *name, const char *path)
 {
-	struct trash	t;
-	int		fd;
+	struct nameset	 del;
+	struct trash	 t;
+	const char	*sub;
+	char		*names = NULL;
+	int		 fd, backfd = -1, listed = 0;
 
-	if ((fd = open_subdir(tmpfd, name)) == -1)
+	memset(&del, 0, sizeof(del));
+	sub = tmp_sub(name, MD_TRASH_PFX);
+	if ((fd = recover_open(dirfd, tmpfd, name, sub, path, &backfd)) == -1)
 		return;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		trash_init(&t, tmpfd, name, fd, -1, NULL, NULL, path);
-		while (trash_step(&t, SIZE_MAX))
-			;
-		log_info("maildrop %s: recovery: %zu deleted file%s removed",
-		    path, t.removed, t.removed == 1 ? "" : "s");
-	}
+	if (sub != NULL && manifest_load(fd, &del, &names) == 0)
+		listed = 1;
+	else if (sub != NULL)
+		log_warn("maildrop %s: recovery: no complete manifest in "
+		    "tmp/%s: all of it goes back to %s/", path, name, sub);
+	trash_init(&t, tmpfd, name, fd, backfd, listed ? &del : NULL, path);
+	while (trash_step(&t, SIZE_MAX))
+		;
+	log_info("maildrop %s: recovery: %zu deleted file%s removed, %zu "
+	    "moved back", path, t.removed, t.removed == 1 ? "" : "s",
+	    t.moved);
+	nameset_clear(&del);
+	free(names);
+	if (backfd != -1)
+		close(backfd);
 	close(fd);
 }
 
@@ -548,7 +769,7 @@ recover(int dirfd, const char *path)
 			recover_swap(dirfd, tmpfd, de->d_name, path);
 		else if (strncmp(de->d_name, MD_TRASH_PFX,
 		    strlen(MD_TRASH_PFX)) == 0)
-			recover_trash(tmpfd, de->d_name, path);
+			recover_trash(dirfd, tmpfd, de->d_name, path);
 	}
 	closedir(d);
 	close(tmpfd);
@@ -660,12 +881,14 @@ struct md_swap {
 	enum {
 		SW_NONE,		/* not swapped: the unlink loop */
 		SW_DONE,		/* swapped, the old one in trash */
-		SW_FAILED,		/* left in tmp/ for the recovery */
+		SW_FAILED,		/* undone, or left in tmp/ for the
+					   recovery */
 	}		 state;
 	int		 oldfd;		/* the old directory, flocked */
 	int		 newfd;		/* the new one, now at sub */
 	struct nameset	 del;		/* names deleted in sub */
-	char		 trash[MD_PATH_MAX];	/* "tmp/<MD_TRASH_PFX><u>" */
+	int		 unlisted;	/* a deleted name has a newline */
+	char		 trash[MD_PATH_MAX];	/* "tmp/<trash pfx><sub>.<u>" */
 };
 
 /*
@@ -735,16 +958,17 @@ same_owner_mode(int fd, const struct stat *st)
 }
 
 /*
- * Steps 1-4 of the swap for sw->sub (pop3d(8), UPDATE): an empty
+ * Steps 1-5 of the swap for sw->sub (pop3d(8), UPDATE): an empty
  * directory takes its place in one renameat2(RENAME_EXCHANGE), what
- * the session did not delete is renamed back, and the old directory
- * becomes tmp/<MD_TRASH_PFX><u>: the commit point (durable once the
+ * the session did not delete is renamed back, the manifest of the
+ * deleted names is written into the old directory, and that becomes
+ * tmp/<MD_TRASH_PFX><sub>.<u>: the commit point (durable once the
  * caller has synced tmp/ and the Maildir).  Returns the new state:
  * SW_NONE when nothing changed (no RENAME_EXCHANGE here, say: the
  * caller unlinks), SW_FAILED when the exchange happened but a later
- * step failed (the swap directory stays for the next login's recovery,
- * which restores everything), SW_DONE with oldfd, newfd and del kept
- * for the purge.
+ * step failed (everything is moved back at once, as the next login's
+ * recovery would; what cannot be stays in the swap directory for it),
+ * SW_DONE with oldfd, newfd and del kept for the purge.
  */
 static int
 swap_sub(int dirfd, const char *path, struct md_swap *sw)
@@ -752,11 +976,12 @@ swap_sub(int dirfd, const char *path, struct md_swap *sw)
 	char		 uniq[64], swap[MD_PATH_MAX];
 	struct stat	 st;
 	size_t		 moved = 0;
+	int		 e;
 
 	swap_unique(uniq, sizeof(uniq));
 	if (snprintf(swap, sizeof(swap), "tmp/%s%s.%s", MD_SWAP_PFX, sw->sub,
 	    uniq) >= (int)sizeof(swap) || snprintf(sw->trash,
-	    sizeof(sw->trash), "tmp/%s%s", MD_TRASH_PFX, uniq) >=
+	    sizeof(sw->trash), "tmp/%s%s.%s", MD_TRASH_PFX, sw->sub, uniq) >=
 	    (int)sizeof(sw->trash))
 		goto none;
 	if ((sw->oldfd = open_subdir(dirfd, sw->sub)) == -1 ||
@@ -775,9 +1000,18 @@ swap_sub(int dirfd, const char *path, struct md_swap *sw)
 	/* sub is the empty directory now, the old one is at swap. */
 	if (move_back(sw->oldfd, sw->newfd, &sw->del, &moved) == -1 ||
 	    (moved > 0 && fsync(sw->newfd) == -1) ||
+	    manifest_write(sw->oldfd, &sw->del) == -1 ||
 	    renameat(dirfd, swap, dirfd, sw->trash) == -1) {
-		log_warn("maildrop %s: commit of %s/ failed (%s); %s is left "
-		    "for the next login", path, sw->sub, strerror(errno), swap);
+		e = errno;
+		moved = 0;
+		if (unswap(dirfd, swap, sw->oldfd, sw->newfd, &moved) == 0)
+			log_warn("maildrop %s: commit of %s/ failed (%s); "
+			    "undone, %zu file%s back", path, sw->sub,
+			    strerror(e), moved, moved == 1 ? "" : "s");
+		else
+			log_warn("maildrop %s: commit of %s/ failed (%s), and "
+			    "undoing it (%s); %s is left for the next login",
+			    path, sw->sub, strerror(e), strerror(errno), swap);
 		swap_clear(sw);
 		return SW_FAILED;
 	}
@@ -803,7 +1037,7 @@ purge_run(struct job *j)
 			continue;
 		if (!p->started) {
 			trash_init(&p->t, p->dirfd, sw->trash, sw->oldfd,
-			    sw->newfd, &sw->del, sw->sub, p->path);
+			    sw->newfd, &sw->del, p->path);
 			p->started = 1;
 		}
 		if (trash_step(&p->t, MD_PURGE_SLICE))
@@ -874,12 +1108,16 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		if (!md->msgs[i].deleted)
 			continue;
 		sw[k].ndel++;
-		if (sw[k].del.slot != NULL)
-			nameset_add(&sw[k].del, md->msgs[i].name + 4);
+		if (sw[k].del.slot == NULL)
+			continue;
+		nameset_add(&sw[k].del, md->msgs[i].name + 4);
+		/* The manifest has a line a name: this one gets unlinked. */
+		if (strchr(md->msgs[i].name + 4, '\n') != NULL)
+			sw[k].unlisted = 1;
 	}
 	for (k = 0; k < 2; k++) {
 		if (sw[k].ndel < MD_SWAP_MIN || sw[k].nscan - sw[k].ndel >
-		    sw[k].ndel / MD_SWAP_KEEP_DIV) {
+		    sw[k].ndel / MD_SWAP_KEEP_DIV || sw[k].unlisted) {
 			nameset_clear(&sw[k].del);
 			continue;
 		}

@@ -43,7 +43,8 @@ enum md_fail {
  * Opens mail_root/user (creating it with new/ cur/ tmp/ if it does not
  * exist), takes the lock, finishes what a commit that died left in tmp/
  * (a swap directory goes back into new/ or cur/, an abandoned trash
- * directory is removed), and reads the message list, in delivery order.
+ * directory is emptied as its manifest says), and reads the message
+ * list, in delivery order.
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const char *mail_root, const char *user,

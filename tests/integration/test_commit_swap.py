@@ -1,17 +1,21 @@
 """QUIT of a session that deleted (almost) all of new/ or cur/: the
 directory is swapped for an empty one, what was kept is renamed back,
 QUIT is answered once that is durable, and the old files are removed
-afterwards from tmp/.pop3d-trash.*; a login first repairs what a
-commit that died left in tmp/ (pop3d(8), UPDATE)."""
+afterwards from tmp/.pop3d-trash.<dir>.*, whose manifest .pop3d-deleted
+lists them; a login first repairs what a commit that died left in tmp/
+(pop3d(8), UPDATE)."""
 import fcntl
 import os
 import stat
+import subprocess
+import tempfile
 
 import pytest
 
-from pop3util import crlf, expected_uidl, unique_part, wait_until
+from pop3util import IS_ROOT, crlf, expected_uidl, unique_part, wait_until
 
 SWAP_MIN = 256      # maildrop.c MD_SWAP_MIN
+MANIFEST = ".pop3d-deleted"     # maildrop.c MD_MANIFEST
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +77,30 @@ def mkfile(srv, path, data):
 def mkdir(srv, path):
     os.mkdir(path, 0o700)
     srv._chown(path)
+
+
+def manifest(names, count=None):
+    """A manifest as maildrop.c writes it: a name a line, "END <count>"."""
+    return "".join(n + "\n" for n in names).encode() + \
+        b"END %d\n" % (len(names) if count is None else count)
+
+
+def make_trash(srv, u, name, files, text=None):
+    """tmp/<name> as a commit that died leaves it: files {name: data} and,
+    unless text is None, text as its manifest."""
+    trash = os.path.join(srv.maildir(u), "tmp", name)
+    mkdir(srv, trash)
+    for n, data in files.items():
+        mkfile(srv, os.path.join(trash, n), data)
+    if text is not None:
+        mkfile(srv, os.path.join(trash, MANIFEST), text)
+    return trash
+
+
+def no_manifest_left(srv, u):
+    d = srv.maildir(u)
+    for sub in ("new", "cur", "tmp"):
+        assert MANIFEST not in os.listdir(os.path.join(d, sub)), sub
 
 
 # ------------------------------------------------------------- the swap
@@ -183,19 +211,24 @@ def test_delete_all_in_cur(srv):
 
 def test_non_messages_survive_the_swap(srv):
     """Files the scan skipped (dot files, directories) are not the
-    session's to delete: they go back into new/."""
+    session's to delete: they go back into new/, even one named like the
+    manifest (it goes back before the manifest is made)."""
     u = srv.new_user()
     fill(srv, u, 300)
     d = srv.maildir(u)
     mkfile(srv, os.path.join(d, "new", ".hidden"), b"not a message\n")
+    mkfile(srv, os.path.join(d, "new", MANIFEST), b"not ours\n")
     mkdir(srv, os.path.join(d, "new", "subdir"))
     mkfile(srv, os.path.join(d, "new", "subdir", "f"), b"x\n")
     with sess(srv, u) as c:
         dele(c, range(1, 301))
         quit_ok(c)
     wait_tmp_clean(srv, u)
-    assert sorted(os.listdir(os.path.join(d, "new"))) == [".hidden", "subdir"]
+    assert sorted(os.listdir(os.path.join(d, "new"))) == \
+        [".hidden", MANIFEST, "subdir"]
     assert os.listdir(os.path.join(d, "new", "subdir")) == ["f"]
+    with open(os.path.join(d, "new", MANIFEST), "rb") as f:
+        assert f.read() == b"not ours\n"
 
 
 def test_without_a_swap_the_unlink_loop_does_it(srv):
@@ -262,6 +295,126 @@ def test_dropped_session_deletes_nothing(srv):
     assert pop3d_tmp(srv, u) == []
 
 
+def test_name_with_a_newline_is_not_swapped(srv):
+    """The manifest holds a name a line: a deleted name with a newline
+    in it makes that directory go file by file."""
+    u = srv.new_user()
+    fill(srv, u, 299)
+    srv.deliver(u, msg(299), name="1700000000.M999P1.odd\nname,W=20")
+    ino = os.stat(os.path.join(srv.maildir(u), "new")).st_ino
+    with sess(srv, u) as c:
+        assert c.stat()[0] == 300
+        dele(c, range(1, 301))
+        quit_ok(c)
+    assert os.stat(os.path.join(srv.maildir(u), "new")).st_ino == ino
+    assert srv.names(u) == []
+    assert pop3d_tmp(srv, u) == []
+
+
+# ------------------------------------------------------------- failures
+
+def chattr(flag, path):
+    return subprocess.run(["chattr", flag, path], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=10).returncode
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root for chattr +i")
+def test_purge_that_gives_up_keeps_the_manifest(srv):
+    """A deleted file the purge cannot unlink (immutable) keeps the trash,
+    and with it the manifest the commit wrote: every deleted name, then
+    the end line.  The next login that can uses it: the file goes, and
+    nothing deleted comes back."""
+    u = srv.new_user()
+    n = 300
+    fill(srv, u, n)
+    d = srv.maildir(u)
+    new = os.path.join(d, "new")
+    with sess(srv, u) as c:
+        assert c.stat()[0] == n
+        names = os.listdir(new)         # as the scan left them (,W=)
+        stuck = sorted(names)[7]
+        if chattr("+i", os.path.join(new, stuck)) != 0:
+            pytest.skip("chattr +i does not work here")
+        try:
+            mark = srv.mark()
+            dele(c, range(1, n + 1))
+            quit_ok(c)
+            srv.wait_log(r"purge: cannot remove tmp/\.pop3d-trash\.new\.",
+                         mark, timeout=20)
+            trash = [t for t in pop3d_tmp(srv, u)
+                     if t.startswith(".pop3d-trash.new.")]
+            assert len(trash) == 1, pop3d_tmp(srv, u)
+            trash = os.path.join(srv.maildir(u), "tmp", trash[0])
+            assert sorted(os.listdir(trash)) == sorted([MANIFEST, stuck])
+            with open(os.path.join(trash, MANIFEST), "rb") as f:
+                lines = f.read().split(b"\n")
+            assert lines[-2:] == [b"END %d" % n, b""]
+            assert sorted(l.decode() for l in lines[:-2]) == sorted(names)
+        finally:
+            for p in [new] + [os.path.join(d, "tmp", t)
+                              for t in pop3d_tmp(srv, u)]:
+                if os.path.exists(os.path.join(p, stuck)):
+                    chattr("-i", os.path.join(p, stuck))
+    with srv.session_retry(u) as c:
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    assert pop3d_tmp(srv, u) == []
+    assert srv.names(u) == []
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounts a small tmpfs")
+def test_failed_swap_is_undone_at_once(srv):
+    """No room for the manifest (a full tmpfs): the swap stops before its
+    commit point and is undone before QUIT's -ERR, so the messages are
+    all back in new/ without a login's recovery."""
+    u = srv.new_user()
+    d = srv.maildir(u)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", d],
+                      timeout=10).returncode != 0:
+        pytest.skip("cannot mount a tmpfs")
+    try:
+        for sub in ("", "new", "cur", "tmp"):
+            p = os.path.join(d, sub)
+            os.makedirs(p, exist_ok=True)
+            os.chmod(p, 0o700)
+            srv._chown(p)
+        n = 300
+        fill(srv, u, n)
+        with sess(srv, u) as c:
+            assert c.stat()[0] == n
+            before = sorted(os.listdir(os.path.join(d, "new")))
+            # Fill the file system; renames and empty files still work.
+            with open(os.path.join(d, "filler"), "wb") as f:
+                try:
+                    while True:
+                        f.write(b"x" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            mark = srv.mark()
+            dele(c, range(1, n + 1))
+            r = c.cmd("QUIT")
+            assert r.startswith("-ERR [SYS/TEMP]"), r
+            assert c.wait_eof(10)
+        srv.wait_log(r"commit of new/ failed \(No space left on device\); "
+                     r"undone, %d files back" % n, mark)
+        assert sorted(os.listdir(os.path.join(d, "new"))) == before
+        assert pop3d_tmp(srv, u) == []
+        os.unlink(os.path.join(d, "filler"))
+        with srv.session_retry(u) as c:
+            assert c.stat()[0] == n
+            dele(c, range(1, n + 1))
+            quit_ok(c)
+        wait_tmp_clean(srv, u)
+        assert srv.names(u) == []
+    finally:
+        subprocess.run(["umount", "-l", d], timeout=10)
+
+
 # ------------------------------------------------------------- recovery
 
 def test_recovery_of_a_swap_directory(srv):
@@ -289,44 +442,112 @@ def test_recovery_of_a_swap_directory(srv):
         ["1700000002.M1P9.crashed"]
 
 
-def test_recovery_of_a_trash_directory(srv):
+@pytest.mark.parametrize("sub", ["new", "cur"])
+def test_recovery_of_a_trash_directory(srv, sub):
     """A commit died after its commit point (QUIT may have been
-    answered): the next login removes the trash, and lists none of it."""
+    answered): the next login removes what the trash's manifest lists,
+    and lists none of it; mail that reached the old directory as it was
+    swapped out (not listed) goes back and is served."""
     u = srv.new_user()
     d = srv.maildir(u)
+    flags = ":2,S" if sub == "cur" else ""
     srv.deliver(u, msg(0))
-    trash = os.path.join(d, "tmp", ".pop3d-trash.1700000000.3.P1Q3R0")
-    mkdir(srv, trash)
-    for i in range(3):
-        mkfile(srv, os.path.join(trash, "1700000001.M%dP9.deleted" % i), msg(i))
+    deleted = ["1700000001.M%dP9.deleted%s" % (i, flags) for i in range(3)]
+    late = "1800000000.M1P9.late" + flags
+    files = {n: msg(i) for i, n in enumerate(deleted)}
+    files[late] = b"Subject: late\n\nlate arrival\n"
+    mark = srv.mark()
+    trash = make_trash(srv, u, ".pop3d-trash.%s.1700000000.3.P1Q3R0" % sub,
+                       files, manifest(deleted))
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == 2
+        got = [l.split()[1].decode() for l in c.multi_cmd("UIDL")]
+        assert got[1] == unique_part(late)
+        assert c.multi_cmd("RETR 2") == [b"Subject: late", b"", b"late arrival"]
+        c.ok("QUIT")
+    srv.wait_log(r"recovery: 3 deleted files removed, 1 moved back", mark)
+    assert not os.path.exists(trash)
+    assert pop3d_tmp(srv, u) == []
+    assert srv.uniques(u) == sorted(unique_part(n) for n in (
+        os.listdir(os.path.join(d, "new")) +
+        os.listdir(os.path.join(d, "cur"))))
+    assert unique_part(late) in [unique_part(n) for n in
+                                 os.listdir(os.path.join(d, sub))]
+    assert not {unique_part(n) for n in deleted} & set(srv.uniques(u))
+    no_manifest_left(srv, u)
+
+
+@pytest.mark.parametrize("text", [
+    "truncated", "no end line", "count too high", "count too low",
+    "not a name", "empty", "missing"])
+def test_recovery_of_a_trash_with_a_damaged_manifest(srv, text):
+    """The manifest is complete before the commit point, so a trash
+    without a complete one is damaged: everything in it goes back,
+    nothing is deleted."""
+    u = srv.new_user()
+    deleted = ["1700000001.M%dP9.deleted" % i for i in range(3)]
+    late = "1800000000.M1P9.late"
+    files = {n: msg(i) for i, n in enumerate(deleted + [late])}
+    full = manifest(deleted)
+    body = {
+        "truncated": full[:len(deleted[0]) + 5],
+        "no end line": manifest(deleted).rsplit(b"END", 1)[0],
+        "count too high": manifest(deleted, count=4),
+        "count too low": manifest(deleted, count=2),
+        "not a name": manifest(deleted + [".hidden"]),
+        "empty": b"",
+        "missing": None,
+    }[text]
+    mark = srv.mark()
+    trash = make_trash(srv, u, ".pop3d-trash.new.1700000000.5.P1Q5R0",
+                       files, body)
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == 4
+        c.ok("QUIT")
+    srv.wait_log(r"no complete manifest in tmp/\.pop3d-trash\.new\.", mark)
+    assert not os.path.exists(trash)
+    assert srv.uniques(u) == sorted(unique_part(n) for n in deleted + [late])
+    no_manifest_left(srv, u)
+
+
+def test_recovery_of_an_old_style_trash(srv):
+    """A trash named without its directory (a pop3d before the manifest)
+    cannot tell deleted files from late mail: it is emptied whole, as
+    that pop3d did."""
+    u = srv.new_user()
+    srv.deliver(u, msg(0))
+    files = {"1700000001.M%dP9.deleted" % i: msg(i) for i in range(3)}
+    files[MANIFEST] = b"END 0\n"
+    trash = make_trash(srv, u, ".pop3d-trash.1700000000.3.P1Q3R0", files)
     with srv.session_retry(u) as c:
         assert c.stat()[0] == 1
         c.ok("QUIT")
     assert not os.path.exists(trash)
     assert pop3d_tmp(srv, u) == []
+    assert len(srv.names(u)) == 1
 
 
 def test_trash_being_purged_is_left_alone(srv):
     """flock on a trash directory means someone is purging it: a login
     leaves it; once the lock is gone, the next login removes it."""
     u = srv.new_user()
-    d = srv.maildir(u)
-    trash = os.path.join(d, "tmp", ".pop3d-trash.1700000000.4.P1Q4R0")
-    mkdir(srv, trash)
-    mkfile(srv, os.path.join(trash, "1700000001.M1P9.deleted"), msg(1))
+    deleted = "1700000001.M1P9.deleted"
+    trash = make_trash(srv, u, ".pop3d-trash.new.1700000000.4.P1Q4R0",
+                       {deleted: msg(1)}, manifest([deleted]))
     fd = os.open(trash, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with srv.session_retry(u) as c:
             assert c.stat() == (0, 0)
             c.ok("QUIT")
-        assert os.listdir(trash) == ["1700000001.M1P9.deleted"]
+        assert sorted(os.listdir(trash)) == [MANIFEST, deleted]
     finally:
         os.close(fd)
     with srv.session_retry(u) as c:
         assert c.stat() == (0, 0)
         c.ok("QUIT")
     assert not os.path.exists(trash)
+    assert srv.names(u) == []
 
 
 def test_other_tmp_entries_untouched(srv):
