@@ -855,6 +855,7 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	if (xasprintf(&md->path, "%s/%s", mail_root, user) == -1)
 		abort();
 	md->lockfd = lockfd;
+	md->dirfd = -1;
 	md->n = n;
 	md->sized = sized;
 	md->msgs = xcalloc(n > 0 ? n : 1, sizeof(*md->msgs));
@@ -1189,22 +1190,18 @@ maildrop_free(struct maildrop **mdp)
 	free(md->msgs);
 	free(md->path);
 	close(md->lockfd);
+	if (md->dirfd != -1)
+		close(md->dirfd);
 	free(md);
 }
 
 int
 maildrop_open_msg(struct maildrop *md, size_t i)
 {
-	int	dirfd, fd, e;
-
-	if ((dirfd = open_dir(md)) == -1)
+	if (md->dirfd == -1 && (md->dirfd = open_dir(md)) == -1)
 		return -1;
-	fd = openat(dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
+	return openat(md->dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
 	    O_NOFOLLOW);
-	e = errno;
-	close(dirfd);
-	errno = e;
-	return fd;
 }
 
 void

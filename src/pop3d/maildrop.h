@@ -24,6 +24,9 @@ struct maildrop {
 					   so an idle session holds one fd
 					   besides its socket: the lock */
 	int		 lockfd;	/* holds the OFD lock while open */
+	int		 dirfd;		/* the Maildir, from the first message
+					   read on (-1 before): a RETR then
+					   opens its file in one openat */
 	struct md_msg	*msgs;
 	size_t		 n;
 	size_t		 ndel;
@@ -63,7 +66,8 @@ size_t		 maildrop_commit(struct maildrop *, size_t *failed);
 /* Closes everything, releasing the lock; NULLs the caller's pointer. */
 void		 maildrop_free(struct maildrop **);
 
-/* Opens message i (0-based) for reading; -1 with errno if it is gone. */
+/* Opens message i (0-based) for reading; -1 with errno if it is gone.
+   The first call opens the Maildir too, kept until maildrop_free(). */
 int		 maildrop_open_msg(struct maildrop *, size_t i);
 /* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes). */
 void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
