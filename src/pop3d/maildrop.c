@@ -108,7 +108,9 @@ compute_size(int dirfd, const char *name, uint64_t *out)
 	uint64_t	 total = 0;
 	int		 fd, st = 0;
 
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	/* O_NONBLOCK: a FIFO put in the maildrop must not stop the thread. */
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
 		return -1;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		total += dot_crlf_size(buf, (size_t)n, &st);
@@ -574,6 +576,63 @@ fail:
  * manifest_write() left it: a line that is not a message name, more
  * lines than POP3_MAILDROP_MAX, no end line, or a count that is off.
  */
+/*
+ * The first pass of manifest_load(), before anything the size of the
+ * file is allocated: streams it (len bytes) a chunk at a time and
+ * checks that every line is a message name but the last, which is
+ * "END <count>" with count the number of names.  So a file that is not
+ * a manifest (a sparse one, say, made by the maildrop's owner) costs no
+ * more than a chunk.
+ */
+static int
+manifest_check(int mfd, size_t len)
+{
+	char			 buf[MD_MANIFEST_CHUNK + POP3_MDNAME_MAX + 2];
+	struct maildir_name	 mn;
+	size_t			 have = 0, off = 0, n = 0, want, k;
+	char			*p, *nl, *q;
+	ssize_t			 r;
+
+	while (off < len) {
+		want = len - off < MD_MANIFEST_CHUNK ? len - off :
+		    MD_MANIFEST_CHUNK;
+		if ((r = pread(mfd, buf + have, want, (off_t)off)) <= 0)
+			return -1;
+		off += (size_t)r;
+		have += (size_t)r;
+		for (p = buf; (nl = memchr(p, '\n', have -
+		    (size_t)(p - buf))) != NULL; p = nl + 1) {
+			*nl = '\0';
+			if (strlen(p) != (size_t)(nl - p))
+				return -1;
+			if (off == len && nl == buf + have - 1) {
+				/* The last line. */
+				if (strncmp(p, MD_MANIFEST_END,
+				    strlen(MD_MANIFEST_END)) != 0)
+					return -1;
+				q = p + strlen(MD_MANIFEST_END);
+				k = 0;
+				if (*q == '\0')
+					return -1;
+				for (; *q >= '0' && *q <= '9'; q++)
+					if ((k = k * 10 + (size_t)(*q - '0')) >
+					    POP3_MAILDROP_MAX)
+						return -1;
+				return *q == '\0' && k == n ? 0 : -1;
+			}
+			if (++n > POP3_MAILDROP_MAX ||
+			    maildir_name_parse(p, &mn) == -1)
+				return -1;
+		}
+		/* The start of a line, carried to the next chunk. */
+		if ((k = have - (size_t)(p - buf)) > POP3_MDNAME_MAX + 1)
+			return -1;
+		memmove(buf, p, k);
+		have = k;
+	}
+	return -1;
+}
+
 static int
 manifest_load(int fd, struct nameset *del, char **names)
 {
@@ -587,7 +646,7 @@ manifest_load(int fd, struct nameset *del, char **names)
 	memset(del, 0, sizeof(*del));
 	*names = NULL;
 	if ((mfd = openat(fd, MD_MANIFEST, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	    O_NOFOLLOW | O_NONBLOCK)) == -1)
 		return -1;
 	if (fstat(mfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)strlen(MD_MANIFEST_END) + 2 ||
@@ -596,6 +655,10 @@ manifest_load(int fd, struct nameset *del, char **names)
 		return -1;
 	}
 	len = (size_t)st.st_size;
+	if (manifest_check(mfd, len) == -1) {
+		close(mfd);
+		return -1;
+	}
 	*names = buf = xmalloc(len);
 	for (off = 0; off < len && (r = read(mfd, buf + off,
 	    len - off)) > 0; off += (size_t)r)
@@ -1200,8 +1263,10 @@ maildrop_open_msg(struct maildrop *md, size_t i)
 {
 	if (md->dirfd == -1 && (md->dirfd = open_dir(md)) == -1)
 		return -1;
+	/* O_NONBLOCK: a FIFO renamed over a message must not stop the
+	   loop; on a regular file it changes nothing. */
 	return openat(md->dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	    O_NOFOLLOW | O_NONBLOCK);
 }
 
 void

@@ -510,6 +510,38 @@ def test_recovery_of_a_trash_with_a_damaged_manifest(srv, text):
     no_manifest_left(srv, u)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "sparse"])
+def test_recovery_of_a_hostile_manifest(srv, kind):
+    """The maildrop's owner can put anything in tmp/.  A FIFO as the
+    manifest must not stop the job thread that recovers (the login is
+    answered; the FIFO has no writer), and a 200 MB sparse file costs no
+    allocation of its size: it is read a chunk at a time and rejected at
+    its first line.  Either way, everything goes back."""
+    u = srv.new_user()
+    deleted = ["1700000001.M%dP9.deleted" % i for i in range(2)]
+    files = {n: msg(i) for i, n in enumerate(deleted)}
+    mark = srv.mark()
+    trash = make_trash(srv, u, ".pop3d-trash.new.1700000000.7.P1Q7R0",
+                       files)
+    path = os.path.join(trash, MANIFEST)
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        with open(path, "wb") as f:
+            f.truncate(200 << 20)
+    srv._chown(path)
+    c = srv.session_retry(u, timeout=10)
+    try:
+        assert c.stat()[0] == 2
+        c.ok("QUIT")
+    finally:
+        c.close()
+    srv.wait_log(r"no complete manifest in tmp/\.pop3d-trash\.new\.", mark)
+    assert not os.path.exists(trash)
+    assert srv.uniques(u) == sorted(unique_part(n) for n in deleted)
+    no_manifest_left(srv, u)
+
+
 def test_recovery_of_an_old_style_trash(srv):
     """A trash named without its directory (a pop3d before the manifest)
     cannot tell deleted files from late mail: it is emptied whole, as
