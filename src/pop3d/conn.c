@@ -28,12 +28,22 @@
 #define CONN_STATUS_MAX	512
 /* Bytes handed to the kernel in one write: a socket buffer's worth. */
 #define CONN_MAX_WRITE	(512 * 1024)
+/*
+ * A write-through flush writes at most this; once a loop turn has
+ * written CONN_MAX_WRITE or more to a connection, the session hears
+ * CONN_LOWAT only in the next turn, so a fast reader of a big answer
+ * cannot keep the loop from the other sessions.
+ */
+#define CONN_TURN_MAX	(2 * CONN_MAX_WRITE)
 
 struct conn {
 	struct event_base	*base;
 	struct bufferevent	*bev;
 	struct event		*kick;		/* deferred work, see kick_cb */
 	struct event		*flush;		/* write-through, see flush_cb */
+	struct event		*turn;		/* the next loop turn's CONN_LOWAT */
+	struct timeval		 turn_tv;	/* the loop turn turn_sent is of */
+	size_t			 turn_sent;	/* written through in that turn */
 	int			 flush_queued;
 	int			 fd;		/* owned while plain */
 	int			 tls;		/* TLS bufferevent in use */
@@ -95,54 +105,93 @@ out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 }
 
 /*
- * Writes what the socket takes, at most a loop turn's worth.  Returns 1
- * when the output was drained here, else 0; what is left goes on with
- * EV_WRITE (socket full, or an error, which libevent's own write then
- * meets and reports).
+ * Writes what the socket takes, at most CONN_TURN_MAX.  Returns 0 when
+ * the output was drained here, 1 when it was drained and this loop turn
+ * has written CONN_MAX_WRITE or more to this connection, -1 when there
+ * was nothing to do (empty, or libevent is at it) or something is left:
+ * that goes on with EV_WRITE (socket full, or an error, which
+ * libevent's own write then meets and reports).  A loop turn is told by
+ * the loop's cached time, which it sets once a turn.
  */
 static int
 flush_out(struct conn *c)
 {
 	struct evbuffer	*out;
+	struct timeval	 now;
 	size_t		 sent = 0;
 	int		 n;
 
 	if (c->closed || c->tls || c->bev == NULL)
-		return 0;
+		return -1;
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0 ||
 	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
-		return 0;	/* nothing to do, or libevent is at it */
+		return -1;
 	/* A socket bufferevent keeps its output's start frozen but to write. */
 	evbuffer_unfreeze(out, 1);
-	while (evbuffer_get_length(out) > 0 && sent < CONN_MAX_WRITE &&
-	    (n = evbuffer_write_atmost(out, c->fd, CONN_MAX_WRITE)) > 0)
+	while (evbuffer_get_length(out) > 0 && sent < CONN_TURN_MAX &&
+	    (n = evbuffer_write_atmost(out, c->fd, CONN_TURN_MAX - sent)) > 0)
 		sent += (size_t)n;
 	evbuffer_freeze(out, 1);
 	if (evbuffer_get_length(out) > 0) {
 		bufferevent_enable(c->bev, EV_WRITE);
-		return 0;
+		return -1;
 	}
-	return 1;
+	event_base_gettimeofday_cached(c->base, &now);
+	if (timercmp(&now, &c->turn_tv, !=)) {
+		c->turn_tv = now;
+		c->turn_sent = 0;
+	}
+	c->turn_sent += sent;
+	return c->turn_sent >= CONN_MAX_WRITE;
 }
 
 static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c = arg;
+	struct conn		*c = arg;
+	static const struct timeval zero;
 
 	(void)fd;
 	(void)what;
 	c->flush_queued = 0;
-	/* Drained: what libevent's write would have told. */
-	if (flush_out(c))
+	switch (flush_out(c)) {
+	case 0:
+		/* Drained: what libevent's write would have told. */
 		write_cb(c->bev, c);
+		break;
+	case 1:
+		/* After the other sessions' events of this turn. */
+		event_add(c->turn, &zero);
+		break;
+	}
 }
 
-void
+/* The CONN_LOWAT held back by a big flush, unless output came since. */
+static void
+turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closed || c->tls || c->bev == NULL)
+		return;
+	c->turn_sent = 0;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		write_cb(c->bev, c);
+	else
+		flush_cb(fd, what, c);
+}
+
+int
 conn_flush(struct conn *c)
 {
-	(void)flush_out(c);
+	static const struct timeval zero;
+
+	/* The CONN_LOWAT is the loop's to give, as after flush_cb. */
+	if (flush_out(c) != 1)
+		return 0;
+	event_add(c->turn, &zero);
+	return 1;
 }
 
 static void
@@ -303,7 +352,8 @@ conn_new(struct event_base *base, int fd, SSL_CTX *tls, conn_cb cb,
 	c->arg = arg;
 	c->kick = event_new(base, -1, 0, kick_cb, c);
 	c->flush = event_new(base, -1, 0, flush_cb, c);
-	if (c->kick == NULL || c->flush == NULL)
+	c->turn = evtimer_new(base, turn_cb, c);
+	if (c->kick == NULL || c->flush == NULL || c->turn == NULL)
 		goto fail;
 	if (tls != NULL) {
 		if (start_tls(c, tls) == -1)
@@ -319,6 +369,8 @@ fail:
 		event_free(c->kick);
 	if (c->flush != NULL)
 		event_free(c->flush);
+	if (c->turn != NULL)
+		event_free(c->turn);
 	free(c);
 	close(fd);
 	return NULL;
@@ -338,6 +390,7 @@ conn_free(struct conn **cp)
 		close(c->fd);
 	event_free(c->kick);
 	event_free(c->flush);
+	event_free(c->turn);
 	free(c);
 }
 

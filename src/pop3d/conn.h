@@ -79,8 +79,10 @@ int		 conn_is_paused(const struct conn *);
 /*
  * Writes queued output now, as far as the socket takes it (plain
  * connections; TLS ones write from the loop).  No callback runs.
+ * Returns 1 when that was a loop turn's worth: the caller should wait
+ * for CONN_LOWAT, which comes in the next turn.
  */
-void		 conn_flush(struct conn *);
+int		 conn_flush(struct conn *);
 /* Idle timeout for reads and writes, seconds. */
 void		 conn_set_timeout(struct conn *, int secs);
 /*

@@ -420,10 +420,16 @@ session_input(struct session *s)
 	enum cmd_result	res;
 
 	while (!s->busy && s->state != SESS_QUIT) {
-		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
-			conn_flush(s->conn);
-		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT) {
-			/* A client that pipelines but does not read. */
+		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT &&
+		    (conn_flush(s->conn) ||
+		    conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)) {
+			/* Nothing waits: the next command has a turn of
+			   its own. */
+			if (conn_input_len(s->conn) == 0 &&
+			    conn_output_len(s->conn) < POP3_OUTPUT_HIWAT)
+				return;
+			/* A client that pipelines but does not read, or
+			   a loop turn's worth written. */
 			conn_pause(s->conn);
 			return;		/* CONN_LOWAT resumes */
 		}
