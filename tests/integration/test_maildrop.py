@@ -471,6 +471,54 @@ def test_idle_timeout(make_server):
     assert len(s.names(u)) == 1
 
 
+@pytest.mark.skipif(os.environ.get("POP3D_SLOW") != "1",
+                    reason="slow (idle_timeout >= 10 s); set POP3D_SLOW=1")
+def test_slow_reader_of_a_big_answer_is_not_idle(make_server):
+    """A client reading a 16 MB answer slowly (about 0.8 MB/s, longer than
+    idle_timeout) is busy, not idle: the idle timeout counts from the
+    last input only while no answer is waiting to go out.  The message
+    is stored in wire form, so it is sent with sendfile(2) and all of it
+    is queued at once."""
+    import socket
+    s = make_server(name="slowread", plaintext="loopback", idle_timeout=10)
+    u = s.new_user()
+    line = b"x" * 78 + b"\r\n"
+    body = b"Subject: slow\r\n\r\n" + line * ((16 << 20) // 80)
+    name = "1700000000.M1P1.slow,S=%d,W=%d,D=0" % (len(body), len(body))
+    path = os.path.join(s.maildir(u), "new", name)
+    with open(path, "wb") as f:
+        f.write(body)
+    s._chown(path)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", s.port))
+    try:
+        got = b""
+        for cmd in (None, b"USER %s\r\n" % u.name.encode(),
+                    b"PASS %s\r\n" % u.password.encode()):
+            if cmd:
+                sock.sendall(cmd)
+            while not got.endswith(b"\r\n"):
+                got += sock.recv(1)
+            assert got.startswith(b"+OK"), got
+            got = b""
+        sock.sendall(b"RETR 1\r\n")
+        t0 = time.monotonic()
+        while not got.endswith(b"\r\n.\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, "cut after %d bytes, %.1f s" % (
+                len(got), time.monotonic() - t0)
+            got += chunk
+            time.sleep(0.08)
+        assert time.monotonic() - t0 > 12, "not slow enough to test"
+        assert got == b"+OK %d octets\r\n" % len(body) + body + b".\r\n"
+        sock.sendall(b"QUIT\r\n")
+        assert sock.recv(100).startswith(b"+OK")
+    finally:
+        sock.close()
+
+
 # ------------------------------------------------------------- broken maildrops
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a maildrop "
