@@ -1,10 +1,12 @@
 /*
  * fsutil.c - fsync of a directory, so that a rename into it survives a
- * power loss (rename(2) alone is only atomic, not durable).  Library code
+ * power loss (rename(2) alone is only atomic, not durable), and a rename
+ * that never replaces.  Library code
  * run by pop3d's maildrop threads, pop3fetch and pop3ctl.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,4 +44,14 @@ fsync_parent(const char *path)
 	free(dir);
 	errno = saved;
 	return r;
+}
+
+int
+rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
+{
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	return renameat(fromfd, from, tofd, to);
 }

@@ -1,6 +1,6 @@
 /*
- * fsutil.h - durability helpers shared by the writers of files that are
- * renamed into place (Maildir delivery in pop3d, pop3fetch and pop3ctl's
+ * fsutil.h - durability and rename helpers shared by the writers of
+ * files that are renamed into place (Maildir delivery in pop3d, pop3fetch and pop3ctl's
  * LDA; pop3ctl's passwd-file rewrite).  Blocking I/O: call off any event
  * loop.
  */
@@ -19,5 +19,13 @@ int	fsync_dirat(int dirfd, const char *sub);
  * "/" for "/name".  0, or -1 with errno.
  */
 int	fsync_parent(const char *path);
+/*
+ * renameat(2) of from (under fromfd) to to (under tofd) that never
+ * replaces a file there: RENAME_NOREPLACE, or, on file systems without
+ * it, a plain rename (the callers' names are unique).  0, or -1 with
+ * errno (EEXIST when to exists).
+ */
+int	rename_noreplace(int fromfd, const char *from, int tofd,
+	    const char *to);
 
 #endif

@@ -234,18 +234,6 @@ md_write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Moves tmp to new without replacing an existing file. */
-static int
-md_rename(int dirfd, const char *from, const char *to)
-{
-	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* File systems without RENAME_NOREPLACE: the name is unique. */
-	return renameat(dirfd, from, dirfd, to);
-}
-
 /* Starts a tx on tmp/<uniq>; 0, or -1 (errno). */
 static int
 md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
@@ -567,7 +555,7 @@ md_tx_finish(struct maildir_tx *tx, char *namebuf, size_t namelen,
 		goto fail;
 	}
 	fd = -1;
-	if (md_rename(tx->dirfd, tmp, dst) == -1)
+	if (rename_noreplace(tx->dirfd, tmp, tx->dirfd, dst) == -1)
 		goto fail;
 	moved = 1;
 	if (syncdir && fsync_dirat(tx->dirfd, "new") == -1)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "dot.h"
+#include "fsutil.h"
 #include "jobs.h"
 #include "log.h"
 #include "maildir.h"
@@ -303,18 +304,6 @@ is_dot(const char *name)
 	    (name[1] == '.' && name[2] == '\0'));
 }
 
-/* Moves name from fromfd to tofd, never replacing a file there. */
-static int
-rename_back(int fromfd, const char *name, int tofd)
-{
-	if (renameat2(fromfd, name, tofd, name, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* File systems without RENAME_NOREPLACE: the names are unique. */
-	return renameat(fromfd, name, tofd, name);
-}
-
 /*
  * Renames every entry of the directory fromfd that is not in del into
  * tofd, counting them in *moved.  del NULL: every entry, undoing a swap,
@@ -339,7 +328,7 @@ move_back(int fromfd, int tofd, const struct nameset *del, size_t *moved)
 		if (del == NULL && strcmp(de->d_name, MD_MANIFEST) == 0 &&
 		    unlinkat(fromfd, de->d_name, 0) == 0)
 			continue;
-		if (rename_back(fromfd, de->d_name, tofd) == 0)
+		if (rename_noreplace(fromfd, de->d_name, tofd, de->d_name) == 0)
 			(*moved)++;
 		else if (errno != ENOENT) {
 			e = errno;
@@ -463,8 +452,8 @@ trash_step(struct trash *t, size_t budget)
 				continue;
 			if (t->backfd != -1 && !nameset_has(t->del,
 			    de->d_name)) {
-				if (rename_back(t->fd, de->d_name,
-				    t->backfd) == 0)
+				if (rename_noreplace(t->fd, de->d_name,
+				    t->backfd, de->d_name) == 0)
 					t->moved++;
 				else if (errno != ENOENT) {
 					log_warn("maildrop %s: purge: cannot "
@@ -571,77 +560,26 @@ fail:
 
 /*
  * Reads the manifest of the trash directory fd into *del, whose names
- * point into *names (both the caller's to free, also on failure).
- * -1 when it is missing, larger than a maildrop can make it, or not as
- * manifest_write() left it: a line that is not a message name, more
- * lines than POP3_MAILDROP_MAX, no end line, or a count that is off.
+ * point into *names (both the caller's to free, also on failure).  It
+ * is streamed a chunk at a time, and only lines that are message names
+ * are kept, so a file that is not a manifest (a sparse one, say, made
+ * by the maildrop's owner) costs no more than what of it was valid.
+ * -1 when it is missing, not a regular file, larger than a maildrop can
+ * make it, or not as manifest_write() left it: a line that is not a
+ * message name, more lines than POP3_MAILDROP_MAX, no end line
+ * "END <count>" last, or a count that is off.
  */
-/*
- * The first pass of manifest_load(), before anything the size of the
- * file is allocated: streams it (len bytes) a chunk at a time and
- * checks that every line is a message name but the last, which is
- * "END <count>" with count the number of names.  So a file that is not
- * a manifest (a sparse one, say, made by the maildrop's owner) costs no
- * more than a chunk.
- */
-static int
-manifest_check(int mfd, size_t len)
-{
-	char			 buf[MD_MANIFEST_CHUNK + POP3_MDNAME_MAX + 2];
-	struct maildir_name	 mn;
-	size_t			 have = 0, off = 0, n = 0, want, k;
-	char			*p, *nl, *q;
-	ssize_t			 r;
-
-	while (off < len) {
-		want = len - off < MD_MANIFEST_CHUNK ? len - off :
-		    MD_MANIFEST_CHUNK;
-		if ((r = pread(mfd, buf + have, want, (off_t)off)) <= 0)
-			return -1;
-		off += (size_t)r;
-		have += (size_t)r;
-		for (p = buf; (nl = memchr(p, '\n', have -
-		    (size_t)(p - buf))) != NULL; p = nl + 1) {
-			*nl = '\0';
-			if (strlen(p) != (size_t)(nl - p))
-				return -1;
-			if (off == len && nl == buf + have - 1) {
-				/* The last line. */
-				if (strncmp(p, MD_MANIFEST_END,
-				    strlen(MD_MANIFEST_END)) != 0)
-					return -1;
-				q = p + strlen(MD_MANIFEST_END);
-				k = 0;
-				if (*q == '\0')
-					return -1;
-				for (; *q >= '0' && *q <= '9'; q++)
-					if ((k = k * 10 + (size_t)(*q - '0')) >
-					    POP3_MAILDROP_MAX)
-						return -1;
-				return *q == '\0' && k == n ? 0 : -1;
-			}
-			if (++n > POP3_MAILDROP_MAX ||
-			    maildir_name_parse(p, &mn) == -1)
-				return -1;
-		}
-		/* The start of a line, carried to the next chunk. */
-		if ((k = have - (size_t)(p - buf)) > POP3_MDNAME_MAX + 1)
-			return -1;
-		memmove(buf, p, k);
-		have = k;
-	}
-	return -1;
-}
-
 static int
 manifest_load(int fd, struct nameset *del, char **names)
 {
+	char			 buf[MD_MANIFEST_CHUNK + POP3_MDNAME_MAX + 2];
 	struct maildir_name	 mn;
 	struct stat		 st;
-	char			*buf, *p, *nl, *last;
-	size_t			 len, off, n = 0, count = 0;
-	ssize_t			 r = 0;
-	int			 mfd;
+	char			*arena = NULL, *p, *nl, *q;
+	size_t			 len, alen = 0, acap = 0, have = 0, off = 0;
+	size_t			 n = 0, k, want;
+	ssize_t			 r;
+	int			 mfd, ok = -1;
 
 	memset(del, 0, sizeof(*del));
 	*names = NULL;
@@ -650,47 +588,60 @@ manifest_load(int fd, struct nameset *del, char **names)
 		return -1;
 	if (fstat(mfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)strlen(MD_MANIFEST_END) + 2 ||
-	    st.st_size > MD_MANIFEST_MAX) {
-		close(mfd);
-		return -1;
-	}
+	    st.st_size > MD_MANIFEST_MAX)
+		goto done;
 	len = (size_t)st.st_size;
-	if (manifest_check(mfd, len) == -1) {
-		close(mfd);
-		return -1;
+	while (off < len) {
+		want = len - off < MD_MANIFEST_CHUNK ? len - off :
+		    MD_MANIFEST_CHUNK;
+		if ((r = pread(mfd, buf + have, want, (off_t)off)) <= 0)
+			goto done;
+		off += (size_t)r;
+		have += (size_t)r;
+		for (p = buf; (nl = memchr(p, '\n', have -
+		    (size_t)(p - buf))) != NULL; p = nl + 1) {
+			*nl = '\0';
+			k = (size_t)(nl - p);
+			if (strlen(p) != k)
+				goto done;
+			if (off == len && nl == buf + have - 1) {
+				/* The last line: "END <count>". */
+				if (strncmp(p, MD_MANIFEST_END,
+				    strlen(MD_MANIFEST_END)) != 0)
+					goto done;
+				q = p + strlen(MD_MANIFEST_END);
+				if (*q == '\0' || strspn(q, "0123456789") !=
+				    strlen(q) || strlen(q) > 9 ||
+				    strtoul(q, NULL, 10) != n)
+					goto done;
+				ok = 0;
+				goto done;
+			}
+			if (++n > POP3_MAILDROP_MAX ||
+			    maildir_name_parse(p, &mn) == -1)
+				goto done;
+			while (acap - alen < k + 1)
+				arena = xreallocarray(arena, acap = acap > 0 ?
+				    acap * 2 : MD_MANIFEST_CHUNK, 1);
+			memcpy(arena + alen, p, k + 1);
+			alen += k + 1;
+		}
+		/* The start of a line, carried to the next chunk. */
+		if ((k = have - (size_t)(p - buf)) > POP3_MDNAME_MAX + 1)
+			goto done;
+		memmove(buf, p, k);
+		have = k;
 	}
-	*names = buf = xmalloc(len);
-	for (off = 0; off < len && (r = read(mfd, buf + off,
-	    len - off)) > 0; off += (size_t)r)
-		;
+done:
 	close(mfd);
-	if (off < len || buf[len - 1] != '\n')
-		return -1;
-	buf[len - 1] = '\0';
-
-	/* The end line, "END <count>": the names are the lines before. */
-	last = (p = memrchr(buf, '\n', len - 1)) != NULL ? p + 1 : buf;
-	if (strncmp(last, MD_MANIFEST_END, strlen(MD_MANIFEST_END)) != 0 ||
-	    last[strlen(MD_MANIFEST_END)] == '\0')
-		return -1;
-	for (p = last + strlen(MD_MANIFEST_END); *p >= '0' && *p <= '9'; p++)
-		if ((count = count * 10 + (size_t)(*p - '0')) >
-		    POP3_MAILDROP_MAX)
-			return -1;
-	if (*p != '\0')
-		return -1;
-
-	/* At most count names: the set stays half empty. */
-	nameset_init(del, count);
-	for (p = buf; p < last; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(last - p));
-		*nl = '\0';
-		if (++n > count || strlen(p) != (size_t)(nl - p) ||
-		    maildir_name_parse(p, &mn) == -1)
-			return -1;
-		nameset_add(del, p);
+	*names = arena;
+	if (ok == 0) {
+		/* At most n names: the set stays half empty. */
+		nameset_init(del, n);
+		for (q = arena, k = 0; k < n; k++, q += strlen(q) + 1)
+			nameset_add(del, q);
 	}
-	return n == count ? 0 : -1;
+	return ok;
 }
 
 /*
