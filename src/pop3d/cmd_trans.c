@@ -31,6 +31,8 @@
  * socket takes it).
  */
 #define RETR_WIRE_STEP	(512 * 1024)
+/* A RETR step's file input, before it is encoded (loop thread only). */
+static unsigned char	retr_in[RETR_WIRE_STEP];
 /*
  * Wire-form messages at least this big go out with sendfile(2) on plain
  * connections; smaller ones are read into the output buffer, where
@@ -225,7 +227,6 @@ retr_raw_cont(struct session *s)
 static int
 retr_dots_cont(struct session *s)
 {
-	static unsigned char in[RETR_WIRE_STEP];	/* loop thread only */
 	uint64_t	 left = s->msgsize - s->sent;
 	struct dot_enc	 before;
 	unsigned char	*out;
@@ -233,14 +234,15 @@ retr_dots_cont(struct session *s)
 	ssize_t		 n;
 	int		 last;
 
-	want = left < sizeof(in) ? (size_t)left : sizeof(in);
-	if ((n = retr_read(s, in, want)) == -1)
+	want = left < sizeof(retr_in) ? (size_t)left : sizeof(retr_in);
+	if ((n = retr_read(s, retr_in, want)) == -1)
 		return retr_fail(s);
 	last = s->sent == s->msgsize;
 	before = s->enc;
 	out = conn_reserve(s->conn, dot_enc_wire_bound(&s->enc, (size_t)n) +
 	    (last ? 5 : 0));
-	if ((k = dot_enc_chunk(&s->enc, in, (size_t)n, out)) == DOT_ENC_OVER) {
+	if ((k = dot_enc_chunk(&s->enc, retr_in, (size_t)n, out)) ==
+	    DOT_ENC_OVER) {
 		conn_commit(s->conn, 0);
 		if (before.dots_left != UINT64_MAX)
 			log_warn("%016llx retr: more lines start with '.' than "
@@ -249,7 +251,7 @@ retr_dots_cont(struct session *s)
 		s->enc.dots_left = UINT64_MAX;
 		out = conn_reserve(s->conn, dot_enc_wire_bound(&s->enc,
 		    (size_t)n) + (last ? 5 : 0));
-		k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
+		k = dot_enc_chunk(&s->enc, retr_in, (size_t)n, out);
 	}
 	if (last)
 		k += dot_enc_finish(&s->enc, out + k);
@@ -278,17 +280,16 @@ retr_sendfile_cont(struct session *s)
 static int
 retr_cont(struct session *s)
 {
-	static unsigned char in[RETR_CHUNK];	/* loop thread only */
 	unsigned char	*out;
 	size_t		 k;
 	ssize_t		 n;
 
 	if (!dot_enc_done(&s->enc)) {
-		if ((n = retr_read(s, in, sizeof(in))) == -1)
+		if ((n = retr_read(s, retr_in, RETR_CHUNK)) == -1)
 			return retr_fail(s);
 		if (n > 0) {
 			out = conn_reserve(s->conn, dot_enc_bound((size_t)n));
-			k = dot_enc_chunk(&s->enc, in, (size_t)n, out);
+			k = dot_enc_chunk(&s->enc, retr_in, (size_t)n, out);
 			conn_commit(s->conn, k);
 			return 0;
 		}
