@@ -2,8 +2,9 @@
  * check.c - "pop3ctl check": reads pop3d's config and reports, one line
  * each ("ok", "warn" or "FAIL"), on the certificate and key (readable,
  * matching, private, days left), the passwd-file (parses, not readable
- * by others, readable by the auth user), the mail root (owned by the
- * mail user) and the listeners (bindable, or held by a POP3 server).
+ * by others, readable by the auth user), the password policy (cracklib's
+ * dictionary loads), the mail root (owned by the mail user) and the
+ * listeners (bindable, or held by a POP3 server).
  * Runs as root, like pop3d's master.  Exit 0, or EX_CONFIG on any FAIL.
  */
 #include <sys/socket.h>
@@ -180,6 +181,27 @@ check_passwd(const struct config *cfg)
 	passwd_db_free(&db);
 }
 
+/*
+ * Whether the password policy can be applied: with dict_check on, a
+ * cracklib dictionary that does not load refuses every new password.
+ */
+static void
+check_password_policy(const struct config *cfg)
+{
+	char	 why[512];
+
+	if (!cfg->pw_dict_check) {
+		check_report(CHECK_OK, "password policy: no dictionary check");
+		return;
+	}
+	/* A long random-looking phrase: no rule but the dictionary's can fail. */
+	if (password_check(cfg, "pop3ctl-check", "Qx7-vorbel-Tinsak-94-Uhm",
+	    why, sizeof(why)) == -2)
+		check_report(CHECK_FAIL, "password policy: %s", why);
+	else
+		check_report(CHECK_OK, "password policy: dictionary loads");
+}
+
 static void
 check_mail_root(const struct config *cfg)
 {
@@ -306,7 +328,8 @@ check_main(const char *conf, int argc, char *argv[])
 		if (ch == 'h') {
 			printf("usage: pop3ctl [-c file] check\n"
 			    "  Checks the config, certificate and key, "
-			    "passwd-file, mail root and\n  listeners; one "
+			    "passwd-file, password dictionary,\n  mail root and "
+			    "listeners; one "
 			    "line each.  Exit 0, or 78 if something is "
 			    "wrong.\n");
 			return EX_OK;
@@ -327,6 +350,7 @@ check_main(const char *conf, int argc, char *argv[])
 	check_users(&cfg);
 	check_tls(&cfg);
 	check_passwd(&cfg);
+	check_password_policy(&cfg);
 	check_mail_root(&cfg);
 	for (i = 0; i < cfg.listen.n; i++)
 		check_listen(cfg.listen.v[i], 0);

@@ -34,14 +34,15 @@ int	ctl_user_ids(const char *name, uid_t *uid, gid_t *gid);
  * stdin (one line) if from_stdin, else from /dev/tty without echo, asked
  * twice.  Checks it against the [password] policy (libpwquality) and
  * prints the reason of a refusal.  Returns 0, or a sysexits code
- * (pw wiped).  The caller explicit_bzero()s pw after use.
+ * (EX_DATAERR refused, EX_CONFIG dictionary missing; pw wiped).  The caller explicit_bzero()s pw after use.
  */
 int	password_read(const struct config *cfg, const char *user,
 	    int from_stdin, char *pw, size_t pwlen);
 
 /*
- * The libpwquality check alone: 0, or -1 with the reason in plain words
- * in why (whylen bytes).
+ * The libpwquality check alone: 0; -1 with the reason in plain words in
+ * why (whylen bytes); or -2 when the policy cannot be applied (cracklib's
+ * dictionary does not load), why naming the package and the keys.
  */
 int	password_check(const struct config *cfg, const char *user,
 	    const char *pw, char *why, size_t whylen);

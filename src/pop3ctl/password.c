@@ -101,6 +101,17 @@ pw_prompt(int tty, const char *prompt, char *pw, size_t pwlen)
 	return n;
 }
 
+/*
+ * Whether cracklib's answer (libpwquality's aux for a dictionary
+ * failure: cracklib's static message, in the C locale pop3ctl runs in)
+ * says the dictionary itself could not be loaded.
+ */
+static int
+pw_nodict(const void *aux)
+{
+	return aux != NULL && strcmp(aux, "error loading dictionary") == 0;
+}
+
 int
 password_check(const struct config *cfg, const char *user, const char *pw,
     char *why, size_t whylen)
@@ -138,13 +149,24 @@ password_check(const struct config *cfg, const char *user, const char *pw,
 		pwquality_set_str_value(pwq, PWQ_SETTING_DICT_PATH,
 		    cfg->pw_dict_path);
 	r = pwquality_check(pwq, pw, NULL, user, &aux);
-	/* It frees aux, and may return a static string instead of buf. */
-	if (r < 0)
+	if (r == PWQ_ERROR_CRACKLIB_CHECK && pw_nodict(aux)) {
+		/* Not the password's fault: the policy cannot be applied. */
+		snprintf(why, whylen, "the password dictionary %s cannot be "
+		    "loaded: install the Debian package cracklib-runtime, "
+		    "or set dict_path, or dict_check = no, in [password] "
+		    "of %s", cfg->pw_dict_path[0] != '\0' ? cfg->pw_dict_path :
+		    "(cracklib's default)", cfg->path != NULL ? cfg->path :
+		    "the configuration");
+		r = -2;
+	} else if (r < 0) {
+		/* It frees aux, and may return a static string, not buf. */
 		snprintf(why, whylen, "%s", pwquality_strerror(buf,
 		    sizeof(buf), r, aux));
+		r = -1;
+	}
 	explicit_bzero(buf, sizeof(buf));
 	pwquality_free_settings(pwq);
-	return r < 0 ? -1 : 0;
+	return r < 0 ? r : 0;
 }
 
 /* Refuses what a POP3 PASS line cannot carry. */
@@ -204,10 +226,22 @@ password_read(const struct config *cfg, const char *user, int from_stdin,
 	} else if (rv == EX_OK && n < 0) {
 		ctl_warnx("reading the password: %s", strerror(errno));
 		rv = EX_IOERR;
-	} else if (rv == EX_OK && (pw_shape(pw, why, sizeof(why)) == -1 ||
-	    password_check(cfg, user, pw, why, sizeof(why)) == -1)) {
+	} else if (rv == EX_OK && pw_shape(pw, why, sizeof(why)) == -1) {
 		ctl_warnx("password rejected: %s", why);
 		rv = EX_DATAERR;
+	} else if (rv == EX_OK) {
+		switch (password_check(cfg, user, pw, why, sizeof(why))) {
+		case 0:
+			break;
+		case -2:
+			ctl_warnx("cannot check the password: %s", why);
+			rv = EX_CONFIG;
+			break;
+		default:
+			ctl_warnx("password rejected: %s", why);
+			rv = EX_DATAERR;
+			break;
+		}
 	}
 	if (rv != EX_OK)
 		explicit_bzero(pw, pwlen);

@@ -37,7 +37,26 @@ def test_check_all_good(srv):
     assert re.search(r"^ok\s+passwd_file .*not world-readable", out, re.M), out
     assert re.search(r"^ok\s+mail_root .*owned by the mail user", out, re.M), out
     assert re.search(r"^ok\s+listen 127\.0\.0\.1:0: bindable", out, re.M), out
+    assert re.search(r"^ok\s+password policy: dictionary loads", out, re.M), out
     assert "FAIL" not in out
+
+
+def test_check_password_dictionary(srv, tmp_path):
+    """A dictionary that does not load means no user can be added: a FAIL
+    naming the package and the key; with dict_check = no it is not used."""
+    missing = str(tmp_path / "nodict")
+    srv.settings.setdefault("password", []).append(("dict_path", missing))
+    write_conf(srv)
+    rc, out = check(srv)
+    assert rc == EX_CONFIG, out
+    assert re.search(r"^FAIL\s+password policy: the password dictionary %s "
+                     r"cannot be loaded.*cracklib-runtime.*dict_check = no"
+                     % re.escape(missing), out, re.M), out
+    srv.settings["password"].append(("dict_check", "no"))
+    write_conf(srv)
+    rc, out = check(srv)
+    assert rc == EX_OK, out
+    assert re.search(r"^ok\s+password policy: no dictionary check", out, re.M), out
 
 
 def test_check_listener_in_use(srv):

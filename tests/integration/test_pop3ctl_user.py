@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ctlutil import (EX_CANTCREAT, EX_DATAERR, EX_NOUSER, EX_OK, EX_USAGE,
+from ctlutil import (EX_CANTCREAT, EX_CONFIG, EX_DATAERR, EX_NOUSER, EX_OK, EX_USAGE,
                      add_user, ctl, listdir, pop3ctl_path)
 from pop3util import AUTH_USER, IS_ROOT, WORKER_USER, wait_until
 
@@ -114,6 +114,27 @@ def test_password_policy_from_config(module_servers, env):
     r = add_user(s, "dora", "Velvet-ACME-Lamp-Piano-77", rc=EX_DATAERR)
     assert "words" in r.err, r.err
     add_user(s, "dora", "Velvet-Otter-Lamp-Piano-7")
+
+
+def test_missing_dictionary_is_a_config_error(module_servers, env, tmp_path):
+    """A dictionary that cannot be loaded (cracklib-runtime not installed, or
+    a wrong dict_path) is a configuration error naming the package and the
+    dict_check key (exit 78), not a weak password; dict_check = no adds."""
+    missing = str(tmp_path / "no-such-dict")
+    s = module_servers(name="ctl-nodict", pool=0,
+                       extra={"password": {"dict_path": missing}})
+    before = open(s.passwd_path).read()
+    r = add_user(s, "dict1", GOOD, rc=EX_CONFIG)
+    assert "password rejected" not in r.err, r.err
+    assert "dictionary" in r.err and "cracklib-runtime" in r.err, r.err
+    assert "dict_check = no" in r.err and missing in r.err, r.err
+    assert s.conf_path in r.err, r.err
+    assert open(s.passwd_path).read() == before
+    assert not os.path.exists(os.path.join(s.mail_root, "dict1"))
+    s2 = module_servers(name="ctl-nodictcheck", pool=0,
+                        extra={"password": {"dict_path": missing,
+                                            "dict_check": "no"}})
+    add_user(s2, "dict2", GOOD)
 
 
 def test_password_never_from_argv(srv):
