@@ -1,14 +1,21 @@
 #!/bin/sh
-# deps.sh [build|test|bench] - installs the Debian packages that are
-# missing for building (make, make demo), testing (make check: also the
-# real peers the tests talk to) or benchmarking (make bench).  Idempotent
-# and quick when all are there.  Needs root (or sudo) only when something
+# deps.sh [build|test|bench|ci] - installs the Debian packages that are
+# missing for building and running (make, make demo), testing (make
+# check: also the real peers the tests talk to), benchmarking (make
+# bench) or CI (.ci/run: also mmdebstrap, for the fresh-machine check).
+# Installs are --no-install-recommends, so what the programs need at run
+# time is named here, not left to a Recommends.  Idempotent and quick
+# when all are there.  Needs root (or sudo) only when something
 # is missing.  Services in the packages (Postfix, Dovecot) are not started
 # by the install: the tests start their own on loopback ports.
 set -eu
 
+# At run time: the openssl command (make demo's certificate), the CA
+# store (pop3fetch verifies servers against it), cracklib's dictionary
+# (pop3ctl's password policy; without it no password can be set).
+RUNTIME="openssl ca-certificates cracklib-runtime"
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
-libpwquality-dev libsqlite3-dev openssl curl python3"
+libpwquality-dev libsqlite3-dev curl python3 $RUNTIME"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
 dovecot-pop3d mpop fetchmail postfix swaks"
 BENCH="$TEST linux-perf"
@@ -17,7 +24,8 @@ case "${1:-test}" in
 build)	PKGS=$BUILD ;;
 test)	PKGS=$TEST ;;
 bench)	PKGS=$BENCH ;;
-*)	echo "usage: deps.sh [build|test|bench]" >&2; exit 64 ;;
+ci)	PKGS="$TEST mmdebstrap" ;;
+*)	echo "usage: deps.sh [build|test|bench|ci]" >&2; exit 64 ;;
 esac
 
 missing=""
