@@ -82,6 +82,7 @@ static size_t		 qlen;
 static struct chan	*chans[AUTH_CHANS_MAX];	/* pointers: jobs hold them */
 static size_t		 nchans;
 
+static pthread_mutex_t	 reflock = PTHREAD_MUTEX_INITIALIZER;	/* db_st, loads */
 static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
 static struct passwd_db	 db;
 static struct passwd_entry dummy;	/* verified for unknown users */
@@ -168,38 +169,51 @@ fail_delay(uint32_t fails)
 	return (uint32_t)d;
 }
 
-/* Loads the passwd-file if it changed.  Main thread only. */
+/*
+ * Loads the passwd-file if it changed: a stat for every request, so the
+ * login after an edit (pop3ctl renames a new file into place: a new
+ * inode) sees it.  Any thread; loads are one at a time, and requests
+ * wait for the one under way.
+ */
 static void
 db_refresh(int force)
 {
 	struct passwd_db	 ndb;
 	struct stat		 st;
 	char			*err = NULL;
+	char			 path[sizeof(aconf.passwd_file)];
 	char			 hash[256];
 	size_t			 i;
 
-	if (stat(aconf.passwd_file, &st) == -1) {
+	pthread_mutex_lock(&reflock);
+	pthread_mutex_lock(&plock);
+	memcpy(path, aconf.passwd_file, strlen(aconf.passwd_file) + 1);
+	pthread_mutex_unlock(&plock);
+	if (stat(path, &st) == -1) {
 		if (db_ok || force)
-			log_err("passwd_file %s: %s", aconf.passwd_file,
-			    strerror(errno));
+			log_err("passwd_file %s: %s", path, strerror(errno));
 		pthread_rwlock_wrlock(&dblock);
 		db_ok = 0;
 		pthread_rwlock_unlock(&dblock);
 		memset(&db_st, 0, sizeof(db_st));
-		return;
+		goto out;
 	}
+	/* Two edits in one second with the same size differ in inode or
+	   in the nanoseconds of the time. */
 	if (!force && db_ok && st.st_ino == db_st.st_ino &&
 	    st.st_dev == db_st.st_dev && st.st_size == db_st.st_size &&
 	    st.st_mtim.tv_sec == db_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == db_st.st_mtim.tv_nsec)
-		return;
+	    st.st_mtim.tv_nsec == db_st.st_mtim.tv_nsec &&
+	    st.st_ctim.tv_sec == db_st.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == db_st.st_ctim.tv_nsec)
+		goto out;
 	memset(&ndb, 0, sizeof(ndb));
-	if (passwd_db_load(&ndb, aconf.passwd_file, &err) == -1) {
+	if (passwd_db_load(&ndb, path, &err) == -1) {
 		/* Keep serving with the old data; say why once per change. */
 		log_err("passwd_file not loaded: %s", err);
 		free(err);
 		db_st = st;
-		return;
+		goto out;
 	}
 	pthread_rwlock_wrlock(&dblock);
 	passwd_db_free(&db);
@@ -223,8 +237,9 @@ db_refresh(int force)
 		dummy.scheme = PASSWD_SCHEME_YESCRYPT;
 	}
 	pthread_rwlock_unlock(&dblock);
-	log_info("passwd_file loaded path=%s users=%zu", aconf.passwd_file,
-	    db.n);
+	log_info("passwd_file loaded path=%s users=%zu", path, db.n);
+out:
+	pthread_mutex_unlock(&reflock);
 }
 
 /* APOP: digest is hex MD5 of timestamp + secret (RFC 1939 section 7). */
@@ -292,6 +307,9 @@ process(struct areq *r)
 	}
 	pthread_mutex_unlock(&plock);
 
+	/* The answer follows the file as it is now: an edit that is done
+	   (pop3ctl has returned) counts for this request. */
+	db_refresh(0);
 	valid = passwd_valid_user(r->user, strlen(r->user));
 	pthread_rwlock_rdlock(&dblock);
 	if (!db_ok) {
@@ -624,7 +642,8 @@ auth_main(const struct config *cfg, int ctlfd)
 		pthread_mutex_unlock(&lock);
 		if (poll(pfd, n, 1000) == -1 && errno != EINTR)
 			fatal("poll");
-		/* A changed passwd-file is picked up within a second. */
+		/* Requests check the file themselves; this loads a change
+		   (and logs it) within a second when no request comes. */
 		if (time(NULL) != last_check) {
 			last_check = time(NULL);
 			db_refresh(0);

@@ -973,6 +973,26 @@ same_owner_mode(int fd, const struct stat *st)
 }
 
 /*
+ * Undoes what swap_sub() did before its commit point, with the old
+ * directory (deleted files, perhaps the manifest) at swap and the new
+ * one at sw->sub: a second exchange puts the old one back in place, and
+ * what was renamed into the new one (the kept messages, mail delivered
+ * since) goes back into it.  No deleted file moves, and the old
+ * directory has room for the names that left it: this works on a full
+ * disk, where a new directory may not grow.  If that exchange fails,
+ * everything goes back into the new directory, as the recovery does.
+ * -1 with errno when something stays in tmp/ for the next login.
+ */
+static int
+swap_undo(int dirfd, const char *swap, struct md_swap *sw, size_t *moved)
+{
+	if ((unlinkat(sw->oldfd, MD_MANIFEST, 0) == 0 || errno == ENOENT) &&
+	    renameat2(dirfd, swap, dirfd, sw->sub, RENAME_EXCHANGE) == 0)
+		return unswap(dirfd, swap, sw->newfd, sw->oldfd, moved);
+	return unswap(dirfd, swap, sw->oldfd, sw->newfd, moved);
+}
+
+/*
  * Steps 1-5 of the swap for sw->sub (pop3d(8), UPDATE): an empty
  * directory takes its place in one renameat2(RENAME_EXCHANGE), what
  * the session did not delete is renamed back, the manifest of the
@@ -980,10 +1000,12 @@ same_owner_mode(int fd, const struct stat *st)
  * tmp/<MD_TRASH_PFX><sub>.<u>: the commit point (durable once the
  * caller has synced tmp/ and the Maildir).  Returns the new state:
  * SW_NONE when nothing changed (no RENAME_EXCHANGE here, say: the
- * caller unlinks), SW_FAILED when the exchange happened but a later
- * step failed (everything is moved back at once, as the next login's
- * recovery would; what cannot be stays in the swap directory for it),
- * SW_DONE with oldfd, newfd and del kept for the purge.
+ * caller unlinks), or when a later step found no room (ENOSPC, EDQUOT:
+ * the manifest, say) and the swap was undone, since deleting is what
+ * frees room; SW_FAILED when a later step failed otherwise (undone at
+ * once by swap_undo(); what cannot be stays in the swap directory for
+ * the next login's recovery), SW_DONE with oldfd, newfd and del kept
+ * for the purge.
  */
 static int
 swap_sub(int dirfd, const char *path, struct md_swap *sw)
@@ -991,7 +1013,7 @@ swap_sub(int dirfd, const char *path, struct md_swap *sw)
 	char		 uniq[64], swap[MD_PATH_MAX];
 	struct stat	 st;
 	size_t		 moved = 0;
-	int		 e;
+	int		 e, undone;
 
 	swap_unique(uniq, sizeof(uniq));
 	if (snprintf(swap, sizeof(swap), "tmp/%s%s.%s", MD_SWAP_PFX, sw->sub,
@@ -1019,7 +1041,14 @@ swap_sub(int dirfd, const char *path, struct md_swap *sw)
 	    renameat(dirfd, swap, dirfd, sw->trash) == -1) {
 		e = errno;
 		moved = 0;
-		if (unswap(dirfd, swap, sw->oldfd, sw->newfd, &moved) == 0)
+		undone = swap_undo(dirfd, swap, sw, &moved) == 0;
+		if (undone && (e == ENOSPC || e == EDQUOT)) {
+			log_info("maildrop %s: no room for the swap of %s/ "
+			    "(%s); undone (%zu file%s back), unlinking", path,
+			    sw->sub, strerror(e), moved, moved == 1 ? "" : "s");
+			goto none;
+		}
+		if (undone)
 			log_warn("maildrop %s: commit of %s/ failed (%s); "
 			    "undone, %zu file%s back", path, sw->sub,
 			    strerror(e), moved, moved == 1 ? "" : "s");

@@ -57,7 +57,8 @@ struct maildrop	*maildrop_open(const char *mail_root, const char *user,
  * answered.  Where the session deleted nearly all of new/ or cur/, the
  * directory is swapped for an empty one (pop3d(8), UPDATE) and the old
  * files are unlinked afterwards by a job it queues (jobs_submit), which
- * takes over the message list; otherwise one unlink per message.
+ * takes over the message list; otherwise, or when the swap finds no
+ * room (a full disk), one unlink per message.
  * Returns the number removed; *failed counts those that could not be
  * (a file already gone counts as removed).  Blocking; worker job
  * threads only.  Afterwards only maildrop_free() may be called.

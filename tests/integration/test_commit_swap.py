@@ -362,57 +362,52 @@ def test_purge_that_gives_up_keeps_the_manifest(srv):
     assert srv.names(u) == []
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="mounts a small tmpfs")
+@pytest.mark.skipif(not IS_ROOT, reason="needs root for chattr +i")
 def test_failed_swap_is_undone_at_once(srv):
-    """No room for the manifest (a full tmpfs): the swap stops before its
-    commit point and is undone before QUIT's -ERR, so the messages are
-    all back in new/ without a login's recovery."""
+    """A kept message that cannot be renamed back (immutable): the swap
+    stops before its commit point and is undone before QUIT's -ERR by a
+    second exchange, so the old directory with every message is new/
+    again, without a login's recovery, and nothing was deleted."""
     u = srv.new_user()
+    n, keep = 300, 10
+    fill(srv, u, n + keep)
     d = srv.maildir(u)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", d],
-                      timeout=10).returncode != 0:
-        pytest.skip("cannot mount a tmpfs")
+    new = os.path.join(d, "new")
+    stuck = None
     try:
-        for sub in ("", "new", "cur", "tmp"):
-            p = os.path.join(d, sub)
-            os.makedirs(p, exist_ok=True)
-            os.chmod(p, 0o700)
-            srv._chown(p)
-        n = 300
-        fill(srv, u, n)
         with sess(srv, u) as c:
-            assert c.stat()[0] == n
-            before = sorted(os.listdir(os.path.join(d, "new")))
-            # Fill the file system; renames and empty files still work.
-            with open(os.path.join(d, "filler"), "wb") as f:
-                try:
-                    while True:
-                        f.write(b"x" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
-                try:
-                    f.close()
-                except OSError:
-                    pass
+            assert c.stat()[0] == n + keep
+            before = sorted(os.listdir(new))     # as the scan left them
+            ino = os.stat(new).st_ino
+            ids = dict(l.split() for l in c.multi_cmd("UIDL"))
+            kept = [x for x in before
+                    if expected_uidl(x) == ids[b"%d" % (n + 1)].decode()]
+            assert len(kept) == 1
+            stuck = os.path.join(new, kept[0])
+            if chattr("+i", stuck) != 0:
+                stuck = None
+                pytest.skip("chattr +i does not work here")
             mark = srv.mark()
             dele(c, range(1, n + 1))
             r = c.cmd("QUIT")
             assert r.startswith("-ERR [SYS/TEMP]"), r
             assert c.wait_eof(10)
-        srv.wait_log(r"commit of new/ failed \(No space left on device\); "
-                     r"undone, %d files back" % n, mark)
-        assert sorted(os.listdir(os.path.join(d, "new"))) == before
+        srv.wait_log(r"commit of new/ failed \(Operation not permitted\); "
+                     r"undone, \d+ files? back", mark)
+        assert os.stat(new).st_ino == ino, "the old new/ is not back"
+        assert sorted(os.listdir(new)) == before
         assert pop3d_tmp(srv, u) == []
-        os.unlink(os.path.join(d, "filler"))
-        with srv.session_retry(u) as c:
-            assert c.stat()[0] == n
-            dele(c, range(1, n + 1))
-            quit_ok(c)
-        wait_tmp_clean(srv, u)
-        assert srv.names(u) == []
     finally:
-        subprocess.run(["umount", "-l", d], timeout=10)
+        # Wherever a failed undo left it, or the tree cannot be removed.
+        for root, _, files in os.walk(d) if stuck is not None else ():
+            if os.path.basename(stuck) in files:
+                chattr("-i", os.path.join(root, os.path.basename(stuck)))
+    with srv.session_retry(u) as c:
+        assert c.stat()[0] == n + keep
+        dele(c, range(1, n + keep + 1))
+        quit_ok(c)
+    wait_tmp_clean(srv, u)
+    assert srv.names(u) == []
 
 
 # ------------------------------------------------------------- recovery
@@ -595,3 +590,81 @@ def test_other_tmp_entries_untouched(srv):
         c.ok("QUIT")
     assert sorted(os.listdir(os.path.join(d, "tmp"))) == sorted(
         others + [".pop3d-swap.bad.2"])
+
+
+# ------------------------------------------------------------- full disk
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounts a tmpfs as the mail root "
+                    "(needs root)")
+def test_full_disk_quit_unlinks_instead(make_server):
+    """A full file system (mail_root on a small tmpfs, the rest of it
+    taken by a filler file): the swap cannot write its manifest, which
+    is no reason to keep the mail that deleting would free room for.
+    The swap is undone and the deleted files are unlinked one by one:
+    DELE 300 + QUIT gives +OK, the 300 files are gone, the 20 kept ones
+    are intact."""
+    mounted = []
+
+    def setup(s):
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                            "tmpfs", s.mail_root], timeout=10)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs on the mail root")
+        mounted.append(s.mail_root)
+        s.make_maildir(s.pool[0].name)     # the mount hides the old ones
+
+    srv = None
+    try:
+        srv = make_server(setup=setup, name="full-disk", plaintext="loopback")
+        u = srv.new_user()
+        d = srv.maildir(u)
+        n, keep = 300, 20
+        content = {expected_uidl(x): msg(i)
+                   for i, x in enumerate(fill(srv, u, n + keep))}
+        with open(os.path.join(srv.mail_root, "filler"), "wb") as f:
+            try:
+                for _ in range(4096):       # 256 MiB at most
+                    f.write(b"x" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+            try:
+                f.close()
+            except OSError:
+                pass
+        with pytest.raises(OSError):        # the disk is full
+            with open(os.path.join(d, "probe"), "wb") as f:
+                f.write(b"x" * 4096)
+                f.flush()
+        os.unlink(os.path.join(d, "probe"))
+        with sess(srv, u) as c:
+            assert c.stat()[0] == n + keep
+            ids = dict(l.split() for l in c.multi_cmd("UIDL"))
+            kept = {ids[b"%d" % k].decode() for k in range(n + 1, n + keep + 1)}
+            mark = srv.mark()
+            dele(c, range(1, n + 1))
+            r = quit_ok(c)
+            assert "%d" % n in r, r
+        # Undone by a second exchange: only the kept files moved twice.
+        srv.wait_log(r"no room for the swap of new/ \(No space left on "
+                     r"device\); undone \(%d files back\), unlinking" % keep,
+                     mark)
+        left = srv.names(u)
+        assert len(left) == keep, left
+        assert {expected_uidl(x) for x in left} == kept
+        assert pop3d_tmp(srv, u) == []
+        no_manifest_left(srv, u)
+        with srv.session_retry(u) as c:
+            assert c.stat()[0] == keep
+            ids = dict(l.split() for l in c.multi_cmd("UIDL"))
+            for k in range(1, keep + 1):
+                want = content[ids[b"%d" % k].decode()]
+                got = b"".join(l + b"\r\n" for l in c.multi_cmd("RETR %d" % k))
+                assert got == crlf(want), k
+            c.ok("QUIT")
+    finally:
+        if srv is not None:
+            srv.stop()
+        for m in mounted:
+            if subprocess.run(["umount", m], timeout=10).returncode != 0:
+                subprocess.run(["umount", "-l", m], timeout=10)

@@ -40,7 +40,7 @@ def srv(module_servers):
             return c.try_login("rcpt", PW).startswith("+OK")
         finally:
             c.close()
-    # pop3d re-reads the passwd-file within about a second.
+    # The next login sees the new user (test_passwd_reload.py).
     assert wait_until(can_login, 5, step=0.2)
     return s
 

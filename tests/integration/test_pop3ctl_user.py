@@ -44,7 +44,8 @@ def login(srv, user, password):
 
 
 def wait_login(srv, user, password, ok, timeout=5.0):
-    """pop3d re-reads the passwd-file within about a second of a change."""
+    """The login right after an edit sees it (test_passwd_reload.py);
+    the wait only gives a failure a clearer message."""
     r = wait_until(lambda: (login(srv, user, password).startswith("+OK")) == ok,
                    timeout, step=0.2)
     assert r, "login of %s did not become %s within %.0fs: %r" % (
