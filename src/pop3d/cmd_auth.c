@@ -116,18 +116,21 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 	return send_auth(s, AUTH_MECH_APOP, cmd->argv[0], d);
 }
 
+/*
+ * The same list in both states: RFC 2449 section 5 wants the
+ * capabilities of the AUTHORIZATION state announced in TRANSACTION as
+ * well, so USER, SASL PLAIN and STLS depend on the connection alone
+ * (TLS or not, plaintext allowed or not), never on the state.
+ */
 static int
 caps_cont(struct session *s)
 {
-	int	auth = s->state == SESS_AUTH;
-	int	plain = auth && session_plaintext_ok(s);
-
 	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY %lld\r\n",
 	    wenv.cfg->login_delay);
-	if (plain)
+	if (session_plaintext_ok(s))
 		conn_printf(s->conn, "USER\r\nSASL PLAIN\r\n");
-	if (auth && !conn_is_tls(s->conn))
+	if (!conn_is_tls(s->conn))
 		conn_printf(s->conn, "STLS\r\n");
 	conn_printf(s->conn, "IMPLEMENTATION pop3d\r\n.\r\n");
 	return 1;
