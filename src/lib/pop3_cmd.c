@@ -140,7 +140,7 @@ pop3_msgnum(const char *s, uint64_t max, uint64_t *out, const char **errstr)
 	}
 	if (r == 1 || v == 0 || v > max) {
 		*errstr = "no such message";
-		return -1;
+		return -2;
 	}
 	*out = v;
 	return 0;

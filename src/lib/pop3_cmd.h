@@ -48,9 +48,10 @@ int	pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 
 /*
  * Parses a message number: digits only (no sign, no space, no leading
- * '+'/'-'), no overflow, value in 1..max.  Returns 0 and sets *out, or -1
- * with *errstr one of "invalid message number", "no such message"
- * (0 or beyond max, including values beyond 2^64).
+ * '+'/'-'), no overflow, value in 1..max.  Returns 0 and sets *out; -1
+ * with *errstr "invalid message number" when s is not digits; -2 with
+ * *errstr "no such message" when the number is 0 or beyond max
+ * (including values beyond 2^64).
  */
 int	pop3_msgnum(const char *s, uint64_t max, uint64_t *out,
 	    const char **errstr);

@@ -59,8 +59,9 @@ cmd_user(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (!passwd_valid_user(name, strlen(name))) {
+		/* No account has it: a failure, not a bad command. */
 		session_set_reply(s, "invalid user name");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	/* Any valid name gets +OK: the answer must not tell who exists. */
 	snprintf(s->user, sizeof(s->user), "%s", name);
@@ -79,8 +80,9 @@ cmd_pass(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (!s->have_user) {
+		/* The USER before failed, or STLS forgot it. */
 		session_set_reply(s, "USER first");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	if (strlen(cmd->rest) > POP3_SECRET_MAX) {
 		session_set_reply(s, "password too long");
@@ -102,7 +104,7 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 	}
 	if (!passwd_valid_user(cmd->argv[0], strlen(cmd->argv[0]))) {
 		session_set_reply(s, "invalid user name");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	for (i = 0; d[i] != '\0'; i++)
 		if (!((d[i] >= '0' && d[i] <= '9') ||
@@ -214,8 +216,9 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 	ir = strchr(mech, ' ');
 	mlen = ir != NULL ? (size_t)(ir - mech) : strlen(mech);
 	if (mlen != 5 || strncasecmp(mech, "PLAIN", 5) != 0) {
+		/* Clients try their mechanisms in turn: not a bad command. */
 		session_set_reply(s, "unsupported SASL mechanism");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	if (!session_plaintext_ok(s)) {
 		session_set_reply(s, NEED_TLS);

@@ -223,6 +223,80 @@ def test_bad_commands_disconnect_postauth(srv):
         c.ok("QUIT")
 
 
+def test_unparseable_commands_disconnect_postauth(srv):
+    """Commands that cannot be carried out as sent (not a number, missing or
+    extra arguments) count as bad ones."""
+    u = user3(srv)
+    for line in ("RETR abc", "TOP 1", "LIST 1 2", "DELE -1"):
+        with srv.session_retry(u, tls=False) as c:
+            n = count_until_close(c, line)
+            assert n is not None, "30 x %r after login and still connected" % line
+
+
+# A well-formed command that fails on its argument's value: never a bad
+# command (the 21st used to close the session).
+ARG_FAILURES = ["RETR 3", "LIST 4", "DELE 0", "TOP 99999 0",
+                "UIDL 18446744073709551616", "RETR 4294967297"]
+
+
+def test_argument_failures_do_not_count_preauth(srv):
+    """Before login too: an unsupported SASL mechanism, a name no account
+    can have, PASS without USER are answered -ERR, 10 times each, and
+    the login that follows works."""
+    u = user3(srv)
+    with srv.connect() as c:
+        for line in ("AUTH CRAM-MD5", "USER no/such/name", "PASS x"):
+            for _ in range(10):
+                c.err(line)
+        c.login(u.name, u.password)
+        assert c.stat() == (3, total3())
+        c.ok("QUIT")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_argument_failures_do_not_count(srv, tls):
+    """1,000 pipelined commands in one write, 300 of them failing on their
+    argument (no such message, message deleted, out of range): 1,000
+    answers in order, and the session goes on."""
+    u = user3(srv)
+    size = len(crlf(MSG))
+    oks = ["NOOP", "STAT", "LIST 1", "UIDL 2"]
+    cmds = ["DELE 3"]
+    for i in range(1, 1000):
+        if i % 10 in (1, 4, 7):
+            cmds.append(ARG_FAILURES[i % len(ARG_FAILURES)])
+        else:
+            cmds.append(oks[i % len(oks)])
+    assert len(cmds) == 1000
+    assert sum(x in ARG_FAILURES for x in cmds) == 300
+    with srv.session(u, tls=tls) as c:
+        c.send("".join(x + "\r\n" for x in cmds))
+        for i, x in enumerate(cmds):
+            try:
+                r = c.line()
+            except EOFError:
+                raise AssertionError("connection closed after %d answers "
+                                     "(next: %r)" % (i, x))
+            if x in ARG_FAILURES:
+                want = "-ERR message 3 is deleted" if x == "RETR 3" \
+                    else "-ERR no such message"
+                ok = r == want
+            elif x == "STAT":
+                ok = r.split()[:3] == ["+OK", "2", str(2 * size)]
+            elif x == "LIST 1":
+                ok = r.split()[:3] == ["+OK", "1", str(size)]
+            elif x == "UIDL 2":
+                ok = r.split()[:2] == ["+OK", "2"]
+            else:
+                ok = r.startswith("+OK")
+            assert ok, "answer %d to %r: %r" % (i, x, r)
+        assert c.silent(0.3), "extra data after 1000 answers: %r" % bytes(c.buf)
+        c.ok("RSET")
+        assert c.stat() == (3, total3())
+        c.ok("QUIT")
+    assert len(srv.names(u)) == 3
+
+
 # ------------------------------------------------------------- pipelining
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
