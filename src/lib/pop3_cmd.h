@@ -20,6 +20,7 @@ struct pop3_cmd {
 					   line[], left intact by the split */
 	char	 line[POP3_SASL_LINE_MAX + 1];
 	char	 args[POP3_SASL_LINE_MAX + 1];	/* private: argv storage */
+	char	 err[64];		/* private: an error naming a limit */
 };
 
 /*
@@ -28,23 +29,25 @@ struct pop3_cmd {
  * it points into cmd itself and is valid until the next parse into it.
  * The caller enforces POP3_CMD_MAX while reading; the parser itself
  * accepts up to POP3_SASL_LINE_MAX octets (AUTH initial responses).
- * Returns 0, or -1 with *errstr set to a static reason suitable for an
- * -ERR reply (checked in this order):
+ * Returns 0, or -1 with *errstr set to a reason suitable for an -ERR
+ * reply (checked in this order):
  *   "empty command", "line too long", "line contains NUL",
  *   "command contains a control character", "unknown command" (verb not
- *   3-4 alphabetic characters), "too many arguments", "argument too long",
- *   "empty argument" (two spaces, or a trailing space).
+ *   3-4 alphabetic characters), "too many arguments", "argument too long
+ *   (at most N octets)", "empty argument" (two spaces, or a trailing space).
  * Arguments are separated by exactly one SP (RFC 1939); a verb is 3 or 4
- * letters, matched case-insensitively.  More than POP3_ARGS_MAX arguments
- * are an error only when "strict" is set; otherwise rest still holds
- * them all (PASS, AUTH, APOP use rest or argv as they need) and argv[]
- * holds the first POP3_ARGS_MAX.  The argument length limit
- * (POP3_ARG_MAX) and "empty argument" apply only when strict is set
- * (without strict, "PASS a  b " keeps rest = "a  b ").  Octets 0x80 and
- * above are allowed in arguments; other control characters never are.
+ * letters, matched case-insensitively.  argmax 0 parses leniently: more
+ * than POP3_ARGS_MAX arguments are no error (rest still holds them all,
+ * argv[] the first POP3_ARGS_MAX), nor are empty or long arguments
+ * ("PASS a  b " keeps rest = "a  b ").
+ * argmax > 0 is strict: at most POP3_ARGS_MAX arguments, none empty,
+ * each at most argmax octets (POP3_ARG_MAX, RFC 1939's 40, or
+ * POP3_USER_MAX for user names); *errstr then points into cmd.
+ * Octets 0x80 and above are allowed in arguments; other control
+ * characters never are.
  */
 int	pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
-	    int strict, const char **errstr);
+	    size_t argmax, const char **errstr);
 
 /*
  * Parses a message number: digits only (no sign, no space, no leading

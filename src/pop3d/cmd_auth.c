@@ -85,7 +85,8 @@ cmd_pass(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (strlen(cmd->rest) > POP3_SECRET_MAX) {
-		session_set_reply(s, "password too long");
+		session_set_reply(s, "password too long (at most %d octets)",
+		    POP3_SECRET_MAX);
 		return POP_ERR;
 	}
 	snprintf(user, sizeof(user), "%s", s->user);

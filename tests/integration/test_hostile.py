@@ -52,6 +52,36 @@ def test_long_line_postauth(srv):
     assert len(srv.names(u)) == 3
 
 
+def test_line_limits_in_error_texts(srv):
+    """Each -ERR about a length names the limit that was applied."""
+    u = user3(srv)
+    with srv.connect() as c:
+        r = c.err(b"CAPA " + b"x" * 250)          # 257 octets with CRLF
+        assert r == "-ERR line too long (at most 255 octets with CRLF)", r
+        c.login(u.name, u.password)
+        r = c.err("LIST " + "1" * 41)
+        assert r == "-ERR argument too long (at most 40 octets)", r
+        c.ok("LIST " + "0" * 39 + "1")
+        c.ok("QUIT")
+
+
+def test_sasl_line_limit(srv):
+    """An AUTH PLAIN continuation may have 2048 octets with its CRLF, and
+    a longer one is refused with that number (it said 255)."""
+    u = user3(srv)
+    with srv.connect() as c:
+        r = c.cmd("AUTH PLAIN")
+        assert r.startswith("+ "), r
+        r = c.err(b"A" * 2047)                     # 2049 with CRLF
+        assert r == "-ERR line too long (at most 2048 octets with CRLF)", r
+        r = c.cmd("AUTH PLAIN")
+        assert r.startswith("+ "), r
+        r = c.err(b"A" * 2044 + b"==")             # 2048 with CRLF
+        assert "too long" not in r, r
+        c.login(u.name, u.password)
+        c.ok("QUIT")
+
+
 def test_huge_line_disconnects(srv):
     with srv.connect() as c:
         chunk = b"A" * 16384
