@@ -23,13 +23,18 @@ check(const struct pop3_cmd *c)
 	for (i = 0; i < vlen; i++)
 		if (c->verb[i] < 'A' || c->verb[i] > 'Z')
 			abort();
-	/* rest points into line and holds no control characters. */
+	/*
+	 * rest points into line, holds no control characters and does
+	 * not end in SP (trailing SPs are dropped).
+	 */
 	if (c->rest < c->line || c->rest > c->line + sizeof(c->line))
 		abort();
 	for (i = 0; c->rest[i] != '\0'; i++)
 		if ((unsigned char)c->rest[i] < 0x20 ||
 		    (unsigned char)c->rest[i] == 0x7f)
 			abort();
+	if (i > 0 && c->rest[i - 1] == ' ')
+		abort();
 }
 
 int

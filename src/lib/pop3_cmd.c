@@ -30,6 +30,8 @@ pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 	cmd->line[0] = '\0';
 	cmd->rest = cmd->line;
 
+	while (len > 0 && line[len - 1] == ' ')
+		len--;		/* trailing SPs: "LIST 1 " */
 	if (len == 0) {
 		*errstr = "empty command";
 		return -1;

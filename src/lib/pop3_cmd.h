@@ -29,17 +29,19 @@ struct pop3_cmd {
  * it points into cmd itself and is valid until the next parse into it.
  * The caller enforces POP3_CMD_MAX while reading; the parser itself
  * accepts up to POP3_SASL_LINE_MAX octets (AUTH initial responses).
+ * SPs at the end of the line are dropped first: clients send "LIST 1 "
+ * and "USER alice ", and rest never ends in SP (a PASS secret that may
+ * end in spaces is the caller's to take from the raw line).
  * Returns 0, or -1 with *errstr set to a reason suitable for an -ERR
  * reply (checked in this order):
  *   "empty command", "line too long", "line contains NUL",
  *   "command contains a control character", "unknown command" (verb not
  *   3-4 alphabetic characters), "too many arguments", "argument too long
- *   (at most N octets)", "empty argument" (two spaces, or a trailing space).
+ *   (at most N octets)", "empty argument" (two spaces in a row).
  * Arguments are separated by exactly one SP (RFC 1939); a verb is 3 or 4
  * letters, matched case-insensitively.  argmax 0 parses leniently: more
  * than POP3_ARGS_MAX arguments are no error (rest still holds them all,
- * argv[] the first POP3_ARGS_MAX), nor are empty or long arguments
- * ("PASS a  b " keeps rest = "a  b ").
+ * argv[] the first POP3_ARGS_MAX), nor are empty or long arguments.
  * argmax > 0 is strict: at most POP3_ARGS_MAX arguments, none empty,
  * each at most argmax octets (POP3_ARG_MAX, RFC 1939's 40, or
  * POP3_USER_MAX for user names); *errstr then points into cmd.

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pop3util import crlf, plain_b64
+from pop3util import crlf, norm_caps, plain_b64
 
 BAD_NUMBERS = ["0", "-1", "+1", "abc", "4294967296", "4294967297",
                "18446744073709551616", "99999", "0x1", "1a"]
@@ -79,6 +79,35 @@ def test_sasl_line_limit(srv):
         r = c.err(b"A" * 2044 + b"==")             # 2048 with CRLF
         assert "too long" not in r, r
         c.login(u.name, u.password)
+        c.ok("QUIT")
+
+
+def test_trailing_spaces_tolerated(srv):
+    """`USER alice `, `LIST 1 `: spaces after the last argument (or after
+    a command without one) are ignored, as many clients send them."""
+    u = user3(srv)
+    size = len(crlf(MSG))
+    with srv.connect() as c:
+        caps = c.capa()
+        c.ok("CAPA  ")
+        assert norm_caps(c.multi()) == caps
+        c.ok("USER %s " % u.name)
+        c.ok("PASS " + u.password)
+        assert c.cmd("STAT ").split()[:2] == ["+OK", "3"]
+        assert c.cmd("LIST 1 ").split()[:3] == ["+OK", "1", str(size)]
+        assert c.cmd("UIDL 2  ").split()[:2] == ["+OK", "2"]
+        assert len(c.multi_cmd("LIST ")) == 3
+        assert c.multi_cmd("TOP 1 0 ") == [b"Subject: hostile", b""]
+        assert c.multi_cmd("RETR 1 ") == [b"Subject: hostile", b"", b"body line"]
+        c.ok("DELE 2 ")
+        c.ok("NOOP ")
+        c.ok("RSET ")
+        c.ok("QUIT ")
+    assert len(srv.names(u)) == 3
+    with srv.connect() as c:
+        r = c.cmd("AUTH PLAIN ")
+        assert r.startswith("+ "), r
+        c.ok(plain_b64("", u.name, u.password))
         c.ok("QUIT")
 
 

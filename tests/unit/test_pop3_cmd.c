@@ -40,9 +40,10 @@ static const struct parse_case parse_cases[] = {
 	  "18446744073709551616", NULL, "18446744073709551616" },
 	{ "PASS my secret pw", 0, 0, NULL, "PASS", 2, "my", "secret",
 	  "my secret pw" },
+	/* Trailing SPs are dropped, lenient parse included. */
 	{ "PASS  two  spaces ", 0, 0, NULL, "PASS", 2, "", "two",
-	  " two  spaces " },
-	{ "PASS ", 0, 0, NULL, "PASS", 1, "", NULL, "" },
+	  " two  spaces" },
+	{ "PASS ", 0, 0, NULL, "PASS", 0, NULL, NULL, "" },
 	{ "PASS p\xc3\xa4ss", 0, 0, NULL, "PASS", 1, "p\xc3\xa4ss", NULL,
 	  "p\xc3\xa4ss" },
 	{ "USER \xff\x80", 0, A, NULL, "USER", 1, "\xff\x80", NULL,
@@ -59,6 +60,13 @@ static const struct parse_case parse_cases[] = {
 	  "marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale.org",
 	  NULL,
 	  "marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale.org" },
+	/* Clients' habit: spaces after the last argument. */
+	{ "LIST 1 ", 0, A, NULL, "LIST", 1, "1", NULL, "1" },
+	{ "TOP 1 10   ", 0, A, NULL, "TOP", 2, "1", "10", "1 10" },
+	{ "USER alice ", 0, U, NULL, "USER", 1, "alice", NULL, "alice" },
+	{ "LIST ", 0, A, NULL, "LIST", 0, NULL, NULL, "" },
+	{ "STAT  ", 0, A, NULL, "STAT", 0, NULL, NULL, "" },
+	{ "AUTH PLAIN ", 0, 0, NULL, "AUTH", 1, "PLAIN", NULL, "PLAIN" },
 
 	{ "", 0, A, "empty command", NULL, 0, NULL, NULL, NULL },
 	{ L("LIST\0001"), A, "line contains NUL", NULL, 0, NULL, NULL, NULL },
@@ -80,9 +88,9 @@ static const struct parse_case parse_cases[] = {
 	{ " USER a", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
 	{ "\xc3\x9cSER a", 0, A, "unknown command", NULL, 0, NULL, NULL,
 	  NULL },
-	{ "LIST 1 ", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
+	{ "   ", 0, A, "empty command", NULL, 0, NULL, NULL, NULL },
 	{ "LIST  1", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
-	{ "LIST ", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
+	{ "TOP 1  2 ", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
 	{ "TOP 1 2 3", 0, A, "too many arguments", NULL, 0, NULL, NULL, NULL },
 	{ "USER 01234567890123456789012345678901234567890", 0, A,
 	  "argument too long (at most 40 octets)", NULL, 0, NULL, NULL, NULL },
@@ -152,7 +160,10 @@ test_long_lines(void **state)
 	assert_string_equal(err, "argument too long (at most 40 octets)");
 }
 
-/* rest is unchanged by the argument split (secrets with spaces). */
+/*
+ * rest is unchanged by the argument split (secrets with spaces), but for
+ * the trailing SPs dropped before it.
+ */
 static void
 test_pass_rest(void **state)
 {
@@ -160,7 +171,7 @@ test_pass_rest(void **state)
 	const char	*err, *l = "PASS  a b  c ";
 
 	assert_int_equal(pop3_cmd_parse(&cmd, l, strlen(l), 0, &err), 0);
-	assert_string_equal(cmd.rest, " a b  c ");
+	assert_string_equal(cmd.rest, " a b  c");
 	assert_int_equal(pop3_cmd_parse(&cmd, l, strlen(l), POP3_ARG_MAX,
 	    &err), -1);
 }
@@ -251,10 +262,12 @@ test_all_bytes(void **state)
 		memcpy(line, "LIST x", 6);
 		line[5] = (char)c;
 		r = pop3_cmd_parse(&cmd, line, 6, POP3_ARG_MAX, &err);
-		if (c < 0x20 || c == 0x7f || c == ' ')
+		if (c < 0x20 || c == 0x7f)
 			assert_int_equal(r, -1);
 		else
 			assert_int_equal(r, 0);
+		/* A trailing SP is dropped: LIST without an argument. */
+		assert_int_equal(cmd.argc, c == ' ' || r == -1 ? 0 : 1);
 	}
 }
 
