@@ -4,6 +4,7 @@
  * pop3d workers.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pop3_cmd.h"
@@ -16,7 +17,7 @@ cmd_isalpha(unsigned char c)
 
 int
 pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
-    int strict, const char **errstr)
+    size_t argmax, const char **errstr)
 {
 	const unsigned char	*u = (const unsigned char *)line;
 	size_t			 i, vlen, restlen;
@@ -29,6 +30,8 @@ pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 	cmd->line[0] = '\0';
 	cmd->rest = cmd->line;
 
+	while (len > 0 && line[len - 1] == ' ')
+		len--;		/* trailing SPs: "LIST 1 " */
 	if (len == 0) {
 		*errstr = "empty command";
 		return -1;
@@ -79,7 +82,7 @@ pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 		char	*sp = memchr(p, ' ', (size_t)(end - p));
 		size_t	 alen = (sp != NULL ? sp : end) - p;
 
-		if (strict) {
+		if (argmax > 0) {
 			if (alen == 0) {
 				*errstr = "empty argument";
 				return -1;
@@ -88,8 +91,10 @@ pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 				*errstr = "too many arguments";
 				return -1;
 			}
-			if (alen > POP3_ARG_MAX) {
-				*errstr = "argument too long";
+			if (alen > argmax) {
+				snprintf(cmd->err, sizeof(cmd->err), "argument "
+				    "too long (at most %zu octets)", argmax);
+				*errstr = cmd->err;
 				return -1;
 			}
 		}
@@ -140,7 +145,7 @@ pop3_msgnum(const char *s, uint64_t max, uint64_t *out, const char **errstr)
 	}
 	if (r == 1 || v == 0 || v > max) {
 		*errstr = "no such message";
-		return -1;
+		return -2;
 	}
 	*out = v;
 	return 0;

@@ -20,6 +20,7 @@ struct pop3_cmd {
 					   line[], left intact by the split */
 	char	 line[POP3_SASL_LINE_MAX + 1];
 	char	 args[POP3_SASL_LINE_MAX + 1];	/* private: argv storage */
+	char	 err[64];		/* private: an error naming a limit */
 };
 
 /*
@@ -28,29 +29,34 @@ struct pop3_cmd {
  * it points into cmd itself and is valid until the next parse into it.
  * The caller enforces POP3_CMD_MAX while reading; the parser itself
  * accepts up to POP3_SASL_LINE_MAX octets (AUTH initial responses).
- * Returns 0, or -1 with *errstr set to a static reason suitable for an
- * -ERR reply (checked in this order):
+ * SPs at the end of the line are dropped first: clients send "LIST 1 "
+ * and "USER alice ", and rest never ends in SP (a PASS secret that may
+ * end in spaces is the caller's to take from the raw line).
+ * Returns 0, or -1 with *errstr set to a reason suitable for an -ERR
+ * reply (checked in this order):
  *   "empty command", "line too long", "line contains NUL",
  *   "command contains a control character", "unknown command" (verb not
- *   3-4 alphabetic characters), "too many arguments", "argument too long",
- *   "empty argument" (two spaces, or a trailing space).
+ *   3-4 alphabetic characters), "too many arguments", "argument too long
+ *   (at most N octets)", "empty argument" (two spaces in a row).
  * Arguments are separated by exactly one SP (RFC 1939); a verb is 3 or 4
- * letters, matched case-insensitively.  More than POP3_ARGS_MAX arguments
- * are an error only when "strict" is set; otherwise rest still holds
- * them all (PASS, AUTH, APOP use rest or argv as they need) and argv[]
- * holds the first POP3_ARGS_MAX.  The argument length limit
- * (POP3_ARG_MAX) and "empty argument" apply only when strict is set
- * (without strict, "PASS a  b " keeps rest = "a  b ").  Octets 0x80 and
- * above are allowed in arguments; other control characters never are.
+ * letters, matched case-insensitively.  argmax 0 parses leniently: more
+ * than POP3_ARGS_MAX arguments are no error (rest still holds them all,
+ * argv[] the first POP3_ARGS_MAX), nor are empty or long arguments.
+ * argmax > 0 is strict: at most POP3_ARGS_MAX arguments, none empty,
+ * each at most argmax octets (POP3_ARG_MAX, RFC 1939's 40, or
+ * POP3_USER_MAX for user names); *errstr then points into cmd.
+ * Octets 0x80 and above are allowed in arguments; other control
+ * characters never are.
  */
 int	pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
-	    int strict, const char **errstr);
+	    size_t argmax, const char **errstr);
 
 /*
  * Parses a message number: digits only (no sign, no space, no leading
- * '+'/'-'), no overflow, value in 1..max.  Returns 0 and sets *out, or -1
- * with *errstr one of "invalid message number", "no such message"
- * (0 or beyond max, including values beyond 2^64).
+ * '+'/'-'), no overflow, value in 1..max.  Returns 0 and sets *out; -1
+ * with *errstr "invalid message number" when s is not digits; -2 with
+ * *errstr "no such message" when the number is 0 or beyond max
+ * (including values beyond 2^64).
  */
 int	pop3_msgnum(const char *s, uint64_t max, uint64_t *out,
 	    const char **errstr);

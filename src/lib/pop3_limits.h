@@ -7,16 +7,24 @@
 
 /* RFC 2449 section 4: a command line is at most 255 octets including CRLF. */
 #define POP3_CMD_MAX		255
-/* RFC 1939: each argument is at most 40 characters (SASL data excepted). */
+/*
+ * RFC 1939: each argument is at most 40 characters (SASL data excepted,
+ * and user names, which are POP3_USER_MAX).
+ */
 #define POP3_ARG_MAX		40
 /* Arguments per command: TOP takes two, nothing takes more. */
 #define POP3_ARGS_MAX		2
 /*
  * RFC 5034 section 4: SASL continuation lines are not bound by RFC 2449's
  * 255; PLAIN with 255-octet names and secrets stays far below 2 KiB.
+ * Octets including CRLF, as POP3_CMD_MAX.
  */
 #define POP3_SASL_LINE_MAX	2048
-/* Longest user name we accept: a mailbox name, used in a path. */
+/*
+ * Longest user name: a mailbox name, used in a path.  The one bound for
+ * every way a name comes in (passwd_valid_user): the passwd-file, pop3ctl,
+ * USER, APOP and AUTH PLAIN; e-mail style logins pass RFC 1939's 40.
+ */
 #define POP3_USER_MAX		64
 /* Longest secret: bounds the PASS argument and SASL PLAIN's passwd. */
 #define POP3_SECRET_MAX		255

@@ -59,8 +59,9 @@ cmd_user(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (!passwd_valid_user(name, strlen(name))) {
+		/* No account has it: a failure, not a bad command. */
 		session_set_reply(s, "invalid user name");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	/* Any valid name gets +OK: the answer must not tell who exists. */
 	snprintf(s->user, sizeof(s->user), "%s", name);
@@ -79,11 +80,13 @@ cmd_pass(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (!s->have_user) {
+		/* The USER before failed, or STLS forgot it. */
 		session_set_reply(s, "USER first");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	if (strlen(cmd->rest) > POP3_SECRET_MAX) {
-		session_set_reply(s, "password too long");
+		session_set_reply(s, "password too long (at most %d octets)",
+		    POP3_SECRET_MAX);
 		return POP_ERR;
 	}
 	snprintf(user, sizeof(user), "%s", s->user);
@@ -102,7 +105,7 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 	}
 	if (!passwd_valid_user(cmd->argv[0], strlen(cmd->argv[0]))) {
 		session_set_reply(s, "invalid user name");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	for (i = 0; d[i] != '\0'; i++)
 		if (!((d[i] >= '0' && d[i] <= '9') ||
@@ -116,18 +119,21 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 	return send_auth(s, AUTH_MECH_APOP, cmd->argv[0], d);
 }
 
+/*
+ * The same list in both states: RFC 2449 section 5 wants the
+ * capabilities of the AUTHORIZATION state announced in TRANSACTION as
+ * well, so USER, SASL PLAIN and STLS depend on the connection alone
+ * (TLS or not, plaintext allowed or not), never on the state.
+ */
 static int
 caps_cont(struct session *s)
 {
-	int	auth = s->state == SESS_AUTH;
-	int	plain = auth && session_plaintext_ok(s);
-
 	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY %lld\r\n",
 	    wenv.cfg->login_delay);
-	if (plain)
+	if (session_plaintext_ok(s))
 		conn_printf(s->conn, "USER\r\nSASL PLAIN\r\n");
-	if (auth && !conn_is_tls(s->conn))
+	if (!conn_is_tls(s->conn))
 		conn_printf(s->conn, "STLS\r\n");
 	conn_printf(s->conn, "IMPLEMENTATION pop3d\r\n.\r\n");
 	return 1;
@@ -211,8 +217,9 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 	ir = strchr(mech, ' ');
 	mlen = ir != NULL ? (size_t)(ir - mech) : strlen(mech);
 	if (mlen != 5 || strncasecmp(mech, "PLAIN", 5) != 0) {
+		/* Clients try their mechanisms in turn: not a bad command. */
 		session_set_reply(s, "unsupported SASL mechanism");
-		return POP_ERR;
+		return POP_FAIL;
 	}
 	if (!session_plaintext_ok(s)) {
 		session_set_reply(s, NEED_TLS);

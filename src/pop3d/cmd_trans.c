@@ -40,24 +40,31 @@ static unsigned char	retr_in[RETR_WIRE_STEP];
  */
 #define RETR_SENDFILE_MIN	(32 * 1024)
 
-/* Message number argument -> 0-based index of a message not deleted. */
-static int
+/*
+ * Message number argument -> 0-based index of a message not deleted:
+ * POP_OK, or POP_ERR for an argument that is not a number (a bad
+ * command), or POP_FAIL for a number with no message or a deleted one
+ * (a well-formed command that failed; clients pipeline such, and it
+ * must not count toward the disconnect).
+ */
+static enum cmd_result
 get_msg(struct session *s, const char *arg, size_t *idx)
 {
 	const char	*errstr;
 	uint64_t	 n;
+	int		 r;
 
-	if (pop3_msgnum(arg, s->md->n, &n, &errstr) == -1) {
+	if ((r = pop3_msgnum(arg, s->md->n, &n, &errstr)) != 0) {
 		session_set_reply(s, "%s", errstr);
-		return -1;
+		return r == -1 ? POP_ERR : POP_FAIL;
 	}
 	if (s->md->msgs[n - 1].deleted) {
 		session_set_reply(s, "message %llu is deleted",
 		    (unsigned long long)n);
-		return -1;
+		return POP_FAIL;
 	}
 	*idx = (size_t)(n - 1);
-	return 0;
+	return POP_OK;
 }
 
 enum cmd_result
@@ -86,11 +93,12 @@ list_cont(struct session *s)
 enum cmd_result
 cmd_list(struct session *s, struct pop3_cmd *cmd)
 {
-	size_t	i;
+	enum cmd_result	res;
+	size_t		i;
 
 	if (cmd->argc == 1) {
-		if (get_msg(s, cmd->argv[0], &i) == -1)
-			return POP_ERR;
+		if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+			return res;
 		session_set_reply(s, "%zu %llu", i + 1,
 		    (unsigned long long)s->md->msgs[i].size);
 		return POP_OK;
@@ -124,12 +132,13 @@ uidl_cont(struct session *s)
 enum cmd_result
 cmd_uidl(struct session *s, struct pop3_cmd *cmd)
 {
-	char	uidl[POP3_UIDL_MAX + 1];
-	size_t	i;
+	char		uidl[POP3_UIDL_MAX + 1];
+	enum cmd_result	res;
+	size_t		i;
 
 	if (cmd->argc == 1) {
-		if (get_msg(s, cmd->argv[0], &i) == -1)
-			return POP_ERR;
+		if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+			return res;
 		maildrop_uidl(s->md, i, uidl);
 		session_set_reply(s, "%zu %s", i + 1, uidl);
 		return POP_OK;
@@ -354,8 +363,8 @@ cmd_retr(struct session *s, struct pop3_cmd *cmd)
 	enum cmd_result	res;
 	size_t		i;
 
-	if (get_msg(s, cmd->argv[0], &i) == -1)
-		return POP_ERR;
+	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+		return res;
 	dot_enc_init(&s->enc);
 	if ((res = start_retr(s, i)) != POP_OK)
 		return res;
@@ -375,8 +384,8 @@ cmd_top(struct session *s, struct pop3_cmd *cmd)
 	uint64_t	 lines;
 	size_t		 i;
 
-	if (get_msg(s, cmd->argv[0], &i) == -1)
-		return POP_ERR;
+	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+		return res;
 	if (pop3_linecount(cmd->argv[1], &lines, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);
 		return POP_ERR;
@@ -392,10 +401,11 @@ cmd_top(struct session *s, struct pop3_cmd *cmd)
 enum cmd_result
 cmd_dele(struct session *s, struct pop3_cmd *cmd)
 {
-	size_t	i;
+	enum cmd_result	res;
+	size_t		i;
 
-	if (get_msg(s, cmd->argv[0], &i) == -1)
-		return POP_ERR;
+	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+		return res;
 	s->md->msgs[i].deleted = 1;
 	s->md->ndel++;
 	s->md->delsize += s->md->msgs[i].size;

@@ -33,26 +33,38 @@ struct cmd_def {
 	unsigned	  states;	/* ST() mask where it is allowed */
 	int		  minargs;
 	int		  maxargs;	/* -1: the handler reads cmd->rest */
+	size_t		  argmax;	/* longest argument, in octets */
 	enum cmd_result	(*fn)(struct session *, struct pop3_cmd *);
 };
 
+/*
+ * Arguments are at most RFC 1939's 40 octets, except user names: USER
+ * and APOP take every name the passwd-file does (e-mail style logins
+ * pass 40).  PASS and AUTH read rest, bounded by their handlers.
+ */
+#define ARG	POP3_ARG_MAX
+#define NAME	POP3_USER_MAX
+
 static const struct cmd_def cmds[] = {
-	{ "USER", ST(SESS_AUTH), 1, 1, cmd_user },
-	{ "PASS", ST(SESS_AUTH), 1, -1, cmd_pass },
-	{ "APOP", ST(SESS_AUTH), 2, 2, cmd_apop },
-	{ "AUTH", ST(SESS_AUTH), 0, -1, cmd_auth },
-	{ "STLS", ST(SESS_AUTH), 0, 0, cmd_stls },
-	{ "CAPA", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, cmd_capa },
-	{ "QUIT", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, cmd_quit },
-	{ "STAT", ST(SESS_TRANS), 0, 0, cmd_stat },
-	{ "LIST", ST(SESS_TRANS), 0, 1, cmd_list },
-	{ "UIDL", ST(SESS_TRANS), 0, 1, cmd_uidl },
-	{ "RETR", ST(SESS_TRANS), 1, 1, cmd_retr },
-	{ "TOP",  ST(SESS_TRANS), 2, 2, cmd_top },
-	{ "DELE", ST(SESS_TRANS), 1, 1, cmd_dele },
-	{ "NOOP", ST(SESS_TRANS), 0, 0, cmd_noop },
-	{ "RSET", ST(SESS_TRANS), 0, 0, cmd_rset },
+	{ "USER", ST(SESS_AUTH), 1, 1, NAME, cmd_user },
+	{ "PASS", ST(SESS_AUTH), 1, -1, 0, cmd_pass },
+	{ "APOP", ST(SESS_AUTH), 2, 2, NAME, cmd_apop },
+	{ "AUTH", ST(SESS_AUTH), 0, -1, 0, cmd_auth },
+	{ "STLS", ST(SESS_AUTH), 0, 0, ARG, cmd_stls },
+	{ "CAPA", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_capa },
+	{ "QUIT", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_quit },
+	{ "STAT", ST(SESS_TRANS), 0, 0, ARG, cmd_stat },
+	{ "LIST", ST(SESS_TRANS), 0, 1, ARG, cmd_list },
+	{ "UIDL", ST(SESS_TRANS), 0, 1, ARG, cmd_uidl },
+	{ "RETR", ST(SESS_TRANS), 1, 1, ARG, cmd_retr },
+	{ "TOP",  ST(SESS_TRANS), 2, 2, ARG, cmd_top },
+	{ "DELE", ST(SESS_TRANS), 1, 1, ARG, cmd_dele },
+	{ "NOOP", ST(SESS_TRANS), 0, 0, ARG, cmd_noop },
+	{ "RSET", ST(SESS_TRANS), 0, 0, ARG, cmd_rset },
 };
+
+#undef ARG
+#undef NAME
 
 /*
  * The command being handled.  One per worker: a command is parsed and
@@ -398,8 +410,9 @@ dispatch(struct session *s, const char *line, size_t len)
 			    d->name);
 			return POP_ERR;
 		}
-		/* Again, strictly: RFC 1939's 40-character arguments. */
-		if (pop3_cmd_parse(&cmdbuf, line, len, 1, &errstr) == -1) {
+		/* Again, strictly: empty and over-long arguments. */
+		if (pop3_cmd_parse(&cmdbuf, line, len, d->argmax,
+		    &errstr) == -1) {
 			session_set_reply(s, "%s", errstr);
 			return POP_ERR;
 		}
@@ -415,8 +428,8 @@ static void
 session_input(struct session *s)
 {
 	char		line[POP3_SASL_LINE_MAX + 1];
-	size_t		len, max;
-	int		r;
+	size_t		len;
+	int		r, limit;
 	enum cmd_result	res;
 
 	while (!s->busy && s->state != SESS_QUIT) {
@@ -433,8 +446,9 @@ session_input(struct session *s)
 			conn_pause(s->conn);
 			return;		/* CONN_LOWAT resumes */
 		}
-		max = s->sasl_wait ? POP3_SASL_LINE_MAX : POP3_CMD_MAX - 2;
-		r = conn_readline(s->conn, line, max, &len);
+		/* Both limits count the CRLF; conn_readline's does not. */
+		limit = s->sasl_wait ? POP3_SASL_LINE_MAX : POP3_CMD_MAX;
+		r = conn_readline(s->conn, line, (size_t)limit - 2, &len);
 		if (r == 0)
 			return;
 		if (r == -2) {
@@ -444,7 +458,7 @@ session_input(struct session *s)
 		if (r == -1) {
 			s->sasl_wait = 0;
 			session_set_reply(s, "line too long (at most %d octets "
-			    "with CRLF)", POP3_CMD_MAX);
+			    "with CRLF)", limit);
 			respond(s, POP_ERR);
 			continue;
 		}

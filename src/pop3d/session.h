@@ -26,8 +26,14 @@ const char *session_state_str(enum sess_state);
 
 enum cmd_result {
 	POP_OK,		/* dispatcher writes "+OK <reply>" */
-	POP_ERR,	/* dispatcher writes "-ERR <reply>"; counts as bad */
-	POP_FAIL,	/* "-ERR <reply>" that is not the client's fault */
+	POP_ERR,	/* "-ERR <reply>", counts as a bad command: the line
+			   is not a command that can be carried out as sent
+			   (unknown, unparseable, not valid in this state,
+			   wrong number or form of arguments) */
+	POP_FAIL,	/* "-ERR <reply>" that does not count: a well-formed
+			   command that failed on its argument's value (no
+			   such message, deleted, unsupported mechanism),
+			   a refused login, a server-side problem */
 	POP_QUIET,	/* the handler wrote its own answer */
 	POP_PENDING,	/* answer comes later (auth, job, delay) */
 	POP_CLOSE,	/* "+OK <reply>" then close */

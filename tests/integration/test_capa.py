@@ -1,4 +1,5 @@
 """Greeting, startup log lines and CAPA (RFC 2449) in every state."""
+import hashlib
 import re
 
 import pytest
@@ -73,16 +74,75 @@ def test_capa_implicit_tls(srv):
         assert has_sasl_plain(caps), caps
 
 
-def test_capa_in_transaction(srv):
+def auth_caps(caps):
+    """The capabilities of the AUTHORIZATION state: USER, SASL, STLS."""
+    return sorted(c.upper() for c in caps
+                  if c.upper().split()[:1] in (["USER"], ["SASL"], ["STLS"]))
+
+
+def caps_before_and_after(c, login):
+    """CAPA before and after login on one connection (RFC 2449 section 5:
+    the capabilities of the AUTHORIZATION state are announced in both)."""
+    before = c.capa()
+    login(c)
+    after = c.capa()
+    check_common(before)
+    check_common(after)
+    return before, after
+
+
+def test_capa_in_transaction_implicit_tls(srv):
     u = srv.new_user()
-    with srv.session(u) as c:
-        caps = c.capa()
-        for cap in ALWAYS:
-            assert has_cap(caps, cap), caps
-        assert has_cap(caps, "IMPLEMENTATION"), caps
-        assert not has_cap(caps, "STLS"), caps
-        assert not has_cap(caps, "USER"), caps
-        assert not has_cap(caps, "SASL"), caps
+    with srv.connect(tls=True) as c:
+        before, after = caps_before_and_after(
+            c, lambda c: c.login(u.name, u.password))
+        assert auth_caps(before) == ["SASL PLAIN", "USER"], before
+        assert auth_caps(after) == auth_caps(before), (before, after)
+        assert not has_cap(after, "STLS"), after
+        c.ok("QUIT")
+
+
+def test_capa_in_transaction_after_stls(srv):
+    u = srv.new_user()
+    with srv.connect() as c:
+        c.starttls()
+        before, after = caps_before_and_after(
+            c, lambda c: c.login(u.name, u.password))
+        assert auth_caps(before) == ["SASL PLAIN", "USER"], before
+        assert auth_caps(after) == auth_caps(before), (before, after)
+        c.ok("QUIT")
+
+
+def test_capa_in_transaction_plaintext_allowed(make_server):
+    """A plain connection where passwords may be sent: USER, SASL PLAIN
+    and STLS in both states."""
+    s = make_server(name="capa-trans-plain", plaintext="loopback")
+    u = s.new_user()
+    with s.connect() as c:
+        before, after = caps_before_and_after(
+            c, lambda c: c.login(u.name, u.password))
+        assert auth_caps(before) == ["SASL PLAIN", "STLS", "USER"], before
+        assert auth_caps(after) == auth_caps(before), (before, after)
+        c.ok("QUIT")
+
+
+def test_capa_in_transaction_apop_on_plain_connection(make_server):
+    """Plaintext passwords refused, APOP login on a plain connection: STLS
+    in both states, USER and SASL PLAIN in neither."""
+    def setup(s):
+        s.add_user("apopcapa", hashfield="{PLAIN}apop-capa-1")
+    s = make_server(setup, name="capa-trans-apop", plaintext="no", apop=True)
+
+    def apop(c):
+        ts = re.search(r"<[^>]*>", c.greeting).group(0)
+        c.ok("APOP apopcapa " + hashlib.md5(
+            (ts + "apop-capa-1").encode()).hexdigest())
+
+    with s.connect() as c:
+        before, after = caps_before_and_after(c, apop)
+        assert auth_caps(before) == ["STLS"], before
+        assert auth_caps(after) == auth_caps(before), (before, after)
+        assert c.stat() == (0, 0)
         c.ok("QUIT")
 
 

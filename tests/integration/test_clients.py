@@ -196,3 +196,56 @@ def test_tls_quit_ends_with_close_notify(srv, env):
         raise AssertionError("no close_notify after QUIT: %r" % e)
     finally:
         s.close()
+
+
+# ------------------------------------------------------------------ long names
+
+# E-mail style logins: every name the passwd-file takes (1 to 64 octets of
+# A-Z a-z 0-9 . _ @ + -) logs in with USER as with AUTH PLAIN and APOP.
+NAME_41 = "jean-baptiste.poquelin@moliere-theatre.fr"
+NAME_64 = "marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale.org"
+assert (len(NAME_41), len(NAME_64)) == (41, 64)
+LONG_SECRET = "Long-name-secret-1"
+
+
+@pytest.fixture(scope="module")
+def long_srv(module_servers):
+    def setup(s):
+        for n in (NAME_41, NAME_64):
+            s.add_user(n, hashfield="{PLAIN}" + LONG_SECRET)
+    return module_servers(name="long-names", plaintext="no", apop=True,
+                          setup=setup)
+
+
+@pytest.mark.parametrize("name", [NAME_41, NAME_64], ids=["41", "64"])
+def test_poplib_user_long_email_login(long_srv, env, name):
+    long_srv.deliver(name, MSGS[0])
+    p = poplib.POP3_SSL("127.0.0.1", long_srv.tls_port, context=env.ctx,
+                        timeout=10)
+    try:
+        assert p.user(name).startswith(b"+OK")
+        assert p.pass_(LONG_SECRET).startswith(b"+OK")
+        assert p.stat()[0] >= 1
+        assert p.quit().startswith(b"+OK")
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("name", [NAME_41, NAME_64], ids=["41", "64"])
+def test_poplib_apop_long_email_login(long_srv, name):
+    p = poplib.POP3("127.0.0.1", long_srv.port, timeout=10)
+    try:
+        assert p.apop(name, LONG_SECRET).startswith(b"+OK")
+        assert p.quit().startswith(b"+OK")
+    finally:
+        p.close()
+
+
+def test_user_name_over_the_passwd_limit(long_srv):
+    """65 octets: no account can have it; the answer names the limit."""
+    with long_srv.connect(tls=True) as c:
+        r = c.err("USER " + NAME_64 + "x")
+        assert "64" in r, r
+        c.ok("USER " + NAME_64)
+        c.ok("PASS " + LONG_SECRET)
+        c.ok("QUIT")

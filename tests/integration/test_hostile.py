@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pop3util import crlf, plain_b64
+from pop3util import crlf, norm_caps, plain_b64
 
 BAD_NUMBERS = ["0", "-1", "+1", "abc", "4294967296", "4294967297",
                "18446744073709551616", "99999", "0x1", "1a"]
@@ -50,6 +50,65 @@ def test_long_line_postauth(srv):
         c.ok("NOOP")
         c.ok("QUIT")
     assert len(srv.names(u)) == 3
+
+
+def test_line_limits_in_error_texts(srv):
+    """Each -ERR about a length names the limit that was applied."""
+    u = user3(srv)
+    with srv.connect() as c:
+        r = c.err(b"CAPA " + b"x" * 250)          # 257 octets with CRLF
+        assert r == "-ERR line too long (at most 255 octets with CRLF)", r
+        c.login(u.name, u.password)
+        r = c.err("LIST " + "1" * 41)
+        assert r == "-ERR argument too long (at most 40 octets)", r
+        c.ok("LIST " + "0" * 39 + "1")
+        c.ok("QUIT")
+
+
+def test_sasl_line_limit(srv):
+    """An AUTH PLAIN continuation may have 2048 octets with its CRLF, and
+    a longer one is refused with that number (it said 255)."""
+    u = user3(srv)
+    with srv.connect() as c:
+        r = c.cmd("AUTH PLAIN")
+        assert r.startswith("+ "), r
+        r = c.err(b"A" * 2047)                     # 2049 with CRLF
+        assert r == "-ERR line too long (at most 2048 octets with CRLF)", r
+        r = c.cmd("AUTH PLAIN")
+        assert r.startswith("+ "), r
+        r = c.err(b"A" * 2044 + b"==")             # 2048 with CRLF
+        assert "too long" not in r, r
+        c.login(u.name, u.password)
+        c.ok("QUIT")
+
+
+def test_trailing_spaces_tolerated(srv):
+    """`USER alice `, `LIST 1 `: spaces after the last argument (or after
+    a command without one) are ignored, as many clients send them."""
+    u = user3(srv)
+    size = len(crlf(MSG))
+    with srv.connect() as c:
+        caps = c.capa()
+        c.ok("CAPA  ")
+        assert norm_caps(c.multi()) == caps
+        c.ok("USER %s " % u.name)
+        c.ok("PASS " + u.password)
+        assert c.cmd("STAT ").split()[:2] == ["+OK", "3"]
+        assert c.cmd("LIST 1 ").split()[:3] == ["+OK", "1", str(size)]
+        assert c.cmd("UIDL 2  ").split()[:2] == ["+OK", "2"]
+        assert len(c.multi_cmd("LIST ")) == 3
+        assert c.multi_cmd("TOP 1 0 ") == [b"Subject: hostile", b""]
+        assert c.multi_cmd("RETR 1 ") == [b"Subject: hostile", b"", b"body line"]
+        c.ok("DELE 2 ")
+        c.ok("NOOP ")
+        c.ok("RSET ")
+        c.ok("QUIT ")
+    assert len(srv.names(u)) == 3
+    with srv.connect() as c:
+        r = c.cmd("AUTH PLAIN ")
+        assert r.startswith("+ "), r
+        c.ok(plain_b64("", u.name, u.password))
+        c.ok("QUIT")
 
 
 def test_huge_line_disconnects(srv):
@@ -221,6 +280,80 @@ def test_bad_commands_disconnect_postauth(srv):
     with srv.session_retry(u, tls=False) as c:   # maildrop released
         assert c.stat()[0] == 3
         c.ok("QUIT")
+
+
+def test_unparseable_commands_disconnect_postauth(srv):
+    """Commands that cannot be carried out as sent (not a number, missing or
+    extra arguments) count as bad ones."""
+    u = user3(srv)
+    for line in ("RETR abc", "TOP 1", "LIST 1 2", "DELE -1"):
+        with srv.session_retry(u, tls=False) as c:
+            n = count_until_close(c, line)
+            assert n is not None, "30 x %r after login and still connected" % line
+
+
+# A well-formed command that fails on its argument's value: never a bad
+# command (the 21st used to close the session).
+ARG_FAILURES = ["RETR 3", "LIST 4", "DELE 0", "TOP 99999 0",
+                "UIDL 18446744073709551616", "RETR 4294967297"]
+
+
+def test_argument_failures_do_not_count_preauth(srv):
+    """Before login too: an unsupported SASL mechanism, a name no account
+    can have, PASS without USER are answered -ERR, 10 times each, and
+    the login that follows works."""
+    u = user3(srv)
+    with srv.connect() as c:
+        for line in ("AUTH CRAM-MD5", "USER no/such/name", "PASS x"):
+            for _ in range(10):
+                c.err(line)
+        c.login(u.name, u.password)
+        assert c.stat() == (3, total3())
+        c.ok("QUIT")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_argument_failures_do_not_count(srv, tls):
+    """1,000 pipelined commands in one write, 300 of them failing on their
+    argument (no such message, message deleted, out of range): 1,000
+    answers in order, and the session goes on."""
+    u = user3(srv)
+    size = len(crlf(MSG))
+    oks = ["NOOP", "STAT", "LIST 1", "UIDL 2"]
+    cmds = ["DELE 3"]
+    for i in range(1, 1000):
+        if i % 10 in (1, 4, 7):
+            cmds.append(ARG_FAILURES[i % len(ARG_FAILURES)])
+        else:
+            cmds.append(oks[i % len(oks)])
+    assert len(cmds) == 1000
+    assert sum(x in ARG_FAILURES for x in cmds) == 300
+    with srv.session(u, tls=tls) as c:
+        c.send("".join(x + "\r\n" for x in cmds))
+        for i, x in enumerate(cmds):
+            try:
+                r = c.line()
+            except EOFError:
+                raise AssertionError("connection closed after %d answers "
+                                     "(next: %r)" % (i, x))
+            if x in ARG_FAILURES:
+                want = "-ERR message 3 is deleted" if x == "RETR 3" \
+                    else "-ERR no such message"
+                ok = r == want
+            elif x == "STAT":
+                ok = r.split()[:3] == ["+OK", "2", str(2 * size)]
+            elif x == "LIST 1":
+                ok = r.split()[:3] == ["+OK", "1", str(size)]
+            elif x == "UIDL 2":
+                ok = r.split()[:2] == ["+OK", "2"]
+            else:
+                ok = r.startswith("+OK")
+            assert ok, "answer %d to %r: %r" % (i, x, r)
+        assert c.silent(0.3), "extra data after 1000 answers: %r" % bytes(c.buf)
+        c.ok("RSET")
+        assert c.stat() == (3, total3())
+        c.ok("QUIT")
+    assert len(srv.names(u)) == 3
 
 
 # ------------------------------------------------------------- pipelining

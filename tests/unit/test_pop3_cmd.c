@@ -15,7 +15,7 @@
 struct parse_case {
 	const char	*line;
 	size_t		 len;		/* 0: strlen(line) */
-	int		 strict;
+	size_t		 argmax;	/* 0: lenient */
 	const char	*err;		/* NULL: must parse */
 	const char	*verb;
 	int		 argc;
@@ -24,61 +24,80 @@ struct parse_case {
 };
 
 #define L(s)	s, sizeof(s) - 1
+#define A	POP3_ARG_MAX
+#define U	POP3_USER_MAX
 
 static const struct parse_case parse_cases[] = {
-	{ "STAT", 0, 1, NULL, "STAT", 0, NULL, NULL, "" },
-	{ "stat", 0, 1, NULL, "STAT", 0, NULL, NULL, "" },
-	{ "sTaT", 0, 1, NULL, "STAT", 0, NULL, NULL, "" },
-	{ "TOP", 0, 1, NULL, "TOP", 0, NULL, NULL, "" },
-	{ "LIST 1", 0, 1, NULL, "LIST", 1, "1", NULL, "1" },
-	{ "top 1 10", 0, 1, NULL, "TOP", 2, "1", "10", "1 10" },
-	{ "LIST 4294967297", 0, 1, NULL, "LIST", 1, "4294967297", NULL,
+	{ "STAT", 0, A, NULL, "STAT", 0, NULL, NULL, "" },
+	{ "stat", 0, A, NULL, "STAT", 0, NULL, NULL, "" },
+	{ "sTaT", 0, A, NULL, "STAT", 0, NULL, NULL, "" },
+	{ "TOP", 0, A, NULL, "TOP", 0, NULL, NULL, "" },
+	{ "LIST 1", 0, A, NULL, "LIST", 1, "1", NULL, "1" },
+	{ "top 1 10", 0, A, NULL, "TOP", 2, "1", "10", "1 10" },
+	{ "LIST 4294967297", 0, A, NULL, "LIST", 1, "4294967297", NULL,
 	  "4294967297" },
-	{ "LIST 18446744073709551616", 0, 1, NULL, "LIST", 1,
+	{ "LIST 18446744073709551616", 0, A, NULL, "LIST", 1,
 	  "18446744073709551616", NULL, "18446744073709551616" },
 	{ "PASS my secret pw", 0, 0, NULL, "PASS", 2, "my", "secret",
 	  "my secret pw" },
+	/* Trailing SPs are dropped, lenient parse included. */
 	{ "PASS  two  spaces ", 0, 0, NULL, "PASS", 2, "", "two",
-	  " two  spaces " },
-	{ "PASS ", 0, 0, NULL, "PASS", 1, "", NULL, "" },
+	  " two  spaces" },
+	{ "PASS ", 0, 0, NULL, "PASS", 0, NULL, NULL, "" },
 	{ "PASS p\xc3\xa4ss", 0, 0, NULL, "PASS", 1, "p\xc3\xa4ss", NULL,
 	  "p\xc3\xa4ss" },
-	{ "USER \xff\x80", 0, 1, NULL, "USER", 1, "\xff\x80", NULL,
+	{ "USER \xff\x80", 0, A, NULL, "USER", 1, "\xff\x80", NULL,
 	  "\xff\x80" },
 	{ "AUTH PLAIN AGFsaWNlAHNlY3JldA==", 0, 0, NULL, "AUTH", 2, "PLAIN",
 	  "AGFsaWNlAHNlY3JldA==", "PLAIN AGFsaWNlAHNlY3JldA==" },
 	/* 40 characters is the RFC 1939 maximum. */
-	{ "USER 0123456789012345678901234567890123456789", 0, 1, NULL, "USER",
+	{ "USER 0123456789012345678901234567890123456789", 0, A, NULL, "USER",
 	  1, "0123456789012345678901234567890123456789", NULL,
 	  "0123456789012345678901234567890123456789" },
+	/* User names: up to POP3_USER_MAX (64), as the passwd-file. */
+	{ "USER marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale"
+	  ".org", 0, U, NULL, "USER", 1,
+	  "marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale.org",
+	  NULL,
+	  "marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale.org" },
+	/* Clients' habit: spaces after the last argument. */
+	{ "LIST 1 ", 0, A, NULL, "LIST", 1, "1", NULL, "1" },
+	{ "TOP 1 10   ", 0, A, NULL, "TOP", 2, "1", "10", "1 10" },
+	{ "USER alice ", 0, U, NULL, "USER", 1, "alice", NULL, "alice" },
+	{ "LIST ", 0, A, NULL, "LIST", 0, NULL, NULL, "" },
+	{ "STAT  ", 0, A, NULL, "STAT", 0, NULL, NULL, "" },
+	{ "AUTH PLAIN ", 0, 0, NULL, "AUTH", 1, "PLAIN", NULL, "PLAIN" },
 
-	{ "", 0, 1, "empty command", NULL, 0, NULL, NULL, NULL },
-	{ L("LIST\0001"), 1, "line contains NUL", NULL, 0, NULL, NULL, NULL },
-	{ L("\0"), 1, "line contains NUL", NULL, 0, NULL, NULL, NULL },
+	{ "", 0, A, "empty command", NULL, 0, NULL, NULL, NULL },
+	{ L("LIST\0001"), A, "line contains NUL", NULL, 0, NULL, NULL, NULL },
+	{ L("\0"), A, "line contains NUL", NULL, 0, NULL, NULL, NULL },
 	{ L("PASS a\0b"), 0, "line contains NUL", NULL, 0, NULL, NULL, NULL },
-	{ "LIST\t1", 0, 1, "command contains a control character", NULL, 0,
+	{ "LIST\t1", 0, A, "command contains a control character", NULL, 0,
 	  NULL, NULL, NULL },
-	{ "LIST 1\r", 0, 1, "command contains a control character", NULL, 0,
+	{ "LIST 1\r", 0, A, "command contains a control character", NULL, 0,
 	  NULL, NULL, NULL },
 	{ "PASS a\x7f", 0, 0, "command contains a control character", NULL,
 	  0, NULL, NULL, NULL },
 	{ "PASS \x1b[2J", 0, 0, "command contains a control character",
 	  NULL, 0, NULL, NULL, NULL },
-	{ "QUITS", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ "QUITS now", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ "QU", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ "US3R a", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ "USR1", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ " USER a", 0, 1, "unknown command", NULL, 0, NULL, NULL, NULL },
-	{ "\xc3\x9cSER a", 0, 1, "unknown command", NULL, 0, NULL, NULL,
+	{ "QUITS", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ "QUITS now", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ "QU", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ "US3R a", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ "USR1", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ " USER a", 0, A, "unknown command", NULL, 0, NULL, NULL, NULL },
+	{ "\xc3\x9cSER a", 0, A, "unknown command", NULL, 0, NULL, NULL,
 	  NULL },
-	{ "LIST 1 ", 0, 1, "empty argument", NULL, 0, NULL, NULL, NULL },
-	{ "LIST  1", 0, 1, "empty argument", NULL, 0, NULL, NULL, NULL },
-	{ "LIST ", 0, 1, "empty argument", NULL, 0, NULL, NULL, NULL },
-	{ "TOP 1 2 3", 0, 1, "too many arguments", NULL, 0, NULL, NULL, NULL },
-	{ "USER 01234567890123456789012345678901234567890", 0, 1,
-	  "argument too long", NULL, 0, NULL, NULL, NULL },
-	/* Without strict, extra arguments stay in rest. */
+	{ "   ", 0, A, "empty command", NULL, 0, NULL, NULL, NULL },
+	{ "LIST  1", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
+	{ "TOP 1  2 ", 0, A, "empty argument", NULL, 0, NULL, NULL, NULL },
+	{ "TOP 1 2 3", 0, A, "too many arguments", NULL, 0, NULL, NULL, NULL },
+	{ "USER 01234567890123456789012345678901234567890", 0, A,
+	  "argument too long (at most 40 octets)", NULL, 0, NULL, NULL, NULL },
+	{ "USER marie-anne.de-la-tour-d-auvergne+mail@bibliotheque-nationale"
+	  ".orgx", 0, U, "argument too long (at most 64 octets)", NULL, 0,
+	  NULL, NULL, NULL },
+	/* Lenient (argmax 0): extra arguments stay in rest. */
 	{ "APOP a b c", 0, 0, NULL, "APOP", 2, "a", "b", "a b c" },
 };
 
@@ -95,7 +114,7 @@ test_parse_table(void **state)
 
 		len = c->len != 0 ? c->len : strlen(c->line);
 		err = NULL;
-		r = pop3_cmd_parse(&cmd, c->line, len, c->strict, &err);
+		r = pop3_cmd_parse(&cmd, c->line, len, c->argmax, &err);
 		if (c->err != NULL) {
 			if (r != -1 || err == NULL || strcmp(err, c->err) != 0)
 				fail_msg("case %zu \"%s\": want error \"%s\", "
@@ -132,15 +151,19 @@ test_long_lines(void **state)
 	assert_int_equal(pop3_cmd_parse(&cmd, line, POP3_SASL_LINE_MAX + 1,
 	    0, &err), -1);
 	assert_string_equal(err, "line too long");
-	assert_int_equal(pop3_cmd_parse(&cmd, line, sizeof(line), 1, &err),
-	    -1);
+	assert_int_equal(pop3_cmd_parse(&cmd, line, sizeof(line),
+	    POP3_ARG_MAX, &err), -1);
 	assert_string_equal(err, "line too long");
 	/* 300 octets with strict: one argument over 40. */
-	assert_int_equal(pop3_cmd_parse(&cmd, line, 300, 1, &err), -1);
-	assert_string_equal(err, "argument too long");
+	assert_int_equal(pop3_cmd_parse(&cmd, line, 300, POP3_ARG_MAX, &err),
+	    -1);
+	assert_string_equal(err, "argument too long (at most 40 octets)");
 }
 
-/* rest is unchanged by the argument split (secrets with spaces). */
+/*
+ * rest is unchanged by the argument split (secrets with spaces), but for
+ * the trailing SPs dropped before it.
+ */
 static void
 test_pass_rest(void **state)
 {
@@ -148,8 +171,9 @@ test_pass_rest(void **state)
 	const char	*err, *l = "PASS  a b  c ";
 
 	assert_int_equal(pop3_cmd_parse(&cmd, l, strlen(l), 0, &err), 0);
-	assert_string_equal(cmd.rest, " a b  c ");
-	assert_int_equal(pop3_cmd_parse(&cmd, l, strlen(l), 1, &err), -1);
+	assert_string_equal(cmd.rest, " a b  c");
+	assert_int_equal(pop3_cmd_parse(&cmd, l, strlen(l), POP3_ARG_MAX,
+	    &err), -1);
 }
 
 struct num_case {
@@ -200,7 +224,8 @@ test_msgnum(void **state)
 			if (r != 0 || v != c->want)
 				fail_msg("case %zu \"%s\": r %d err %s", i,
 				    c->s, r, err ? err : "");
-		} else if (r != -1 || err == NULL || strcmp(err, c->err) != 0)
+		} else if (r != (strcmp(c->err, "no such message") == 0 ?
+		    -2 : -1) || err == NULL || strcmp(err, c->err) != 0)
 			fail_msg("case %zu \"%s\": want \"%s\", got %d \"%s\"",
 			    i, c->s, c->err, r, err ? err : "");
 	}
@@ -236,11 +261,13 @@ test_all_bytes(void **state)
 	for (c = 0; c < 256; c++) {
 		memcpy(line, "LIST x", 6);
 		line[5] = (char)c;
-		r = pop3_cmd_parse(&cmd, line, 6, 1, &err);
-		if (c < 0x20 || c == 0x7f || c == ' ')
+		r = pop3_cmd_parse(&cmd, line, 6, POP3_ARG_MAX, &err);
+		if (c < 0x20 || c == 0x7f)
 			assert_int_equal(r, -1);
 		else
 			assert_int_equal(r, 0);
+		/* A trailing SP is dropped: LIST without an argument. */
+		assert_int_equal(cmd.argc, c == ' ' || r == -1 ? 0 : 1);
 	}
 }
 
