@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "pop3_limits.h"
 #include "sasl.h"
 
 static const char b64chars[] =
@@ -95,11 +96,18 @@ base64_encode(const unsigned char *in, size_t len, char *out)
 	return o;
 }
 
-/* Copies one field; -1 if it does not fit a 256-byte array. */
+_Static_assert(SASL_PLAIN_FIELD_MAX >= POP3_SECRET_MAX &&
+    SASL_PLAIN_FIELD_MAX >= POP3_USER_MAX,
+    "a PLAIN field holds any name and secret the passwd-file takes");
+
+#define SASL_STR(x)	SASL_STR2(x)
+#define SASL_STR2(x)	#x
+
+/* Copies one field; -1 if it is over SASL_PLAIN_FIELD_MAX octets. */
 static int
 plain_field(char *dst, const unsigned char *src, size_t len)
 {
-	if (len > 255)
+	if (len > SASL_PLAIN_FIELD_MAX)
 		return -1;
 	memcpy(dst, src, len);
 	dst[len] = '\0';
@@ -131,7 +139,8 @@ sasl_plain_parse(const unsigned char *in, size_t len, struct sasl_plain *out,
 	    plain_field(out->authcid, n1 + 1, clen) == -1 ||
 	    plain_field(out->passwd, n2 + 1, plen) == -1) {
 		sasl_plain_wipe(out);
-		*errstr = "field too long";
+		*errstr = "field too long (at most "
+		    SASL_STR(SASL_PLAIN_FIELD_MAX) " octets)";
 		return -1;
 	}
 	return 0;

@@ -21,17 +21,21 @@ long	base64_decode(const char *in, size_t len, unsigned char *out);
  */
 size_t	base64_encode(const unsigned char *in, size_t len, char *out);
 
+/* The longest field of a PLAIN message (the passwd-file's secret bound). */
+#define SASL_PLAIN_FIELD_MAX	255
+
 struct sasl_plain {
-	char	authzid[256];	/* may be empty */
-	char	authcid[256];
-	char	passwd[256];	/* secret: caller wipes with sasl_plain_wipe() */
+	char	authzid[SASL_PLAIN_FIELD_MAX + 1];	/* may be empty */
+	char	authcid[SASL_PLAIN_FIELD_MAX + 1];
+	/* secret: caller wipes with sasl_plain_wipe() */
+	char	passwd[SASL_PLAIN_FIELD_MAX + 1];
 };
 
 /*
  * Parses a decoded PLAIN message "authzid NUL authcid NUL passwd".
  * Returns 0, or -1 with *errstr one of "malformed PLAIN message"
- * (not exactly two NULs), "empty user name", "field too long"
- * (a field over 255 octets).  The input is not modified.
+ * (not exactly two NULs), "empty user name", "field too long
+ * (at most 255 octets)" (a field over SASL_PLAIN_FIELD_MAX).  The input is not modified.
  */
 int	sasl_plain_parse(const unsigned char *in, size_t len,
 	    struct sasl_plain *out, const char **errstr);

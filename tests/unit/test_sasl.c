@@ -148,12 +148,12 @@ test_plain(void **state)
 	assert_int_equal(strlen(sp.passwd), 255);
 	assert_int_equal(sasl_plain_parse((unsigned char *)longf, 1 + 255 + 1 +
 	    256, &sp, &err), -1);
-	assert_string_equal(err, "field too long");
+	assert_string_equal(err, "field too long (at most 255 octets)");
 	longf[1 + 255] = 'x';
 	longf[1 + 256] = '\0';
 	assert_int_equal(sasl_plain_parse((unsigned char *)longf, 1 + 256 + 1 +
 	    3, &sp, &err), -1);
-	assert_string_equal(err, "field too long");
+	assert_string_equal(err, "field too long (at most 255 octets)");
 }
 
 /* The whole AUTH PLAIN path: base64 then PLAIN. */
