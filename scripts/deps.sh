@@ -10,7 +10,7 @@ set -eu
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
 libpwquality-dev libsqlite3-dev openssl curl python3"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
-dovecot-pop3d mpop fetchmail postfix swaks"
+dovecot-pop3d mpop fetchmail postfix swaks mandoc"
 BENCH="$TEST linux-perf"
 
 case "${1:-test}" in
