@@ -35,7 +35,6 @@
 #include "xmalloc.h"
 
 #define POP3D_VERSION	"0.1"
-#define WORKERS_MAX	64
 #define RESTART_PAUSE	1	/* seconds before restarting a process that died young */
 
 struct wproc {
@@ -332,24 +331,52 @@ signal_proc(pid_t pid, int sig)
 		    strerror(errno));
 }
 
+/* The kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 if unknown. */
+static rlim_t
+nr_open(void)
+{
+	FILE			*f;
+	unsigned long long	 v = 0;
+
+	if ((f = fopen("/proc/sys/fs/nr_open", "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return (rlim_t)v;
+}
+
 /*
- * A session holds up to 4 descriptors (socket, maildrop, lock, message);
- * raise the soft limit toward that, within the hard limit.
+ * Raises RLIMIT_NOFILE to what one worker needs for its share of
+ * max_connections; the workers inherit it at fork.  As root the hard
+ * limit goes up too (up to fs.nr_open), so that a default start needs
+ * no "ulimit -n" or LimitNOFILE.  Warns only when it cannot.
  */
 static void
-raise_fd_limit(long long conns)
+raise_fd_limit(const struct config *c, size_t nl)
 {
-	struct rlimit	rl;
-	rlim_t		want = (rlim_t)conns * 4 + 256;
+	struct rlimit	rl, up;
+	rlim_t		want = (rlim_t)worker_fds_needed(c, nl), top;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
-	    want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+	if (rl.rlim_max < want && geteuid() == 0) {
+		top = nr_open();
+		up.rlim_max = top != 0 && top < want ? top : want;
+		up.rlim_cur = rl.rlim_cur;
+		/* EPERM without CAP_SYS_RESOURCE (systemd: LimitNOFILE). */
+		if (up.rlim_max > rl.rlim_max &&
+		    setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_max = up.rlim_max;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
 		log_warn("open files limited to %llu; max_connections=%lld "
-		    "needs about %llu", (unsigned long long)rl.rlim_cur, conns,
-		    (unsigned long long)want);
+		    "needs about %llu per worker (workers=%d)",
+		    (unsigned long long)rl.rlim_cur, c->max_connections,
+		    (unsigned long long)want, worker_count(c));
 }
 
 /* In a child: signals back to default and unblocked. */
@@ -460,17 +487,6 @@ spawn_worker(int slot)
 	return 0;
 }
 
-static int
-worker_count(void)
-{
-	long	n;
-
-	if (cfg.workers > 0)
-		return (int)cfg.workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
-}
-
 /* Starts a new generation of workers; the old ones drain (SIGUSR2). */
 static void
 new_generation(void)
@@ -482,7 +498,7 @@ new_generation(void)
 	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (procs[i].pid > 0 && procs[i].gen != gen)
 			signal_proc(procs[i].pid, SIGUSR2);
-	nworkers = worker_count();
+	nworkers = worker_count(&cfg);
 	for (k = 0; k < nworkers; k++) {
 		slot_restart_at[k] = 0;
 		if (spawn_worker(k) == -1)
@@ -520,6 +536,7 @@ reload(void)
 	config_free(&ocfg);
 	SSL_CTX_free(tls);
 	tls = nctx;
+	raise_fd_limit(&cfg, nls);
 	if (auth_send_conf(auth_ctl, &cfg) == -1)
 		log_err("sending settings to auth: %s", strerror(errno));
 	new_generation();
@@ -696,9 +713,9 @@ main(int argc, char *argv[])
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	raise_fd_limit(cfg.max_connections);
 	if (bind_all(&cfg, &ls, &nls) == -1)
 		return 1;
+	raise_fd_limit(&cfg, nls);
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
 		fatalx("cannot start the auth process");
 	new_generation();

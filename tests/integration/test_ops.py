@@ -5,6 +5,7 @@ fail2ban filter against a real log, and make install.
 """
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -16,7 +17,8 @@ import time
 
 import pytest
 
-from pop3util import REPO_ROOT, build_dir, children, proc_alive, wait_until
+from pop3util import (IS_ROOT, REPO_ROOT, build_dir, children, proc_alive,
+                      wait_until)
 
 
 def free_ports(n):
@@ -128,3 +130,98 @@ def test_demo_honours_tmpdir():
         if state and not state.startswith(tmp):
             shutil.rmtree(state, ignore_errors=True)
     assert proc.returncode == 0, err.text()
+
+
+# ---------------------------------------------------------------- open files
+
+def nofile_limits(pid):
+    """(soft, hard) of RLIMIT_NOFILE from /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                big = 1 << 62
+                return (big if soft == "unlimited" else int(soft),
+                        big if hard == "unlimited" else int(hard))
+    raise AssertionError("no Max open files in /proc/%d/limits" % pid)
+
+
+def low_nofile(soft, hard=None):
+    def f():
+        h = resource.getrlimit(resource.RLIMIT_NOFILE)[1] if hard is None else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, h))
+    return f
+
+
+def has_cap_sys_resource():
+    """Whether this process may raise a hard rlimit (CAP_SYS_RESOURCE,
+    bit 24 of CapEff); some containers drop it even for root."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & (1 << 24))
+    return False
+
+
+def fd_need(max_connections, workers, listeners=2):
+    """What pop3d says a worker needs: 4 per session of its share, the
+    listeners, 64 for the rest (FDS_PER_SESSION, FDS_OVERHEAD)."""
+    return -(-max_connections // workers) * 4 + listeners + 64
+
+
+def child_pids(s):
+    """The auth process and the workers: all inherit the master's limit."""
+    return [pid for pid, _ in s.kids]
+
+
+def fd_warnings(s):
+    with s.log_cond:
+        return [l for l in s.log if "open files" in l]
+
+
+def test_start_raises_soft_open_files_limit(make_server):
+    """Launched with ulimit -Sn 256 (the hard limit as it is), the
+    master raises the soft limit to what the default max_connections
+    (10000) needs per worker: no warning, and every worker has it."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    workers = 4
+    need = fd_need(10000, workers)
+    if hard < need:
+        pytest.skip("hard limit %d is below the %d needed" % (hard, need))
+    s = make_server(workers=workers, preexec=low_nofile(256))
+    s.wait_log(r"master: ready", timeout=5)
+    assert fd_warnings(s) == []
+    pids = child_pids(s)
+    assert len(pids) == workers + 1, s.kids
+    for pid in pids:
+        soft, _ = nofile_limits(pid)
+        assert soft >= need, (pid, soft, need)
+    c = s.session(s.new_user())
+    c.ok("STAT")
+    c.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="only root may raise a hard limit")
+def test_root_raises_hard_open_files_limit(make_server):
+    """Launched with ulimit -n 256 and a hard limit of 4096, below the
+    10066 a worker needs: a root master that may (CAP_SYS_RESOURCE)
+    raises the hard limit too and says nothing; one that may not raises
+    the soft limit to the hard one and warns once, with the numbers."""
+    workers = 4
+    need = fd_need(10000, workers)
+    s = make_server(workers=workers, preexec=low_nofile(256, 4096))
+    s.wait_log(r"master: ready", timeout=5)
+    pids = child_pids(s)
+    assert len(pids) == workers + 1, s.kids
+    if has_cap_sys_resource():
+        assert fd_warnings(s) == []
+        for pid in pids:
+            soft, hard = nofile_limits(pid)
+            assert soft >= need and hard >= need, (pid, soft, hard, need)
+    else:
+        w = fd_warnings(s)
+        assert len(w) == 1 and re.search(
+            r"open files limited to 4096; max_connections=10000 needs about "
+            r"%d per worker \(workers=4\)" % need, w[0]), w
+        for pid in pids:
+            assert nofile_limits(pid) == (4096, 4096), pid
