@@ -1,5 +1,6 @@
 /*
- * log.h - one line per event, "key=value" fields, to stderr or syslog.
+ * log.h - one line per event, "key=value" fields, to stderr, syslog or
+ * a file.
  * The only src/lib module that writes logs; others return errors.
  */
 #ifndef POP3_LOG_H
@@ -13,6 +14,23 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void	log_init(const char *ident, int to_syslog, int verbose);
 /* Process role shown in every stderr line ("master", "auth", "worker"). */
 void	log_role(const char *role);
+/*
+ * Sends the lines of this process, and of every child it forks later,
+ * to the file path (opened O_APPEND, mode 0640, created if missing),
+ * each line with a timestamp, through a writer thread started here.
+ * Returns 0, or -1 with errno (open, pipe or thread errors; EBUSY if a
+ * file is open already).  Stays in force until log_close().
+ */
+int	log_open_file(const char *path);
+/*
+ * Opens the path given to log_open_file() again (after logrotate renamed
+ * the file) and moves the writer to it; in the process that called
+ * log_open_file() only.  Returns 0, or -1 with errno, keeping the old
+ * file.
+ */
+int	log_reopen(void);
+/* Writes what is pending to the file and closes it (at exit, bounded). */
+void	log_close(void);
 void	log_msg(enum log_level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 #define log_err(...)	log_msg(LOG_LVL_ERR, __VA_ARGS__)

@@ -57,6 +57,8 @@ static int		 nworkers;
 static time_t		 slot_restart_at[WORKERS_MAX];
 static int		 stopping;
 static time_t		 stop_deadline;
+static char		*log_path;	/* log = file: as started */
+static char		*log_setting;	/* log as started: a reload keeps it */
 
 static void
 usage(void)
@@ -390,6 +392,9 @@ child_signals(void)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
+	/* "systemctl kill -s USR1" reaches every process: only the master
+	 * reopens the log. */
+	signal(SIGUSR1, SIG_IGN);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
@@ -531,6 +536,9 @@ reload(void)
 	ls = nls_v;
 	nls = nn;
 	free_listeners(ols, on);	/* those not moved into the new set */
+	if (strcmp(ncfg.log, log_setting) != 0)
+		log_warn("log: changed to \"%s\"; a restart applies it",
+		    ncfg.log);
 	ocfg = cfg;
 	cfg = ncfg;
 	config_free(&ocfg);
@@ -541,6 +549,19 @@ reload(void)
 		log_err("sending settings to auth: %s", strerror(errno));
 	new_generation();
 	log_info("ready workers=%d", nworkers);
+}
+
+/* SIGUSR1: logrotate renamed the log file; write to a new one. */
+static void
+reopen_log(void)
+{
+	if (log_path == NULL)
+		return;
+	if (log_reopen() == -1)
+		log_err("log reopen path=%s: %s; still writing to the old "
+		    "file", log_path, strerror(errno));
+	else
+		log_info("log reopened path=%s", log_path);
 }
 
 /* The auth process ends when its control channel closes. */
@@ -701,8 +722,16 @@ main(int argc, char *argv[])
 		printf("pop3d: %s: configuration ok\n", path);
 		return 0;
 	}
-	log_init("pop3d", cfg.log == LOG_TARGET_SYSLOG, debug || cfg.verbose);
+	log_init("pop3d", cfg.log_target == LOG_TARGET_SYSLOG,
+	    debug || cfg.verbose);
 	log_role("master");
+	/* Opened as root; the children inherit the way to it. */
+	if (cfg.log_target == LOG_TARGET_FILE) {
+		if (log_open_file(cfg.log_file) == -1)
+			fatal("log file %s", cfg.log_file);
+		log_path = xstrdup(cfg.log_file);
+	}
+	log_setting = xstrdup(cfg.log);
 
 	/* Signals arrive through sigtimedwait, never as handlers. */
 	sigemptyset(&set);
@@ -710,6 +739,7 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -727,6 +757,8 @@ main(int argc, char *argv[])
 			reap();
 		if (sig == SIGHUP && !stopping)
 			reload();
+		if (sig == SIGUSR1)
+			reopen_log();
 		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			stop_deadline = time(NULL) + cfg.shutdown_timeout + 5;
@@ -743,6 +775,7 @@ main(int argc, char *argv[])
 			if (!children_left()) {
 				stop_auth();
 				log_info("stopped");
+				log_close();
 				return 0;
 			}
 			if (time(NULL) > stop_deadline) {

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from pop3util import (IS_ROOT, REPO_ROOT, build_dir, children, proc_alive,
-                      wait_until)
+from pop3util import (IS_ROOT, REPO_ROOT, Server, build_dir, children,
+                      proc_alive, proc_uid, wait_until)
 
 
 def free_ports(n):
@@ -225,3 +225,165 @@ def test_root_raises_hard_open_files_limit(make_server):
             r"%d per worker \(workers=4\)" % need, w[0]), w
         for pid in pids:
             assert nofile_limits(pid) == (4096, 4096), pid
+
+
+# ---------------------------------------------------------------- log = file:
+
+# ISO 8601 with milliseconds and the UTC offset, which fail2ban's
+# datedetector reads: 2026-12-05T03:48:40.123+0000
+TS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}"
+LINE_RE = re.compile(r"^%s pop3d\[\d+\]: (master|auth|worker): \S" % TS_RE)
+
+
+class FileLogServer(Server):
+    """A Server with log = file:PATH: its log list is fed from that file
+    (following it across a rename, as a reader after logrotate would)
+    and from stderr, which should stay empty once pop3d runs."""
+
+    def __init__(self, env, **kw):
+        super().__init__(env, **kw)
+        self.log_path = os.path.join(self.base, "pop3d.log")
+        self.settings["server"].append(("log", "file:" + self.log_path))
+        self.stderr_lines = []
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.log_cond:
+                self.stderr_lines.append(line)
+                self.log.append("stderr: " + line)
+                self.log_cond.notify_all()
+
+    def _read_log(self):
+        t = threading.Thread(target=self._read_stderr, daemon=True)
+        t.start()
+        f, ino, part = None, None, b""
+        while True:
+            running = self.proc.poll() is None
+            try:
+                st = os.stat(self.log_path)
+            except FileNotFoundError:
+                st = None
+            if f is None and st is not None:
+                f, ino = open(self.log_path, "rb"), st.st_ino
+            if f is not None:
+                data = f.read()
+                if data:
+                    part += data
+                    *lines, part = part.split(b"\n")
+                    with self.log_cond:
+                        self.log += [l.decode("utf-8", "replace") for l in lines]
+                        self.log_cond.notify_all()
+                elif st is not None and st.st_ino != ino:
+                    f.close()   # renamed away and drained: the new file
+                    f, part = None, b""
+                    continue
+            if not running:
+                break
+            time.sleep(0.02)
+        if f is not None:
+            f.close()
+        t.join(5)
+        with self.log_cond:
+            self.log_cond.notify_all()
+
+
+def start_file_log_server(make_server, **kw):
+    s = FileLogServer(make_server.env, **kw)
+    make_server.servers.append(s)
+    s.start()
+    return s
+
+
+def file_lines(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read().splitlines()
+
+
+def test_log_file_timestamps_all_processes_and_sigusr1(make_server):
+    """log = file:PATH: master, auth and worker lines land in PATH, each
+    a whole line with a timestamp, nothing on stderr; after logrotate's
+    rename and SIGUSR1 the lines of every process go to a new PATH."""
+    s = start_file_log_server(make_server, plaintext="yes")
+    u1, u2 = s.new_user(), s.new_user()
+    c = s.session(u1)
+    c.ok("STAT")
+    c.ok("QUIT")
+    c.close()
+    s.wait_log(r"worker: [0-9a-f]{16} logout user=%s " % u1.name)
+    lines = file_lines(s.log_path)
+    bad = [l for l in lines if not LINE_RE.match(l)]
+    assert bad == [], bad
+    text = "\n".join(lines)
+    assert re.search(r"master: listen addr=", text)
+    assert re.search(r"auth: [0-9a-f]{16} auth ok user=%s " % u1.name, text)
+    assert re.search(r"worker: [0-9a-f]{16} login user=%s " % u1.name, text)
+    assert s.stderr_lines == []
+
+    rotated = s.log_path + ".1"
+    os.rename(s.log_path, rotated)
+    mark = s.mark()
+    s.signal(signal.SIGUSR1)
+    s.wait_log(r"master: log reopened path=", start=mark)
+    assert os.path.exists(s.log_path)
+    c = s.session(u2)
+    c.ok("STAT")
+    c.ok("QUIT")
+    c.close()
+    s.wait_log(r"worker: [0-9a-f]{16} logout user=%s " % u2.name, start=mark)
+    new = "\n".join(file_lines(s.log_path))
+    old = "\n".join(file_lines(rotated))
+    for rx in (r"auth: [0-9a-f]{16} auth ok user=%s " % u2.name,
+               r"worker: [0-9a-f]{16} login user=%s " % u2.name,
+               r"worker: [0-9a-f]{16} logout user=%s " % u2.name):
+        assert re.search(rx, new), (rx, new)
+        assert not re.search(rx, old), (rx, old)
+    assert all(LINE_RE.match(l) for l in new.splitlines()), new
+    assert s.stderr_lines == []
+    # The children are still the same processes: nothing restarted.
+    assert children(s.proc.pid) == s.kids
+
+
+def test_log_file_lines_never_interleave(make_server):
+    """Many sessions on two workers, logging at once: every line in the
+    file is one whole line."""
+    s = start_file_log_server(make_server, plaintext="yes", workers=2)
+    users = [s.new_user() for _ in range(8)]
+    errs = []
+
+    def run(u):
+        try:
+            for _ in range(15):
+                c = s.session_retry(u, tls=False)
+                c.ok("STAT")
+                c.ok("QUIT")
+                c.close()
+        except Exception as e:          # reported below
+            errs.append(repr(e))
+    ts = [threading.Thread(target=run, args=(u,)) for u in users]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert errs == []
+    wait_until(lambda: len([l for l in file_lines(s.log_path)
+                            if " logout user=" in l]) >= 120, 10)
+    lines = file_lines(s.log_path)
+    bad = [l for l in lines if not LINE_RE.match(l)]
+    assert bad == [], bad[:5]
+    assert len([l for l in lines if " logout user=" in l]) == 120
+
+
+def test_log_file_bad_path_is_a_config_error(env, tmp_path):
+    """log = file: needs an absolute path; pop3d -t says so."""
+    s = Server(env)
+    try:
+        s.settings["server"].append(("log", "file:relative.log"))
+        s.write_files()
+        r = subprocess.run([env.pop3d, "-t", "-c", s.conf_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        assert r.returncode != 0
+        assert re.search(rb"log: .*absolute", r.stderr), r.stderr
+    finally:
+        shutil.rmtree(s.base, ignore_errors=True)
