@@ -3,14 +3,16 @@
 # missing for building (make, make demo), testing (make check: also the
 # real peers the tests talk to) or benchmarking (make bench).  Idempotent
 # and quick when all are there.  Needs root (or sudo) only when something
-# is missing.  Services in the packages (Postfix, Dovecot) are not started
-# by the install: the tests start their own on loopback ports.
+# is missing.  Services in the packages (Postfix, Dovecot, fail2ban) are
+# not started by the install: the tests start their own on loopback ports
+# (fail2ban-regex only reads a log).
 set -eu
 
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
 libpwquality-dev libsqlite3-dev openssl curl python3"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
-dovecot-pop3d mpop fetchmail postfix swaks mandoc"
+dovecot-pop3d mpop fetchmail postfix swaks mandoc
+fail2ban"
 BENCH="$TEST linux-perf"
 
 case "${1:-test}" in

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from pop3util import (IS_ROOT, REPO_ROOT, Server, build_dir, children,
-                      proc_alive, proc_uid, wait_until)
+                      plain_b64, proc_alive, wait_until)
 
 
 def free_ports(n):
@@ -387,3 +387,86 @@ def test_log_file_bad_path_is_a_config_error(env, tmp_path):
         assert re.search(rb"log: .*absolute", r.stderr), r.stderr
     finally:
         shutil.rmtree(s.base, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- fail2ban
+
+FILTER = os.path.join(REPO_ROOT, "etc", "fail2ban", "filter.d", "pop3d.conf")
+BAD_PASSWORD = "Wrong-pass-9"
+
+
+def f2b_regex(log, *opts):
+    r = subprocess.run(["fail2ban-regex", "-r"] + list(opts) + [log, FILTER],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    out = r.stdout.decode("utf-8", "replace")
+    assert r.returncode == 0, out
+    return out
+
+
+def test_fail2ban_filter_on_a_real_log(make_server):
+    """A pop3d log (log = file:) of failed and successful logins of every
+    kind, through fail2ban-regex and the filter in the source tree: each
+    failure matches with its client address, no other line does, and the
+    date detector reads every timestamp."""
+    if shutil.which("fail2ban-regex") is None:
+        pytest.fail("fail2ban-regex is missing: run scripts/deps.sh test")
+    s = start_file_log_server(make_server, plaintext="yes")
+    good = s.new_user()
+    src = iter("127.0.0.%d" % i for i in range(10, 250))
+
+    def plain(user, password):
+        return "AUTH PLAIN " + plain_b64("", user, password)
+
+    def user_pass(c, user, password):
+        return c.try_login(user, password)
+
+    def auth_plain(c, user, password):
+        return c.cmd(plain(user, password))
+
+    # (transport, how, user, password): each a new connection.
+    cases = []
+    for transport in ("plain", "stls", "pop3s"):
+        for how in (user_pass, auth_plain):
+            cases.append((transport, how, good.name, BAD_PASSWORD, False))
+            cases.append((transport, how, "nosuchuser", BAD_PASSWORD, False))
+            cases.append((transport, how, good.name, good.password, True))
+    failed_ips, ok_ips = [], []
+    for transport, how, user, password, ok in cases:
+        ip = next(src)
+        c = s.connect(tls=(transport == "pop3s"), source=ip)
+        if transport == "stls":
+            c.starttls()
+        r = how(c, user, password)
+        assert r.startswith("+OK" if ok else "-ERR"), (transport, how, user, r)
+        (ok_ips if ok else failed_ips).append(ip)
+        c.cmd("QUIT")
+        c.close()
+    s.wait_log(r"auth: [0-9a-f]{16} auth ok user=\S+ rip=%s "
+               % re.escape(ok_ips[-1]))
+    wait_until(lambda: len([l for l in file_lines(s.log_path)
+                            if " auth failed " in l]) >= len(failed_ips), 10)
+    lines = file_lines(s.log_path)
+    assert len([l for l in lines if " auth failed " in l]) == len(failed_ips)
+    assert len([l for l in lines if " auth ok " in l]) == len(ok_ips)
+
+    out = f2b_regex(s.log_path, "--print-all-matched", "--print-all-missed")
+    m = re.search(r"^Lines: (\d+) lines, (\d+) ignored, (\d+) matched, "
+                  r"(\d+) missed", out, re.M)
+    assert m, out
+    total, ignored, matched, missed = map(int, m.groups())
+    assert total == len(lines) and ignored == 0, out
+    assert matched == len(failed_ips), out
+    assert missed == total - matched, out
+    # Every timestamp was read by the ISO 8601 date template.
+    hits = re.findall(r"^\|\s+\[(\d+)\] \{\^LN-BEG\}ExYear", out, re.M)
+    assert hits and int(hits[0]) == total, out
+    # Which lines matched: all the failures, none of the successes.
+    sect = out[out.index("Matched line(s):"):out.index("Missed line(s):")] \
+        if "Missed line(s):" in out else out[out.index("Matched line(s):"):]
+    assert sect.count(" auth failed ") == len(failed_ips), sect
+    for bad in (" auth ok ", " login user=", " logout user="):
+        assert bad not in sect, sect
+    # fail2ban takes the client's address from each failure.
+    ips = f2b_regex(s.log_path, "-o", "ip").split()
+    assert ips == failed_ips
