@@ -470,3 +470,49 @@ def test_fail2ban_filter_on_a_real_log(make_server):
     # fail2ban takes the client's address from each failure.
     ips = f2b_regex(s.log_path, "-o", "ip").split()
     assert ips == failed_ips
+
+
+# ---------------------------------------------------------------- make install
+
+def test_make_install_destdir_prefix(tmp_path):
+    """make install DESTDIR=D PREFIX=/opt/x: the three programs, the man
+    pages, the systemd units with /opt/x in their command lines (system
+    units in PREFIX/lib/systemd/system, pop3fetch's user units in
+    PREFIX/lib/systemd/user), the sample config and the fail2ban files
+    under D/etc."""
+    b = build_dir()
+    dest = str(tmp_path / "dest")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    r = subprocess.run(["make", "-s", "install", "B=" + b, "DESTDIR=" + dest,
+                        "PREFIX=/opt/x"], cwd=REPO_ROOT, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout.decode()
+    root = dest + "/opt/x"
+    for p in ("sbin/pop3d", "sbin/pop3ctl", "bin/pop3fetch"):
+        assert os.access(os.path.join(root, p), os.X_OK), p
+    for m in ("man8/pop3d.8", "man8/pop3ctl.8", "man5/pop3d.conf.5",
+              "man1/pop3fetch.1"):
+        assert os.path.isfile(os.path.join(root, "share/man", m)), m
+    units = {
+        "lib/systemd/system/pop3d.service":
+            ["ExecStart=/opt/x/sbin/pop3d -c /etc/pop3d/pop3d.conf",
+             "ExecReload=/opt/x/sbin/pop3d -c /etc/pop3d/pop3d.conf -t"],
+        "lib/systemd/user/pop3fetch.service": ["ExecStart=/opt/x/bin/pop3fetch"],
+        "lib/systemd/user/pop3fetch.timer": ["OnUnitActiveSec="],
+    }
+    for path, want in units.items():
+        full = os.path.join(root, path)
+        assert os.path.isfile(full), path
+        with open(full) as f:
+            text = f.read()
+        got = text.splitlines()
+        for w in want:
+            assert any(l.startswith(w) for l in got), (path, w, text)
+        assert "/usr/local" not in text, (path, text)
+    for p in ("etc/fail2ban/filter.d/pop3d.conf", "etc/fail2ban/jail.d/pop3d.conf",
+              "etc/pop3d/pop3d.conf"):
+        assert os.path.isfile(os.path.join(dest, p)), p
+    with open(os.path.join(dest, "etc/fail2ban/filter.d/pop3d.conf")) as f:
+        assert "auth failed" in f.read()
