@@ -310,7 +310,9 @@ log_line(enum log_level lvl, char *msg)
 			*p = '?';
 	if (log_pipe_w != -1) {
 		log_file_line(msg);
-		return;
+		/* Errors (a start that fails) also show where pop3d runs. */
+		if (lvl != LOG_LVL_ERR)
+			return;
 	}
 	if (log_syslog) {
 		if (log_rolename[0] != '\0')

@@ -17,7 +17,8 @@ void	log_role(const char *role);
 /*
  * Sends the lines of this process, and of every child it forks later,
  * to the file path (opened O_APPEND, mode 0640, created if missing),
- * each line with a timestamp, through a writer thread started here.
+ * each line with a timestamp, through a writer thread started here;
+ * error lines also go to stderr.
  * Returns 0, or -1 with errno (open, pipe or thread errors; EBUSY if a
  * file is open already).  Stays in force until log_close().
  */

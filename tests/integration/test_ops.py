@@ -374,6 +374,28 @@ def test_log_file_lines_never_interleave(make_server):
     assert len([l for l in lines if " logout user=" in l]) == 120
 
 
+def test_log_file_errors_also_on_stderr(env):
+    """With log = file:, a start that fails (a port in use) says why on
+    standard error too, where it was started, and in the file."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    s = FileLogServer(env, listen=("127.0.0.1:%d" % busy.getsockname()[1],))
+    try:
+        s.write_files()
+        r = subprocess.run([env.pop3d, "-c", s.conf_path], cwd=s.base,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        assert r.returncode == 1
+        rx = r"master: listen 127\.0\.0\.1:\d+: Address already in use"
+        assert re.search(rx, r.stderr.decode()), r.stderr
+        lines = file_lines(s.log_path)
+        assert any(re.search(rx, l) and LINE_RE.match(l) for l in lines), lines
+    finally:
+        busy.close()
+        shutil.rmtree(s.base, ignore_errors=True)
+
+
 def test_log_file_bad_path_is_a_config_error(env, tmp_path):
     """log = file: needs an absolute path; pop3d -t says so."""
     s = Server(env)
