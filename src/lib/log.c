@@ -6,19 +6,21 @@
  * and log_role() are done (each line is one fprintf, one syslog call or
  * one write).
  *
- * A log file is written by one thread of the process that opened it
- * (pop3d's master, as root).  Every process, the master and the
- * children it forks after log_open_file(), writes each line, timestamp
- * first, with one write() into a pipe to that thread: a write of at most
- * PIPE_BUF bytes is atomic, so lines of several processes never mix,
- * and log_reopen() (SIGUSR1, after logrotate) moves them all to the new
- * file at once, although the children cannot open it themselves.
+ * A log file is written only by the process that opened it (pop3d's
+ * master, as root), with O_APPEND and one write() per line.  The
+ * children it forks afterwards write each line, timestamp first, with
+ * one write() into a pipe that the master drains into the file
+ * (log_drain() from its event loop): a pipe write of at most PIPE_BUF
+ * bytes is atomic, so lines of several processes never mix, and
+ * log_reopen() (SIGUSR1, after logrotate) moves them all to the new file
+ * at once, although the children could not open it themselves.  No
+ * thread: the master forks.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +36,10 @@
 /* With the timestamp, ident and role: one atomic pipe write. */
 #define LOG_FILE_LINE_MAX (LOG_LINE_MAX + 128)
 _Static_assert(LOG_FILE_LINE_MAX <= PIPE_BUF, "a line is one atomic write");
-/* The pipe holds this much while the file is slow (a burst of logins). */
+/* The pipe holds this much while the master is busy (a reload). */
 #define LOG_PIPE_SIZE	(1024 * 1024)
-/* At exit, how long the master waits for its writer to drain the pipe. */
-#define LOG_DRAIN_SEC	2
+/* At exit, how long the master waits for the children's last lines. */
+#define LOG_DRAIN_MS	2000
 
 static char	 log_ident[32] = "pop3d";
 static char	 log_rolename[32];
@@ -45,12 +47,13 @@ static int	 log_syslog;
 static int	 log_verbose;
 
 /* log = file: set up by log_open_file(). */
-static int	 log_pipe_w = -1;	/* every process writes its lines here */
-static int	 log_pipe_r = -1;	/* the writer thread's end (owner only) */
-static int	 log_file_fd = -1;	/* the file, O_APPEND (owner only) */
+static int	 log_file_fd = -1;	/* the file, O_APPEND (master only) */
+static int	 log_pipe_r = -1;	/* the children's lines (master only) */
+static int	 log_pipe_w = -1;	/* children write their lines here */
 static char	 log_path[PATH_MAX];
-static pid_t	 log_owner;		/* the process running the writer */
-static pthread_t log_writer;
+/* Pipe bytes read but not yet written: the start of an unfinished line. */
+static char	 log_part[LOG_FILE_LINE_MAX];
+static size_t	 log_partlen;
 
 void
 log_init(const char *ident, int to_syslog, int verbose)
@@ -88,10 +91,27 @@ log_prio(enum log_level lvl)
 	return LOG_ERR;
 }
 
+/* Writes all of buf to the file; a failure (disk full) drops it. */
+static void
+log_file_write(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = write(log_file_fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 /*
  * One line for the log file: "2026-12-05T03:48:40.123+0000 pop3d[PID]:
  * role: msg", local time with its UTC offset (ISO 8601, which fail2ban's
- * date detector reads), written to the pipe with one write().
+ * date detector reads), written with one write().
  */
 static void
 log_file_line(const char *msg)
@@ -118,65 +138,14 @@ log_file_line(const char *msg)
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
+	/* The master appends its own lines; the children send theirs. */
+	if (log_file_fd != -1) {
+		log_file_write(line, (size_t)n);
+		return;
+	}
 	while ((w = write(log_pipe_w, line, (size_t)n)) == -1 &&
 	    errno == EINTR)
 		;
-}
-
-/* Writes all of buf to the file; a failure (disk full) drops it. */
-static void
-log_file_write(const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		n = write(log_file_fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-/*
- * The writer thread: whole lines from the pipe to the file, until every
- * write end is closed.  Only read, write and memory moves: the master
- * forks while it runs, and it holds no lock a child could inherit.
- */
-static void *
-log_writer_main(void *arg)
-{
-	static char	 buf[64 * 1024];
-	size_t		 have = 0, whole;
-	ssize_t		 n;
-	char		*nl;
-
-	for (;;) {
-		n = read(log_pipe_r, buf + have, sizeof(buf) - have);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		/* A line read in part waits for its end, so a reopen never
-		 * splits it between two files. */
-		if ((nl = memrchr(buf, '\n', have)) == NULL) {
-			if (have == sizeof(buf)) {	/* no line is this long */
-				log_file_write(buf, have);
-				have = 0;
-			}
-			continue;
-		}
-		whole = (size_t)(nl - buf) + 1;
-		log_file_write(buf, whole);
-		memmove(buf, buf + whole, have - whole);
-		have -= whole;
-	}
-	if (have > 0)
-		log_file_write(buf, have);
-	return NULL;
 }
 
 static int
@@ -195,6 +164,7 @@ log_atfork_child(void)
 	if (log_file_fd != -1)
 		close(log_file_fd);
 	log_pipe_r = log_file_fd = -1;
+	log_partlen = 0;
 }
 
 static void
@@ -207,41 +177,28 @@ int
 log_open_file(const char *path)
 {
 	static int	 registered;
-	sigset_t	 all, old;
 	int		 p[2], e;
 
-	if (log_pipe_w != -1 || strlen(path) >= sizeof(log_path)) {
-		errno = log_pipe_w != -1 ? EBUSY : ENAMETOOLONG;
+	if (log_file_fd != -1 || log_pipe_w != -1 ||
+	    strlen(path) >= sizeof(log_path)) {
+		errno = strlen(path) >= sizeof(log_path) ? ENAMETOOLONG : EBUSY;
 		return -1;
 	}
-	if ((log_file_fd = log_file_open(path)) == -1)
+	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	if (pipe2(p, O_CLOEXEC) == -1) {
+	if ((log_file_fd = log_file_open(path)) == -1) {
 		e = errno;
-		close(log_file_fd);
-		log_file_fd = -1;
+		close(p[0]);
+		close(p[1]);
 		errno = e;
 		return -1;
 	}
 	(void)fcntl(p[1], F_SETPIPE_SZ, LOG_PIPE_SIZE);
+	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
 	log_pipe_r = p[0];
-	snprintf(log_path, sizeof(log_path), "%s", path);
-	log_owner = getpid();
-	tzset();	/* read the zone before the children drop root */
-	/* Signals stay with the threads that wait for them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&log_writer, NULL, log_writer_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		close(p[0]);
-		close(p[1]);
-		close(log_file_fd);
-		log_pipe_r = log_file_fd = -1;
-		errno = e;
-		return -1;
-	}
 	log_pipe_w = p[1];
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	tzset();	/* read the zone before the children drop root */
 	if (!registered) {
 		registered = 1;
 		pthread_atfork(NULL, NULL, log_atfork_child);
@@ -251,17 +208,57 @@ log_open_file(const char *path)
 }
 
 int
+log_pipe_fd(void)
+{
+	return log_pipe_r;
+}
+
+int
+log_drain(void)
+{
+	char	 buf[64 * 1024], *nl;
+	size_t	 have, whole;
+	ssize_t	 n;
+	int	 k;
+
+	if (log_pipe_r == -1)
+		return 0;
+	/* Bounded, so that a flood of lines cannot hold the master. */
+	for (k = 0; k < 16; k++) {
+		memcpy(buf, log_part, log_partlen);
+		have = log_partlen;
+		n = read(log_pipe_r, buf + have, sizeof(buf) - have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return 0;	/* every child is gone */
+		if (n == -1)
+			return errno == EAGAIN ? 1 : 0;
+		have += (size_t)n;
+		/* A line read in part waits for its end, so a reopen never
+		 * splits it between two files. */
+		whole = (nl = memrchr(buf, '\n', have)) != NULL ?
+		    (size_t)(nl - buf) + 1 : 0;
+		if (have - whole >= sizeof(log_part))	/* no line is this long */
+			whole = have;
+		log_file_write(buf, whole);
+		log_partlen = have - whole;
+		memcpy(log_part, buf + whole, log_partlen);
+	}
+	return 1;
+}
+
+int
 log_reopen(void)
 {
 	int	fd, e;
 
-	if (log_file_fd == -1 || getpid() != log_owner) {
+	if (log_file_fd == -1) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((fd = log_file_open(log_path)) == -1)
 		return -1;
-	/* dup2 swaps the file under the writer in one step. */
 	if (dup2(fd, log_file_fd) == -1) {
 		e = errno;
 		close(fd);
@@ -275,25 +272,28 @@ log_reopen(void)
 void
 log_close(void)
 {
-	struct timespec	ts;
+	struct pollfd	pfd;
+	int		i;
 
-	if (log_pipe_w == -1)
-		return;
-	close(log_pipe_w);
+	if (log_pipe_w != -1)
+		close(log_pipe_w);
 	log_pipe_w = -1;
-	if (getpid() != log_owner)
-		return;
+	if (log_file_fd == -1)
+		return;		/* a child */
 	/*
-	 * The writer ends when the last write end closes; a child that
-	 * still runs (the master exits in error) must not hold us.
+	 * The pipe ends when the last child is gone; one that still runs
+	 * (the master exits in error) must not hold us long.
 	 */
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += LOG_DRAIN_SEC;
-	if (pthread_timedjoin_np(log_writer, NULL, &ts) == 0) {
-		close(log_pipe_r);
-		close(log_file_fd);
-		log_pipe_r = log_file_fd = -1;
-	}
+	pfd.fd = log_pipe_r;
+	pfd.events = POLLIN;
+	for (i = 0; i < LOG_DRAIN_MS / 100 && log_drain() == 1; i++)
+		(void)poll(&pfd, 1, 100);
+	if (log_partlen > 0)
+		log_file_write(log_part, log_partlen);
+	log_partlen = 0;
+	close(log_pipe_r);
+	close(log_file_fd);
+	log_pipe_r = log_file_fd = -1;
 }
 
 /*
@@ -308,7 +308,7 @@ log_line(enum log_level lvl, char *msg)
 	for (p = (unsigned char *)msg; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	if (log_pipe_w != -1) {
+	if (log_file_fd != -1 || log_pipe_w != -1) {
 		log_file_line(msg);
 		/* Errors (a start that fails) also show where pop3d runs. */
 		if (lvl != LOG_LVL_ERR)

@@ -18,8 +18,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
 
 #include <openssl/ssl.h>
 
@@ -59,6 +61,7 @@ static int		 stopping;
 static time_t		 stop_deadline;
 static char		*log_path;	/* log = file: as started */
 static char		*log_setting;	/* log as started: a reload keeps it */
+static int		 sigfd = -1;	/* the blocked signals, as a descriptor */
 
 static void
 usage(void)
@@ -395,6 +398,8 @@ child_signals(void)
 	/* "systemctl kill -s USR1" reaches every process: only the master
 	 * reopens the log. */
 	signal(SIGUSR1, SIG_IGN);
+	close(sigfd);
+	sigfd = -1;
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
@@ -564,6 +569,37 @@ reopen_log(void)
 		log_info("log reopened path=%s", log_path);
 }
 
+/*
+ * Waits up to a second for a signal, writing the children's log lines
+ * to the log file meanwhile.  Returns the signal, or -1 after a second
+ * without one.
+ */
+static int
+next_signal(void)
+{
+	struct signalfd_siginfo	 ssi;
+	struct pollfd		 pfd[2];
+	struct timespec		 t0, now;
+	long			 left = 1000;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (read(sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi))
+			return (int)ssi.ssi_signo;
+		if (left <= 0)
+			return -1;
+		pfd[0].fd = sigfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = log_pipe_fd();	/* -1: poll skips it */
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)left) > 0 && pfd[1].revents != 0)
+			(void)log_drain();
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+}
+
 /* The auth process ends when its control channel closes. */
 static void
 stop_auth(void)
@@ -681,9 +717,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = POP3D_CONF_DEFAULT;
-	struct timespec	 ts = { 1, 0 };
 	sigset_t	 set;
-	siginfo_t	 si;
 	int		 ch, check = 0, debug = 0, sig;
 
 	while ((ch = getopt(argc, argv, "c:dhtV")) != -1) {
@@ -733,7 +767,7 @@ main(int argc, char *argv[])
 	}
 	log_setting = xstrdup(cfg.log);
 
-	/* Signals arrive through sigtimedwait, never as handlers. */
+	/* Signals arrive through a signalfd, never as handlers. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
@@ -742,6 +776,8 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
 
 	if (bind_all(&cfg, &ls, &nls) == -1)
 		return 1;
@@ -752,7 +788,7 @@ main(int argc, char *argv[])
 	log_info("ready workers=%d", nworkers);
 
 	for (;;) {
-		sig = sigtimedwait(&set, &si, &ts);
+		sig = next_signal();
 		if (sig == SIGCHLD || sig == -1)
 			reap();
 		if (sig == SIGHUP && !stopping)
