@@ -1,5 +1,5 @@
 # pop3d - build, test, demo, install.  GNU make; C11; pkg-config for deps.
-# Targets: all check unit integration asan fuzz demo install clean
+# Targets: all check lint-man unit integration asan fuzz demo install clean
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -7,6 +7,11 @@ SBINDIR	 = $(PREFIX)/sbin
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# systemd finds units below /usr/local/lib/systemd and /usr/lib/systemd,
+# so the default PREFIX needs no link; a Debian 12 package (PREFIX=/usr)
+# sets SYSTEMDUNITDIR=/lib/systemd/system as debhelper does.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
 
 CC	?= cc
 PYTHON	?= /usr/bin/python3
@@ -91,9 +96,20 @@ integration: all
 	    -p no:cacheprovider tests/integration
 
 check: deps
+	$(MAKE) lint-man
 	$(MAKE) all unit
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
+
+# Every man page passes mandoc -Tlint.  Two kinds of message depend on
+# the machine, not the page, and are left out: a cross-reference to a
+# page that is not installed here (pop3d's own before "make install",
+# sysexits(3) without manpages-dev) and an out-of-date mandoc.db.
+lint-man:
+	@out=$$(for m in docs/*.[158]; do mandoc -Tlint $$m 2>&1; done | \
+	    grep -v -e 'referenced manual not found' -e 'mandoc\.db'); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+	echo "lint-man: docs/*.[158] clean"
 
 # Sanitizer build: unit and integration tests under ASan+UBSan.
 asan:
@@ -132,11 +148,22 @@ demo:
 	$(MAKE) all
 	@sh scripts/demo.sh $(B)
 
-# Daemons and admin tools go to sbin, user programs (pop3fetch) to bin.
+# The units name /usr/local and /etc in their command lines; install
+# writes the real directories in.
+UNIT_SED = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	   -e 's|/usr/local/bin/|$(BINDIR)/|g' \
+	   -e 's|/etc/pop3d/|$(SYSCONFDIR)/pop3d/|g'
+F2B	 = $(DESTDIR)$(SYSCONFDIR)/fail2ban
+
+# Daemons and admin tools go to sbin, user programs (pop3fetch) to bin;
+# pop3d.service is a system unit, pop3fetch's units are user units.  The
+# fail2ban filter is replaced, the jail and pop3d.conf kept if present.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/pop3d
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/pop3d \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) \
+	    $(F2B)/filter.d $(F2B)/jail.d
 	for p in $(PROGS); do \
 		case $$p in pop3fetch) d=$(BINDIR) ;; *) d=$(SBINDIR) ;; esac; \
 		install -m 755 $(B)/$$p $(DESTDIR)$$d/$$p || exit 1; \
@@ -146,10 +173,21 @@ install: all
 	done
 	test -e $(DESTDIR)$(SYSCONFDIR)/pop3d/pop3d.conf || \
 	    install -m 644 etc/pop3d.conf $(DESTDIR)$(SYSCONFDIR)/pop3d/pop3d.conf
+	$(UNIT_SED) etc/pop3d.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.service
+	for u in pop3fetch.service pop3fetch.timer; do \
+		$(UNIT_SED) etc/$$u > $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$$u || \
+		    exit 1; \
+	done
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.service \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/pop3fetch.service \
+	    $(DESTDIR)$(SYSTEMDUSERUNITDIR)/pop3fetch.timer
+	install -m 644 etc/fail2ban/filter.d/pop3d.conf $(F2B)/filter.d/
+	test -e $(F2B)/jail.d/pop3d.conf || \
+	    install -m 644 etc/fail2ban/jail.d/pop3d.conf $(F2B)/jail.d/
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration check asan valgrind fuzz fuzz-replay demo install clean bench
+.PHONY: all deps unit integration check lint-man asan valgrind fuzz fuzz-replay demo install clean bench
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -5,14 +5,14 @@
 # password in a file only the invoking user can read); prints how to
 # fetch them, then runs pop3d in the foreground (Ctrl-C stops it).
 # Ports: POP3_PORT (default 11110, STLS) and POP3S_PORT (default 11995,
-# implicit TLS).
+# implicit TLS).  The state folder is made in $TMPDIR (default /tmp).
 set -eu
 
 B=${1:-build}
 B=$(cd "$B" && pwd)
 PORT=${POP3_PORT:-11110}
 SPORT=${POP3S_PORT:-11995}
-D=$(mktemp -d /tmp/pop3d-demo.XXXXXX)
+D=$(mktemp -d "${TMPDIR:-/tmp}/pop3d-demo.XXXXXX")
 chmod 755 "$D"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -48,6 +48,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	# Workers never run as root: the mail belongs to "nobody" here, and
 	# the auth process reads the passwd-file as "daemon".
 	chown -R nobody "$D/mail"
+	# A private TMPDIR (mode 0700) would hide the mail from the workers.
+	if ! setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    test -x "$D/mail/demo" 2>/dev/null; then
+		echo "demo.sh: user nobody cannot reach $D; use a TMPDIR" \
+		    "that others may search (chmod 755), or unset it" >&2
+		rm -rf "$D"
+		exit 1
+	fi
 	chown root:daemon "$D/passwd"
 	chmod 640 "$D/passwd"
 	USERS="user = nobody

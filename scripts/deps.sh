@@ -5,9 +5,10 @@
 # bench) or CI (.ci/run: also mmdebstrap, for the fresh-machine check).
 # Installs are --no-install-recommends, so what the programs need at run
 # time is named here, not left to a Recommends.  Idempotent and quick
-# when all are there.  Needs root (or sudo) only when something
-# is missing.  Services in the packages (Postfix, Dovecot) are not started
-# by the install: the tests start their own on loopback ports.
+# when all are there.  Needs root (or sudo) only when something is
+# missing.  Services in the packages (Postfix, Dovecot, fail2ban) are not
+# started by the install: the tests start their own on loopback ports
+# (fail2ban-regex only reads a log).
 set -eu
 
 # At run time: the openssl command (make demo's certificate), the CA
@@ -17,7 +18,8 @@ RUNTIME="openssl ca-certificates cracklib-runtime"
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
 libpwquality-dev libsqlite3-dev curl python3 $RUNTIME"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
-dovecot-pop3d mpop fetchmail postfix swaks"
+dovecot-pop3d mpop fetchmail postfix swaks mandoc
+fail2ban"
 BENCH="$TEST linux-perf"
 
 case "${1:-test}" in

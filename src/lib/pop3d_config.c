@@ -13,7 +13,6 @@
 #include "xmalloc.h"
 
 static const char *const plaintext_choices[] = { "no", "loopback", "yes", NULL };
-static const char *const log_choices[] = { "stderr", "syslog", NULL };
 static const char *const tlsver_choices[] = { "1.2", "1.3", NULL };
 static const char *const line_end_choices[] = { "crlf", "lf", NULL };
 
@@ -32,8 +31,9 @@ const struct conf_def config_defs[] = {
 	  "worker processes; 0 means one per CPU core" },
 	{ "server", "mail_root", CONF_STR, 0, 0, "/var/lib/pop3d/mail", NULL,
 	  OFF(mail_root), "the Maildir of user U is mail_root/U" },
-	{ "server", "log", CONF_ENUM, 0, 0, "stderr", log_choices, OFF(log),
-	  "where log lines go: stderr or syslog (facility mail)" },
+	{ "server", "log", CONF_STR, 0, 0, "stderr", NULL, OFF(log),
+	  "where log lines go: stderr, syslog (facility mail) or file:PATH "
+	  "(timestamped; reopened on SIGUSR1)" },
 	{ "server", "verbose", CONF_BOOL, 0, 0, "no", NULL, OFF(verbose),
 	  "log debug lines (protocol state changes)" },
 	{ "server", "idle_timeout", CONF_TIME, 10, 86400, "600", NULL,
@@ -183,6 +183,18 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 			    cfg->listen_tls.v[i]);
 			nerr++;
 		}
+	if (strcmp(cfg->log, "stderr") == 0)
+		cfg->log_target = LOG_TARGET_STDERR;
+	else if (strcmp(cfg->log, "syslog") == 0)
+		cfg->log_target = LOG_TARGET_SYSLOG;
+	else if (strncmp(cfg->log, "file:", 5) == 0 && cfg->log[5] == '/') {
+		cfg->log_target = LOG_TARGET_FILE;
+		cfg->log_file = cfg->log + 5;
+	} else {
+		buf_printf(errs, "%s: log: expected stderr, syslog or "
+		    "file: and an absolute path, not \"%s\"\n", path, cfg->log);
+		nerr++;
+	}
 	if (cfg->mail_root[0] != '/') {
 		buf_printf(errs, "%s: mail_root: must be an absolute path\n",
 		    path);

@@ -10,7 +10,7 @@
 #include "conf.h"
 
 enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
-enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_FILE };
 enum tls_minver { TLS_MIN_12, TLS_MIN_13 };
 enum line_ends { LINE_ENDS_CRLF, LINE_ENDS_LF };
 
@@ -22,7 +22,7 @@ struct config {
 	char		*auth_user;	/* the auth process runs as this user */
 	long long	 workers;	/* 0: one per core */
 	char		*mail_root;	/* Maildir of USER is mail_root/USER */
-	int		 log;		/* enum log_target */
+	char		*log;		/* "stderr", "syslog" or "file:PATH" */
 	int		 verbose;
 	long long	 idle_timeout;
 	long long	 shutdown_timeout;
@@ -58,6 +58,8 @@ struct config {
 	int		 line_ends;	/* enum line_ends */
 	/* derived by config_load */
 	char		*path;		/* the file it came from */
+	int		 log_target;	/* enum log_target, from log */
+	const char	*log_file;	/* LOG_TARGET_FILE: the path, in log */
 };
 
 extern const struct conf_def config_defs[];

@@ -18,8 +18,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
 
 #include <openssl/ssl.h>
 
@@ -35,7 +37,6 @@
 #include "xmalloc.h"
 
 #define POP3D_VERSION	"0.1"
-#define WORKERS_MAX	64
 #define RESTART_PAUSE	1	/* seconds before restarting a process that died young */
 
 struct wproc {
@@ -58,6 +59,9 @@ static int		 nworkers;
 static time_t		 slot_restart_at[WORKERS_MAX];
 static int		 stopping;
 static time_t		 stop_deadline;
+static char		*log_path;	/* log = file: as started */
+static char		*log_setting;	/* log as started: a reload keeps it */
+static int		 sigfd = -1;	/* the blocked signals, as a descriptor */
 
 static void
 usage(void)
@@ -332,24 +336,52 @@ signal_proc(pid_t pid, int sig)
 		    strerror(errno));
 }
 
+/* The kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 if unknown. */
+static rlim_t
+nr_open(void)
+{
+	FILE			*f;
+	unsigned long long	 v = 0;
+
+	if ((f = fopen("/proc/sys/fs/nr_open", "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return (rlim_t)v;
+}
+
 /*
- * A session holds up to 4 descriptors (socket, maildrop, lock, message);
- * raise the soft limit toward that, within the hard limit.
+ * Raises RLIMIT_NOFILE to what one worker needs for its share of
+ * max_connections; the workers inherit it at fork.  As root the hard
+ * limit goes up too (up to fs.nr_open), so that a default start needs
+ * no "ulimit -n" or LimitNOFILE.  Warns only when it cannot.
  */
 static void
-raise_fd_limit(long long conns)
+raise_fd_limit(const struct config *c, size_t nl)
 {
-	struct rlimit	rl;
-	rlim_t		want = (rlim_t)conns * 4 + 256;
+	struct rlimit	rl, up;
+	rlim_t		want = (rlim_t)worker_fds_needed(c, nl), top;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
-	    want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+	if (rl.rlim_max < want && geteuid() == 0) {
+		top = nr_open();
+		up.rlim_max = top != 0 && top < want ? top : want;
+		up.rlim_cur = rl.rlim_cur;
+		/* EPERM without CAP_SYS_RESOURCE (systemd: LimitNOFILE). */
+		if (up.rlim_max > rl.rlim_max &&
+		    setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_max = up.rlim_max;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
 		log_warn("open files limited to %llu; max_connections=%lld "
-		    "needs about %llu", (unsigned long long)rl.rlim_cur, conns,
-		    (unsigned long long)want);
+		    "needs about %llu per worker (workers=%d)",
+		    (unsigned long long)rl.rlim_cur, c->max_connections,
+		    (unsigned long long)want, worker_count(c));
 }
 
 /* In a child: signals back to default and unblocked. */
@@ -363,6 +395,11 @@ child_signals(void)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
+	/* "systemctl kill -s USR1" reaches every process: only the master
+	 * reopens the log. */
+	signal(SIGUSR1, SIG_IGN);
+	close(sigfd);
+	sigfd = -1;
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
@@ -460,17 +497,6 @@ spawn_worker(int slot)
 	return 0;
 }
 
-static int
-worker_count(void)
-{
-	long	n;
-
-	if (cfg.workers > 0)
-		return (int)cfg.workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
-}
-
 /* Starts a new generation of workers; the old ones drain (SIGUSR2). */
 static void
 new_generation(void)
@@ -482,7 +508,7 @@ new_generation(void)
 	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		if (procs[i].pid > 0 && procs[i].gen != gen)
 			signal_proc(procs[i].pid, SIGUSR2);
-	nworkers = worker_count();
+	nworkers = worker_count(&cfg);
 	for (k = 0; k < nworkers; k++) {
 		slot_restart_at[k] = 0;
 		if (spawn_worker(k) == -1)
@@ -515,15 +541,63 @@ reload(void)
 	ls = nls_v;
 	nls = nn;
 	free_listeners(ols, on);	/* those not moved into the new set */
+	if (strcmp(ncfg.log, log_setting) != 0)
+		log_warn("log: changed to \"%s\"; a restart applies it",
+		    ncfg.log);
 	ocfg = cfg;
 	cfg = ncfg;
 	config_free(&ocfg);
 	SSL_CTX_free(tls);
 	tls = nctx;
+	raise_fd_limit(&cfg, nls);
 	if (auth_send_conf(auth_ctl, &cfg) == -1)
 		log_err("sending settings to auth: %s", strerror(errno));
 	new_generation();
 	log_info("ready workers=%d", nworkers);
+}
+
+/* SIGUSR1: logrotate renamed the log file; write to a new one. */
+static void
+reopen_log(void)
+{
+	if (log_path == NULL)
+		return;
+	if (log_reopen() == -1)
+		log_err("log reopen path=%s: %s; still writing to the old "
+		    "file", log_path, strerror(errno));
+	else
+		log_info("log reopened path=%s", log_path);
+}
+
+/*
+ * Waits up to a second for a signal, writing the children's log lines
+ * to the log file meanwhile.  Returns the signal, or -1 after a second
+ * without one.
+ */
+static int
+next_signal(void)
+{
+	struct signalfd_siginfo	 ssi;
+	struct pollfd		 pfd[2];
+	struct timespec		 t0, now;
+	long			 left = 1000;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (read(sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi))
+			return (int)ssi.ssi_signo;
+		if (left <= 0)
+			return -1;
+		pfd[0].fd = sigfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = log_pipe_fd();	/* -1: poll skips it */
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)left) > 0 && pfd[1].revents != 0)
+			(void)log_drain();
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000);
+	}
 }
 
 /* The auth process ends when its control channel closes. */
@@ -643,9 +717,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = POP3D_CONF_DEFAULT;
-	struct timespec	 ts = { 1, 0 };
 	sigset_t	 set;
-	siginfo_t	 si;
 	int		 ch, check = 0, debug = 0, sig;
 
 	while ((ch = getopt(argc, argv, "c:dhtV")) != -1) {
@@ -684,32 +756,45 @@ main(int argc, char *argv[])
 		printf("pop3d: %s: configuration ok\n", path);
 		return 0;
 	}
-	log_init("pop3d", cfg.log == LOG_TARGET_SYSLOG, debug || cfg.verbose);
+	log_init("pop3d", cfg.log_target == LOG_TARGET_SYSLOG,
+	    debug || cfg.verbose);
 	log_role("master");
+	/* Opened as root; the children inherit the way to it. */
+	if (cfg.log_target == LOG_TARGET_FILE) {
+		if (log_open_file(cfg.log_file) == -1)
+			fatal("log file %s", cfg.log_file);
+		log_path = xstrdup(cfg.log_file);
+	}
+	log_setting = xstrdup(cfg.log);
 
-	/* Signals arrive through sigtimedwait, never as handlers. */
+	/* Signals arrive through a signalfd, never as handlers. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
 
-	raise_fd_limit(cfg.max_connections);
 	if (bind_all(&cfg, &ls, &nls) == -1)
 		return 1;
+	raise_fd_limit(&cfg, nls);
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
 		fatalx("cannot start the auth process");
 	new_generation();
 	log_info("ready workers=%d", nworkers);
 
 	for (;;) {
-		sig = sigtimedwait(&set, &si, &ts);
+		sig = next_signal();
 		if (sig == SIGCHLD || sig == -1)
 			reap();
 		if (sig == SIGHUP && !stopping)
 			reload();
+		if (sig == SIGUSR1)
+			reopen_log();
 		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			stop_deadline = time(NULL) + cfg.shutdown_timeout + 5;
@@ -726,6 +811,7 @@ main(int argc, char *argv[])
 			if (!children_left()) {
 				stop_auth();
 				log_info("stopped");
+				log_close();
 				return 0;
 			}
 			if (time(NULL) > stop_deadline) {

@@ -36,6 +36,14 @@
 #define SLOT_MASK	((1u << SLOT_BITS) - 1)
 #define IP_BUCKETS	1024
 #define WORKER_JOB_THREADS 2
+/*
+ * A session holds up to 4 descriptors (socket, maildrop directory, lock,
+ * message file); the rest of a worker (epoll, libevent's signal and
+ * thread pipes, the job threads, the auth channel, stdio, the log) stays
+ * well below the overhead.
+ */
+#define FDS_PER_SESSION	4
+#define FDS_OVERHEAD	64
 
 struct ipcount {
 	char		 ip[64];
@@ -54,6 +62,33 @@ static struct evconnlistener **lev;
 static size_t		  nlev;
 static struct ipcount	 *iptab[IP_BUCKETS];
 static time_t		  last_full_log;
+
+int
+worker_count(const struct config *cfg)
+{
+	long	n;
+
+	if (cfg->workers > 0)
+		return (int)cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
+}
+
+size_t
+worker_sessions_max(const struct config *cfg)
+{
+	long long	nw = worker_count(cfg), n;
+
+	n = (cfg->max_connections + nw - 1) / nw;
+	return n > SLOT_MASK ? SLOT_MASK : (size_t)n;
+}
+
+unsigned long long
+worker_fds_needed(const struct config *cfg, size_t nl)
+{
+	return (unsigned long long)worker_sessions_max(cfg) * FDS_PER_SESSION +
+	    nl + FDS_OVERHEAD;
+}
 
 uint64_t
 worker_register(struct session *s)
@@ -306,8 +341,6 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 {
 	struct event_config	*ecfg;
 	const char	*errstr;
-	long		 ncpu;
-	long long	 nw;
 	size_t		 i;
 
 	log_role("worker");
@@ -340,15 +373,7 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 	if (jobs_init(wenv.base, WORKER_JOB_THREADS) == -1)
 		fatal("job threads");
 
-	/* This worker's share of max_connections. */
-	nw = cfg->workers;
-	if (nw == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
-		nw = ncpu;
-	if (nw < 1)
-		nw = 1;
-	nslots = (size_t)((cfg->max_connections + nw - 1) / nw);
-	if (nslots > SLOT_MASK)
-		nslots = SLOT_MASK;
+	nslots = worker_sessions_max(cfg);
 	slots = xcalloc(nslots, sizeof(*slots));
 
 	authfd = afd;

@@ -13,6 +13,9 @@
 
 #include "pop3d_config.h"
 
+/* At most this many workers; "workers = 0" means one per core, up to it. */
+#define WORKERS_MAX	64
+
 struct listener {
 	int	 fd;
 	int	 tls;		/* implicit TLS */
@@ -36,6 +39,13 @@ extern struct worker_env	 wenv;
 /* Runs a worker; never returns.  authfd is its channel to auth. */
 void	worker_main(const struct config *, struct listener *, size_t nl,
 	    SSL_CTX *, int authfd) __attribute__((noreturn));
+
+/* Worker processes the master runs for cfg (workers, or one per core). */
+int	worker_count(const struct config *);
+/* Sessions one worker takes: its share of max_connections. */
+size_t	worker_sessions_max(const struct config *);
+/* File descriptors a worker may need with nl listeners (RLIMIT_NOFILE). */
+unsigned long long	worker_fds_needed(const struct config *, size_t nl);
 
 /* Registry: a session gets its id here; lookups check the whole id. */
 uint64_t	 worker_register(struct session *);

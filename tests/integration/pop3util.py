@@ -401,8 +401,9 @@ class Server:
                  plaintext="no", apop=False, workers=2, shutdown_timeout=3,
                  idle_timeout=600, fail_delay_ms=50, fail_delay_max_ms=200,
                  ban_threshold=0, ban_time=900, login_delay=0, pool=40,
-                 extra=None, name="pop3d", debug=None):
+                 extra=None, name="pop3d", debug=None, preexec=None):
         self.env = env
+        self.preexec = preexec   # run in the child before pop3d (rlimits)
         self.name = name
         self.listen = list(listen)
         self.listen_tls = list(listen_tls)
@@ -529,7 +530,8 @@ class Server:
             args.append("-d")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, cwd=self.base)
+                                     stderr=subprocess.PIPE, cwd=self.base,
+                                     preexec_fn=self.preexec)
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
         LIVE.append(self)
