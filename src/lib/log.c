@@ -14,14 +14,19 @@
  * bytes is atomic, so lines of several processes never mix, and
  * log_reopen() (SIGUSR1, after logrotate) moves them all to the new file
  * at once, although the children could not open it themselves.  No
- * thread: the master forks.
+ * thread: the master forks.  The pipe never blocks a child: a line that
+ * does not fit (the master not draining) is dropped and counted, and the
+ * count is logged with the next line that fits.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,8 @@ static int	 log_verbose;
 static int	 log_file_fd = -1;	/* the file, O_APPEND (master only) */
 static int	 log_pipe_r = -1;	/* the children's lines (master only) */
 static int	 log_pipe_w = -1;	/* children write their lines here */
+/* Lines a child could not send because the pipe was full. */
+static atomic_ulong	 log_dropped;
 static char	 log_path[PATH_MAX];
 /* Pipe bytes read but not yet written: the start of an unfinished line. */
 static char	 log_part[LOG_FILE_LINE_MAX];
@@ -109,18 +116,18 @@ log_file_write(const char *buf, size_t len)
 }
 
 /*
- * One line for the log file: "2026-12-05T03:48:40.123+0000 pop3d[PID]:
- * role: msg", local time with its UTC offset (ISO 8601, which fail2ban's
- * date detector reads), written with one write().
+ * One line for the log file in line (LOG_FILE_LINE_MAX bytes):
+ * "2026-12-05T03:48:40.123+0000 pop3d[PID]: role: msg", local time with
+ * its UTC offset (ISO 8601, which fail2ban's date detector reads).
+ * Returns its length, newline included; a long one is cut.
  */
-static void
-log_file_line(const char *msg)
+static size_t
+log_file_format(const char *msg, char *line)
 {
-	char		 line[LOG_FILE_LINE_MAX], stamp[32], zone[8];
+	char		 stamp[32], zone[8];
 	struct timespec	 ts;
 	struct tm	 tm;
 	int		 n;
-	ssize_t		 w;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	if (localtime_r(&ts.tv_sec, &tm) == NULL ||
@@ -129,30 +136,89 @@ log_file_line(const char *msg)
 		snprintf(stamp, sizeof(stamp), "1970-01-01T00:00:00");
 		snprintf(zone, sizeof(zone), "+0000");
 	}
-	n = snprintf(line, sizeof(line), "%s.%03ld%s %s[%ld]: %s%s%s\n",
+	n = snprintf(line, LOG_FILE_LINE_MAX, "%s.%03ld%s %s[%ld]: %s%s%s\n",
 	    stamp, ts.tv_nsec / 1000000, zone, log_ident, (long)getpid(),
 	    log_rolename, log_rolename[0] != '\0' ? ": " : "", msg);
 	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {	/* cut, but still one line */
-		n = sizeof(line) - 1;
+		return 0;
+	if (n >= LOG_FILE_LINE_MAX) {	/* cut, but still one line */
+		n = LOG_FILE_LINE_MAX - 1;
 		line[n - 1] = '\n';
 	}
-	/* The master appends its own lines; the children send theirs. */
-	if (log_file_fd != -1) {
-		log_file_write(line, (size_t)n);
-		return;
-	}
-	while ((w = write(log_pipe_w, line, (size_t)n)) == -1 &&
-	    errno == EINTR)
-		;
+	return (size_t)n;
 }
 
+/* One whole line into the pipe: 0, or -1 if it is full (or gone). */
+static int
+log_pipe_write(const char *line, size_t len)
+{
+	ssize_t	 w;
+
+	while ((w = write(log_pipe_w, line, len)) == -1 && errno == EINTR)
+		;
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * Writes msg as one line with one write(): the master into the file, a
+ * child into the pipe.  The pipe does not block: when the master does
+ * not drain it (a hung log disk, a stopped master) the line is dropped
+ * and counted rather than stopping a loop thread, and the next line that
+ * fits is preceded by the count.
+ */
+static void
+log_file_line(const char *msg)
+{
+	char		 line[LOG_FILE_LINE_MAX], note[96];
+	unsigned long	 lost;
+	size_t		 n;
+
+	if ((n = log_file_format(msg, line)) == 0)
+		return;
+	if (log_file_fd != -1) {
+		log_file_write(line, n);
+		return;
+	}
+	if ((lost = atomic_exchange(&log_dropped, 0)) > 0) {
+		char	 nline[LOG_FILE_LINE_MAX];
+		size_t	 nn;
+
+		snprintf(note, sizeof(note), "log: %lu lines dropped (the "
+		    "master did not drain the log pipe)", lost);
+		nn = log_file_format(note, nline);
+		if (nn == 0 || log_pipe_write(nline, nn) == -1)
+			atomic_fetch_add(&log_dropped, lost);
+	}
+	if (log_pipe_write(line, n) == -1)
+		atomic_fetch_add(&log_dropped, 1);
+}
+
+/*
+ * Opens the log file as root: O_NONBLOCK so that a FIFO put at the path
+ * cannot hold the master in open(), and only a regular file with no
+ * other link (a hard link would make root append to another file), so
+ * anything else is EINVAL.
+ */
 static int
 log_file_open(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY | O_NOFOLLOW, 0640);
+	struct stat	 st;
+	int		 fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+	    O_NOFOLLOW | O_NONBLOCK, 0640);
+	if (fd == -1) {
+		if (errno == ENXIO)	/* a FIFO without reader, a device */
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
 }
 
 /* A forked child writes to the pipe and holds nothing else of the file. */
@@ -165,12 +231,20 @@ log_atfork_child(void)
 		close(log_file_fd);
 	log_pipe_r = log_file_fd = -1;
 	log_partlen = 0;
+	atomic_store(&log_dropped, 0);
 }
 
 static void
 log_atexit(void)
 {
 	log_close();
+}
+
+const char *
+log_open_strerror(int err)
+{
+	return err == EINVAL ? "not a regular file with a single link "
+	    "(refused)" : strerror(err);
 }
 
 int
@@ -195,6 +269,8 @@ log_open_file(const char *path)
 	}
 	(void)fcntl(p[1], F_SETPIPE_SZ, LOG_PIPE_SIZE);
 	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+	/* Never a blocked loop thread for a log line (log_file_line()). */
+	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
 	log_pipe_r = p[0];
 	log_pipe_w = p[1];
 	snprintf(log_path, sizeof(log_path), "%s", path);

@@ -20,9 +20,12 @@ void	log_role(const char *role);
  * later send theirs through a pipe, which the caller drains with
  * log_drain() whenever log_pipe_fd() is readable.  Error lines also go
  * to stderr.  Returns 0, or -1 with errno (open or pipe errors; EBUSY if
- * a file is open already).  Stays in force until log_close().
+ * a file is open already; EINVAL if path is not a regular file with a
+ * single link).  Stays in force until log_close().
  */
 int	log_open_file(const char *path);
+/* The reason for errno from log_open_file() or log_reopen(), in words. */
+const char *log_open_strerror(int err);
 /* The read end of the children's pipe, for poll(); -1 without a file. */
 int	log_pipe_fd(void);
 /*

@@ -564,7 +564,7 @@ reopen_log(void)
 		return;
 	if (log_reopen() == -1)
 		log_err("log reopen path=%s: %s; still writing to the old "
-		    "file", log_path, strerror(errno));
+		    "file", log_path, log_open_strerror(errno));
 	else
 		log_info("log reopened path=%s", log_path);
 }
@@ -762,7 +762,8 @@ main(int argc, char *argv[])
 	/* Opened as root; the children inherit the way to it. */
 	if (cfg.log_target == LOG_TARGET_FILE) {
 		if (log_open_file(cfg.log_file) == -1)
-			fatal("log file %s", cfg.log_file);
+			fatalx("log file %s: %s", cfg.log_file,
+			    log_open_strerror(errno));
 		log_path = xstrdup(cfg.log_file);
 	}
 	log_setting = xstrdup(cfg.log);

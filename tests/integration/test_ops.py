@@ -10,6 +10,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -264,7 +265,7 @@ class FileLogServer(Server):
                 st = os.stat(self.log_path)
             except FileNotFoundError:
                 st = None
-            if f is None and st is not None:
+            if f is None and st is not None and stat.S_ISREG(st.st_mode):
                 f, ino = open(self.log_path, "rb"), st.st_ino
             if f is not None:
                 data = f.read()
@@ -394,6 +395,90 @@ def test_log_file_errors_also_on_stderr(env):
     finally:
         busy.close()
         shutil.rmtree(s.base, ignore_errors=True)
+
+
+def test_log_file_fifo_refused_at_start(env):
+    """A FIFO (or anything but a regular file) at the log path is refused
+    at once with the path named: opened as root, it must neither block
+    the master (a FIFO without reader) nor write somewhere unexpected."""
+    s = FileLogServer(env)
+    try:
+        s.write_files()
+        os.mkfifo(s.log_path)
+        r = subprocess.run([env.pop3d, "-c", s.conf_path], cwd=s.base,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        assert r.returncode == 1, r.stderr
+        err = r.stderr.decode()
+        assert "log file %s" % s.log_path in err and "regular file" in err, err
+        # A second link to the file (say, to a file an attacker wants
+        # root to append to) is refused the same way.
+        os.unlink(s.log_path)
+        other = os.path.join(s.base, "other")
+        open(other, "w").close()
+        os.link(other, s.log_path)
+        r = subprocess.run([env.pop3d, "-c", s.conf_path], cwd=s.base,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        assert r.returncode == 1, r.stderr
+        assert "regular file" in r.stderr.decode(), r.stderr
+        assert os.path.getsize(other) == 0
+    finally:
+        shutil.rmtree(s.base, ignore_errors=True)
+
+
+def test_log_reopen_onto_fifo_keeps_the_old_file(make_server):
+    """SIGUSR1 when a FIFO sits at the log path: the master says so in the
+    file it keeps, goes on serving, and still stops on SIGTERM."""
+    s = start_file_log_server(make_server, plaintext="yes")
+    u = s.new_user()
+    rotated = s.log_path + ".1"
+    os.rename(s.log_path, rotated)
+    os.mkfifo(s.log_path)
+    s.signal(signal.SIGUSR1)
+    assert wait_until(lambda: any(
+        "log reopen path=%s" % s.log_path in l and "regular file" in l
+        for l in file_lines(rotated)), 10), file_lines(rotated)[-5:]
+    c = s.session(u, tls=False)
+    c.ok("STAT")
+    c.ok("QUIT")
+    c.close()
+    assert wait_until(lambda: any(" logout user=%s " % u.name in l
+                                  for l in file_lines(rotated)), 10)
+    os.unlink(s.log_path)
+    s.terminate()
+    assert wait_until(lambda: s.proc.poll() is not None, 10), \
+        "master did not stop on SIGTERM"
+
+
+def test_log_pipe_full_never_blocks_a_worker(make_server):
+    """A master that does not drain the children's log pipe (stopped
+    here; a hung log disk does the same) costs log lines, never service:
+    with it stopped, thousands of connections, far more lines than the
+    pipe holds, each still get their greeting at once; once it runs
+    again the log says how many lines were dropped."""
+    s = start_file_log_server(make_server, plaintext="yes", workers=1)
+    os.kill(s.proc.pid, signal.SIGSTOP)
+    try:
+        n, slow = 0, None
+        for n in range(1, 12001):       # well past 1 MiB of lines
+            with socket.create_connection(("127.0.0.1", s.port), timeout=3) as k:
+                try:
+                    g = k.recv(512)
+                except socket.timeout:
+                    slow = n
+                    break
+                assert g.startswith(b"+OK"), g
+        assert slow is None, "connection %d got no greeting within 3 s" % slow
+    finally:
+        os.kill(s.proc.pid, signal.SIGCONT)
+    u = s.new_user()
+    c = s.session(u, tls=False)
+    c.ok("QUIT")
+    c.close()
+    s.wait_log(r"worker: [0-9a-f]{16} logout user=%s " % u.name, start=0,
+               timeout=10)
+    s.wait_log(r"worker: log: \d+ lines dropped", start=0, timeout=10)
 
 
 def test_log_file_bad_path_is_a_config_error(env, tmp_path):
