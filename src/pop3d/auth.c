@@ -199,8 +199,9 @@ db_refresh(int force)
 		goto out;
 	}
 	/* Two edits in one second with the same size differ in inode or
-	   in the nanoseconds of the time. */
-	if (!force && db_ok && st.st_ino == db_st.st_ino &&
+	   in the nanoseconds of the time.  A file that did not load is not
+	   tried again until it changes either (db_st is its stat then). */
+	if (!force && st.st_ino == db_st.st_ino &&
 	    st.st_dev == db_st.st_dev && st.st_size == db_st.st_size &&
 	    st.st_mtim.tv_sec == db_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == db_st.st_mtim.tv_nsec &&

@@ -9,7 +9,7 @@ import poplib
 import pytest
 
 from ctlutil import EX_OK, add_user, ctl
-from pop3util import IS_ROOT
+from pop3util import AUTH_USER, IS_ROOT
 
 PW = "Velvet-Otter-Lamp-73"
 PW2 = "Quartz-Heron-Piano-58"
@@ -101,3 +101,29 @@ def test_two_edits_in_one_second_same_size(srv, env):
         assert r.startswith("-ERR"), "replaced password still works: %r" % r
         assert login(srv, env, u, pw).startswith("+OK")
     assert sizes[0] == sizes[1]
+
+
+
+def test_broken_file_is_read_once_per_change(make_server, env):
+    """A passwd-file that does not load is not read again for every
+    request (a client could make pop3d parse it and log the error at
+    will), also after the file was gone for a moment: once per change
+    of the file, like a good one."""
+    s = make_server(name="passwd-broken", pool=1)
+    u = s.pool[0]
+    good = open(s.passwd_path).read()
+    os.unlink(s.passwd_path)
+    mark = s.mark()
+    assert not login(s, env, u.name, u.password).startswith("+OK")
+    s.wait_log(r"passwd_file .*No such file", start=mark)
+    tmp = s.passwd_path + ".new"
+    with open(tmp, "w") as f:
+        f.write(good + "no colon on this line\n")
+    os.chmod(tmp, 0o640)
+    __import__("shutil").chown(tmp, "root", AUTH_USER)
+    os.rename(tmp, s.passwd_path)
+    for _ in range(8):
+        assert not login(s, env, u.name, u.password).startswith("+OK")
+    s.wait_log(r"passwd_file not loaded", start=mark)
+    n = len([l for l in s.log[mark:] if "passwd_file not loaded" in l])
+    assert n == 1, n
