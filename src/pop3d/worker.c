@@ -38,12 +38,15 @@
 #define WORKER_JOB_THREADS 2
 /*
  * A session holds up to 4 descriptors (socket, maildrop directory, lock,
- * message file); the rest of a worker (epoll, libevent's signal and
- * thread pipes, the job threads, the auth channel, stdio, the log) stays
- * well below the overhead.
+ * message file).  The overhead covers the rest of a worker (epoll,
+ * libevent's signal and thread pipes, the job threads, the auth channel,
+ * stdio, the log pipe: about 30) and the purges that outlive their
+ * sessions, queued behind the job threads while new sessions take the
+ * freed slots: up to 5 each (the Maildir and the swapped directories),
+ * so about 90 of them at once.
  */
 #define FDS_PER_SESSION	4
-#define FDS_OVERHEAD	64
+#define FDS_OVERHEAD	512
 
 struct ipcount {
 	char		 ip[64];

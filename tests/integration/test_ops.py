@@ -166,8 +166,8 @@ def has_cap_sys_resource():
 
 def fd_need(max_connections, workers, listeners=2):
     """What pop3d says a worker needs: 4 per session of its share, the
-    listeners, 64 for the rest (FDS_PER_SESSION, FDS_OVERHEAD)."""
-    return -(-max_connections // workers) * 4 + listeners + 64
+    listeners, 512 for the rest and queued purges (FDS_PER_SESSION, FDS_OVERHEAD)."""
+    return -(-max_connections // workers) * 4 + listeners + 512
 
 
 def child_pids(s):
