@@ -217,8 +217,10 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	close(fd);
 	buf[n] = '\0';
 	k = sscanf(buf, "%ld %255s %15s %lld", &pid, host, tag, &o);
+	/* Our own PID: a lock from before a reboot (we hold none). */
 	if (k >= 1 && pid > 0 && (k == 1 || strcmp(host, l->host) == 0) &&
-	    kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+	    ((pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
+	    errno == ESRCH)))
 		stale = 1;
 	if (st->st_mtime + DELIVER_DOTLOCK_STALE < time(NULL))
 		stale = 1;
