@@ -390,3 +390,59 @@ def test_cut_record_foreign_append_kept(env, make_server, fx):
     assert data.endswith(msgs[-1].replace(b"\nFrom the", b"\n>From the") +
                          b"\n")
     assert not os.path.exists(fx.mbox + ".lock")
+
+
+def test_kill9_inside_big_append(env, make_server, fx):
+    """kill -9 while a 40 MB message is being written into the mbox (the
+    lock says where the append began; the kill lands up to 10 ms later, in
+    the write or its fsync), three times over, with a small message before
+    and after it; then one rerun brings all three exactly once and leaves
+    no partial record, however much of the big one each kill left."""
+    s = make_server()
+    u = s.new_user()
+    msgs = [msg_bytes(1, 2000, tag="big"), msg_bytes(2, 40 * MB, tag="big"),
+            msg_bytes(3, 2000, tag="big")]
+    for m in msgs:
+        s.deliver(u, m)
+    s.volatile = True
+    fx.set_password(u.password)
+    fx.write(fx.account(host="localhost", port=s.tls_port, user=u.name,
+                        tls_ca_file=env.cert, keep="no", timeout=30,
+                        destination="mbox:" + fx.mbox))
+    rng = random.Random(91)
+    lock = fx.mbox + ".lock"
+    cuts = 0
+    for _ in range(3):
+        p = fx.start()
+        end = time.monotonic() + 30
+        began = None
+        while began is None and time.monotonic() < end and p.poll() is None:
+            try:
+                with open(lock, "rb") as f:
+                    fields = f.read().split()
+            except FileNotFoundError:
+                continue
+            # This run's lock (not the last killed one's), and not the
+            # first message's append (offset 0): the big one's.
+            if (len(fields) == 4 and fields[0] == b"%d" % p.pid and
+                    int(fields[3]) > 0):
+                began = int(fields[3])
+        assert began is not None, "no append of the big message was seen"
+        time.sleep(rng.uniform(0, 0.01))
+        p.kill()
+        p.wait(10)
+        p.stderr.close()
+        size = os.path.getsize(fx.mbox)
+        if began < size < began + 40 * MB:
+            cuts += 1
+    print("kill -9 inside a 40 MB append: %d of 3 left a partial record"
+          % cuts)
+    assert cuts > 0
+    for _ in range(20):
+        r = fx.run()
+        if r.returncode != 75 or b"IN-USE" not in r.stderr:
+            break
+        time.sleep(0.2)
+    assert r.returncode == 0, r.stderr
+    assert b"removing a message cut short" in r.stderr or cuts == 0
+    check_mbox_once(fx, s, u, msgs, "no")
