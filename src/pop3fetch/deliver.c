@@ -415,7 +415,7 @@ dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 	if (dv_lock_take(l, d->path) == 0)
 		return 0;
 	if (errno == EWOULDBLOCK)
-		xasprintf(errp, "mbox %s: dotlock %s.lock: held by a running "
+		xasprintf(errp, "mbox %s: dotlock %s.lock: held by another "
 		    "process (waited %d s)", d->path, d->path,
 		    FETCH_LOCK_WAIT);
 	else
