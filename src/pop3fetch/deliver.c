@@ -230,6 +230,83 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 }
 
 /*
+ * Our lock file, written whole under a name of its own (PATH.lock.PID),
+ * so the lock never exists without its text: a kill between creating it
+ * and writing the PID would leave a lock nobody could judge for 5
+ * minutes.  Sets l->fd, l->st and *tmp.  0, or -1 with errno.
+ */
+static int
+dv_lock_tmp(struct dv_lock *l, char **tmp)
+{
+	int	 saved;
+
+	xasprintf(tmp, "%s.%ld", l->path, (long)getpid());
+	l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	/* One a killed process of the same PID left. */
+	if (l->fd == -1 && errno == EEXIST && unlink(*tmp) == 0)
+		l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	if (l->fd == -1)
+		goto fail;
+	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
+	    fstat(l->fd, &l->st) == -1) {
+		saved = errno;
+		close(l->fd);
+		l->fd = -1;
+		(void)unlink(*tmp);
+		errno = saved;
+		goto fail;
+	}
+	return 0;
+ fail:
+	free(*tmp);
+	*tmp = NULL;
+	return -1;
+}
+
+/*
+ * One attempt at the lock: our file linked to PATH.lock (link() fails if
+ * it exists; a file system without hard links gets an O_EXCL create
+ * and the text written after).  0 taken, -1 with errno (EEXIST: held).
+ */
+static int
+dv_lock_try(struct dv_lock *l)
+{
+	char	*tmp;
+	int	 r, saved;
+
+	if (dv_lock_tmp(l, &tmp) == -1)
+		return -1;
+	r = link(tmp, l->path);
+	saved = errno;
+	(void)unlink(tmp);
+	free(tmp);
+	if (r == 0)
+		return 0;
+	close(l->fd);
+	l->fd = -1;
+	if (saved != EPERM && saved != ENOSYS && saved != EOPNOTSUPP) {
+		errno = saved;
+		return -1;
+	}
+	l->fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (l->fd == -1)
+		return -1;
+	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
+	    fstat(l->fd, &l->st) == -1) {
+		saved = errno;
+		close(l->fd);
+		l->fd = -1;
+		(void)unlink(l->path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Replaces the stale lock examined as *st with ours in one rename(), so
  * the path never stops existing and no third process can slip in; only
  * another taker of the same stale lock can race us, and the mbox's
@@ -240,29 +317,19 @@ dv_lock_replace(struct dv_lock *l, const struct stat *st)
 {
 	struct stat	 now;
 	char		*tmp;
-	int		 fd;
 
-	xasprintf(&tmp, "%s.%ld", l->path, (long)getpid());
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto fail;
-	if (dprintf(fd, "%s\n", l->text) < 0 || fstat(fd, &l->st) == -1 ||
-	    lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
+	if (dv_lock_tmp(l, &tmp) == -1)
+		return -1;
+	if (lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino || rename(tmp, l->path) == -1) {
-		close(fd);
+		close(l->fd);
+		l->fd = -1;
 		(void)unlink(tmp);
-		goto fail;
+		free(tmp);
+		return -1;
 	}
 	free(tmp);
-	l->fd = fd;
 	return 0;
- fail:
-	free(tmp);
-	return -1;
 }
 
 /*
@@ -282,20 +349,8 @@ dv_lock_take(struct dv_lock *l, const char *mbox)
 	xasprintf(&l->path, "%s.lock", mbox);
 	dv_lock_text(l);
 	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
-		l->fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (l->fd != -1) {
-			if (dprintf(l->fd, "%s\n", l->text) < 0 ||
-			    fstat(l->fd, &l->st) == -1) {
-				r = errno;
-				close(l->fd);
-				(void)unlink(l->path);
-				l->fd = -1;
-				errno = r;
-				break;
-			}
+		if (dv_lock_try(l) == 0)
 			return 0;
-		}
 		if (errno != EEXIST)
 			break;
 		r = dv_lock_stale(l, &st, &off);
