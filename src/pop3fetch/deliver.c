@@ -171,7 +171,7 @@ struct dv_lock {
 	int		 fd;	/* ours, open while held */
 	struct stat	 st;	/* of ours: removed only if still ours */
 	off_t		 repair;	/* a dead pop3fetch's OFFSET, or -1 */
-	char		 host[256];	/* ours, without blanks */
+	char		 host[256];	/* ours, without blanks and '/' */
 	char		 text[DELIVER_LOCK_TEXT];	/* "PID HOST pop3fetch" */
 };
 
@@ -186,7 +186,8 @@ dv_lock_text(struct dv_lock *l)
 		strcpy(l->host, "localhost");
 	l->host[sizeof(l->host) - 1] = '\0';
 	for (i = 0; l->host[i] != '\0'; i++)
-		if (l->host[i] <= ' ' || l->host[i] == 0x7f)
+		if (l->host[i] <= ' ' || l->host[i] == 0x7f ||
+		    l->host[i] == '/')
 			l->host[i] = '_';
 	snprintf(l->text, sizeof(l->text), "%ld %s pop3fetch",
 	    (long)getpid(), l->host);
@@ -230,7 +231,8 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 }
 
 /*
- * Our lock file, written whole under a name of its own (PATH.lock.PID),
+ * Our lock file, written whole under a name of its own
+ * (PATH.lock.HOST.PID, unique on a shared file system too),
  * so the lock never exists without its text: a kill between creating it
  * and writing the PID would leave a lock nobody could judge for 5
  * minutes.  Sets l->fd, l->st and *tmp.  0, or -1 with errno.
@@ -240,7 +242,7 @@ dv_lock_tmp(struct dv_lock *l, char **tmp)
 {
 	int	 saved;
 
-	xasprintf(tmp, "%s.%ld", l->path, (long)getpid());
+	xasprintf(tmp, "%s.%s.%ld", l->path, l->host, (long)getpid());
 	l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	/* One a killed process of the same PID left. */
