@@ -30,8 +30,13 @@
  * concurrent fsyncs into shared journal commits.
  */
 #define DELIVER_SYNC_THREADS	8
-/* A stale dotlock (a crashed writer) is taken over after this long. */
+/*
+ * A dotlock whose owner cannot be checked (no PID, another host) is
+ * stale after this long (liblockfile: 5 minutes).
+ */
 #define DELIVER_DOTLOCK_STALE	300
+/* "PID HOST pop3fetch" of our dotlocks. */
+#define DELIVER_LOCK_TEXT	300
 /* The From_ line's envelope sender: the key, in a reserved domain. */
 #define DELIVER_FROM_DOMAIN	"pop3fetch.invalid"
 
@@ -151,30 +156,250 @@ dv_write_all(int fd, const void *p, size_t len)
 }
 
 /*
- * Dotlock PATH.lock (O_EXCL; procmail, Postfix), taking over one older
- * than DELIVER_DOTLOCK_STALE, waiting at most FETCH_LOCK_WAIT seconds.
+ * The mbox's dotlock, PATH.lock (O_EXCL; procmail, Postfix, liblockfile).
+ * It holds "PID HOST pop3fetch\n" (liblockfile reads the PID), and while
+ * a message is appended "PID HOST pop3fetch OFFSET\n": where the append
+ * began.  A lock whose owner is gone is taken over: its PID does not
+ * exist on this host, or (PID not checkable: none, another host) it is
+ * older than DELIVER_DOTLOCK_STALE, as liblockfile does.  A dead
+ * pop3fetch's lock with an OFFSET, still in place, proves that nobody
+ * who honours the lock wrote after that offset: what is there is the
+ * start of its record, which dv_mbox_repair() may cut off.
+ */
+struct dv_lock {
+	char		*path;
+	int		 fd;	/* ours, open while held */
+	struct stat	 st;	/* of ours: removed only if still ours */
+	off_t		 repair;	/* a dead pop3fetch's OFFSET, or -1 */
+	char		 host[256];	/* ours, without blanks and '/' */
+	char		 text[DELIVER_LOCK_TEXT];	/* "PID HOST pop3fetch" */
+};
+
+/* Our HOST and "PID HOST pop3fetch" into l. */
+static void
+dv_lock_text(struct dv_lock *l)
+{
+	size_t	 i;
+
+	if (gethostname(l->host, sizeof(l->host)) == -1 ||
+	    l->host[0] == '\0')
+		strcpy(l->host, "localhost");
+	l->host[sizeof(l->host) - 1] = '\0';
+	for (i = 0; l->host[i] != '\0'; i++)
+		if (l->host[i] <= ' ' || l->host[i] == 0x7f ||
+		    l->host[i] == '/')
+			l->host[i] = '_';
+	snprintf(l->text, sizeof(l->text), "%ld %s pop3fetch",
+	    (long)getpid(), l->host);
+}
+
+/*
+ * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
+ * -1 if it is gone (try again at once) or cannot be read.  *off is the
+ * OFFSET of a dead pop3fetch's append, or -1.
  */
 static int
-dv_dotlock(const char *lock)
+dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
+{
+	char		 buf[DELIVER_LOCK_TEXT + 32], host[256], tag[16];
+	long		 pid;
+	long long	 o;
+	ssize_t		 n;
+	int		 fd, k, stale = 0;
+
+	*off = -1;
+	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, st) == -1 || (n = read(fd, buf, sizeof(buf) - 1)) ==
+	    -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	k = sscanf(buf, "%ld %255s %15s %lld", &pid, host, tag, &o);
+	/* Our own PID: a lock from before a reboot (we hold none). */
+	if (k >= 1 && pid > 0 && (k == 1 || strcmp(host, l->host) == 0) &&
+	    ((pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
+	    errno == ESRCH)))
+		stale = 1;
+	if (st->st_mtime + DELIVER_DOTLOCK_STALE < time(NULL))
+		stale = 1;
+	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0)
+		*off = (off_t)o;
+	return stale;
+}
+
+/*
+ * Our lock file, written whole under a name of its own
+ * (PATH.lock.HOST.PID, unique on a shared file system too),
+ * so the lock never exists without its text: a kill between creating it
+ * and writing the PID would leave a lock nobody could judge for 5
+ * minutes.  Sets l->fd, l->st and *tmp.  0, or -1 with errno.
+ */
+static int
+dv_lock_tmp(struct dv_lock *l, char **tmp)
+{
+	int	 saved;
+
+	xasprintf(tmp, "%s.%s.%ld", l->path, l->host, (long)getpid());
+	l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	/* One a killed process of the same PID left. */
+	if (l->fd == -1 && errno == EEXIST && unlink(*tmp) == 0)
+		l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	if (l->fd == -1)
+		goto fail;
+	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
+	    fstat(l->fd, &l->st) == -1) {
+		saved = errno;
+		close(l->fd);
+		l->fd = -1;
+		(void)unlink(*tmp);
+		errno = saved;
+		goto fail;
+	}
+	return 0;
+ fail:
+	free(*tmp);
+	*tmp = NULL;
+	return -1;
+}
+
+/*
+ * One attempt at the lock: our file linked to PATH.lock (link() fails if
+ * it exists; a file system without hard links gets an O_EXCL create
+ * and the text written after).  0 taken, -1 with errno (EEXIST: held).
+ */
+static int
+dv_lock_try(struct dv_lock *l)
+{
+	char	*tmp;
+	int	 r, saved;
+
+	if (dv_lock_tmp(l, &tmp) == -1)
+		return -1;
+	r = link(tmp, l->path);
+	saved = errno;
+	(void)unlink(tmp);
+	free(tmp);
+	if (r == 0)
+		return 0;
+	close(l->fd);
+	l->fd = -1;
+	if (saved != EPERM && saved != ENOSYS && saved != EOPNOTSUPP) {
+		errno = saved;
+		return -1;
+	}
+	l->fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (l->fd == -1)
+		return -1;
+	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
+	    fstat(l->fd, &l->st) == -1) {
+		saved = errno;
+		close(l->fd);
+		l->fd = -1;
+		(void)unlink(l->path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Replaces the stale lock examined as *st with ours in one rename(), so
+ * the path never stops existing and no third process can slip in; only
+ * another taker of the same stale lock can race us, and the mbox's
+ * fcntl lock still orders the writes.  0, or -1.
+ */
+static int
+dv_lock_replace(struct dv_lock *l, const struct stat *st)
+{
+	struct stat	 now;
+	char		*tmp;
+
+	if (dv_lock_tmp(l, &tmp) == -1)
+		return -1;
+	if (lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino || rename(tmp, l->path) == -1) {
+		close(l->fd);
+		l->fd = -1;
+		(void)unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+/*
+ * Takes the dotlock of mbox, waiting at most FETCH_LOCK_WAIT seconds for
+ * a live owner.  0, or -1 with errno (EWOULDBLOCK: still held).
+ */
+static int
+dv_lock_take(struct dv_lock *l, const char *mbox)
 {
 	struct stat	 st;
-	int		 fd, i;
+	off_t		 off;
+	int		 i, r;
 
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	l->repair = -1;
+	xasprintf(&l->path, "%s.lock", mbox);
+	dv_lock_text(l);
 	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
-		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd != -1) {
-			close(fd);
+		if (dv_lock_try(l) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+		r = dv_lock_stale(l, &st, &off);
+		if (r == -1 && errno == ENOENT)
+			continue;	/* just released */
+		if (r == 1 && dv_lock_replace(l, &st) == 0) {
+			l->repair = off;
+			if (off == -1)
+				log_warn("%s: taking over the stale lock",
+				    l->path);
 			return 0;
 		}
-		if (errno != EEXIST)
-			return -1;
-		if (stat(lock, &st) == 0 &&
-		    st.st_mtime + DELIVER_DOTLOCK_STALE < time(NULL))
-			(void)unlink(lock);
 		usleep(100000);
 	}
-	errno = EWOULDBLOCK;
+	if (i == FETCH_LOCK_WAIT * 10)
+		errno = EWOULDBLOCK;
+	free(l->path);
+	l->path = NULL;
 	return -1;
+}
+
+/* Says in the lock where the append begins (see dv_lock_take). */
+static void
+dv_lock_offset(struct dv_lock *l, off_t off)
+{
+	char	 buf[DELIVER_LOCK_TEXT + 32];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%s %lld\n", l->text, (long long)off);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)pwrite(l->fd, buf, (size_t)n, 0);
+}
+
+/* Drops the dotlock: removed only if the path is still our file. */
+static void
+dv_lock_drop(struct dv_lock *l)
+{
+	struct stat	 now;
+
+	if (l->path == NULL)
+		return;
+	if (lstat(l->path, &now) == 0 && now.st_dev == l->st.st_dev &&
+	    now.st_ino == l->st.st_ino)
+		(void)unlink(l->path);
+	close(l->fd);
+	free(l->path);
+	l->path = NULL;
 }
 
 /* fcntl write lock on fd, waiting at most FETCH_LOCK_WAIT seconds. */
@@ -240,37 +465,39 @@ dv_mbox_format(const char *key, const unsigned char *data, size_t len,
 	return buf_take(&b, outlen);
 }
 
-/* Takes the mbox's dotlock: its path (to unlink and free), or NULL. */
-static char *
-dv_mbox_dotlock(struct deliver *d, char **errp)
+/* Takes the mbox's dotlock into l.  0, or -1 with *errp allocated. */
+static int
+dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 {
-	char	*lock;
-
-	xasprintf(&lock, "%s.lock", d->path);
-	if (dv_dotlock(lock) == -1) {
-		xasprintf(errp, "mbox %s: dotlock %s: %s", d->path, lock,
-		    strerror(errno));
-		free(lock);
-		return NULL;
-	}
-	return lock;
+	if (dv_lock_take(l, d->path) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		xasprintf(errp, "mbox %s: dotlock %s.lock: held by another "
+		    "process (waited %d s)", d->path, d->path,
+		    FETCH_LOCK_WAIT);
+	else
+		xasprintf(errp, "mbox %s: dotlock %s.lock: %s", d->path,
+		    d->path, strerror(errno));
+	return -1;
 }
+
+static int dv_mbox_repair(struct deliver *, int, off_t, off_t, char **);
 
 static int
 dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
     size_t len, char **errp)
 {
+	struct dv_lock	 l;
 	struct stat	 st;
-	unsigned char	*out;
+	unsigned char	*out, c;
 	size_t		 outlen;
-	char		*lock;
-	int		 fd = -1, ok = 0, saved;
+	int		 fd = -1, ok = 0, saved, reported = 0;
 	const char	*what = "open";
 
-	if ((lock = dv_mbox_dotlock(d, errp)) == NULL)
+	if (dv_mbox_lock(d, &l, errp) == -1)
 		return -1;
 	out = dv_mbox_format(key, data, len, &outlen);
-	if ((fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	if ((fd = open(d->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
 		goto out;
 	what = "lock";
@@ -279,24 +506,37 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	what = "stat";
 	if (fstat(fd, &st) == -1)
 		goto out;
-	what = "write";
-	if (dv_write_all(fd, out, outlen) == -1 || fsync(fd) == -1) {
-		/* Leave the mbox as it was: no half message. */
-		saved = errno;
-		if (ftruncate(fd, st.st_size) == 0)
-			(void)fsync(fd);
-		errno = saved;
-		goto out;
+	if (l.repair != -1) {
+		if (dv_mbox_repair(d, fd, l.repair, st.st_size, errp) == -1) {
+			reported = 1;
+			goto out;
+		}
+		if (fstat(fd, &st) == -1)
+			goto out;
 	}
+	dv_lock_offset(&l, st.st_size);
+	what = "write";
+	/* Our From_ line starts a line, whatever the mbox ended with. */
+	if (st.st_size > 0 && pread(fd, &c, 1, st.st_size - 1) == 1 &&
+	    c != '\n' && dv_write_all(fd, "\n", 1) == -1)
+		goto undo;
+	if (dv_write_all(fd, out, outlen) == -1 || fsync(fd) == -1)
+		goto undo;
 	ok = 1;
+	goto out;
+ undo:
+	/* Leave the mbox as it was: no half message. */
+	saved = errno;
+	if (ftruncate(fd, st.st_size) == 0)
+		(void)fsync(fd);
+	errno = saved;
  out:
-	if (!ok)
+	if (!ok && !reported)
 		xasprintf(errp, "mbox %s: %s: %s", d->path, what,
 		    strerror(errno));
 	if (fd != -1)
 		close(fd);	/* drops the fcntl lock */
-	(void)unlink(lock);
-	free(lock);
+	dv_lock_drop(&l);
 	free(out);
 	return ok ? 0 : -1;
 }
@@ -439,24 +679,124 @@ dv_mbox_scan(int fd, struct dv_scan *s, off_t *size)
 }
 
 /*
+ * 1 if p[0..n), the end of the file without an LF, can be the start of
+ * one of our From_ lines (up to the whole line without its LF).
+ */
+static int
+dv_mbox_ours_start(const char *p, size_t n)
+{
+	static const char	 from[] = "From ";
+	static const char	 dom[] = "@" DELIVER_FROM_DOMAIN " ";
+	size_t			 i, j;
+
+	for (i = 0; i < n && i < 5; i++)
+		if (p[i] != from[i])
+			return 0;
+	for (; i < n && i < 5 + DELIVER_KEY_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	if (i == n)
+		return 1;
+	if (p[i++] != '+')
+		return 0;
+	for (j = 0; i < n && p[i] >= '0' && p[i] <= '9' && j < 12; i++, j++)
+		;
+	if (i == n)
+		return 1;
+	if (j == 0)
+		return 0;
+	for (j = 0; i < n && j < sizeof(dom) - 1; i++, j++)
+		if (p[i] != dom[j])
+			return 0;
+	for (; i < n; i++)	/* the date */
+		if (p[i] < ' ' || p[i] > '~')
+			return 0;
+	return 1;
+}
+
+/*
+ * A pop3fetch that died while appending left its dotlock saying the
+ * append began at off, and we took that lock over: nobody who honours
+ * the lock has written since, so the bytes from off on are its.  If they
+ * are the start of its record (after the LF it may have added) and not
+ * the whole record, they are cut off: the mbox is as before that append,
+ * and the message, not recorded "done", is fetched again.  A whole
+ * record stays (it counts as delivered).  0, or -1 with *errp allocated.
+ */
+static int
+dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
+{
+	char			 line[FETCH_MBOX_LINE_MAX];
+	const char		*p = line, *nl;
+	unsigned long long	 len;
+	ssize_t			 n;
+	size_t			 ll;
+	int			 cut;
+
+	if (size <= off)
+		return 0;	/* it wrote nothing */
+	while ((n = pread(fd, line, sizeof(line), off)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n <= 0) {
+		if (n == 0)
+			errno = EIO;	/* the file shrank under both locks */
+		goto ioerr;
+	}
+	if (off > 0 && line[0] == '\n') {
+		p++;
+		n--;
+	}
+	if ((nl = memchr(p, '\n', (size_t)n)) != NULL) {
+		ll = (size_t)(nl - p) + 1;
+		cut = dv_mbox_ours(p, ll, &len) &&
+		    (unsigned long long)(size - off) < (unsigned long long)
+		    (p - line) + ll + len;
+	} else
+		cut = off + (p - line) + n == size &&
+		    dv_mbox_ours_start(p, (size_t)n);
+	if (!cut) {
+		if (nl == NULL || !dv_mbox_ours(p, ll, &len))
+			log_warn("mbox %s: the bytes at offset %lld are not "
+			    "the start of a pop3fetch record: left as they "
+			    "are", d->path, (long long)off);
+		return 0;
+	}
+	log_warn("mbox %s: removing a message cut short at offset %lld "
+	    "(pop3fetch stopped while appending it; it is fetched again)",
+	    d->path, (long long)off);
+	if (ftruncate(fd, off) == -1 || fsync(fd) == -1)
+		goto ioerr;
+	return 0;
+ ioerr:
+	xasprintf(errp, "mbox %s: repair: %s", d->path, strerror(errno));
+	return -1;
+}
+
+/*
  * Collects the keys of our records in the mbox, counting a record only
  * if it is whole: the next From_ line (or the end of the file) starts
- * exactly LEN bytes after its From_ line.  A crash in the middle of an
- * append leaves a short last record: it is cut off here (under both
- * locks), so the message is fetched again and appended whole, and no
- * half message is ever taken as delivered.
+ * exactly LEN bytes after its From_ line.  First, if the dotlock taken
+ * was a dead pop3fetch's, the record it was appending is cut off
+ * (dv_mbox_repair).  A short record of ours with no such proof (the
+ * lock was gone: a power loss, or someone took the lock over and may
+ * have written after it) is left as it is and not counted.  Ends with
+ * an fsync: a key counted here is durable even if the run that wrote it
+ * was killed before its own fsync.
  */
 static int
 dv_mbox_keys(struct deliver *d, char **errp)
 {
+	struct dv_lock	 l;
 	struct dv_scan	 s;
-	char		*lock = NULL;
+	struct stat	 st;
 	off_t		 size;
 	int		 fd = -1, rc = -1;
 
 	memset(&s, 0, sizeof(s));
 	s.d = d;
-	if ((lock = dv_mbox_dotlock(d, errp)) == NULL)
+	if (dv_mbox_lock(d, &l, errp) == -1)
 		return -1;
 	if ((fd = open(d->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
@@ -466,35 +806,29 @@ dv_mbox_keys(struct deliver *d, char **errp)
 			    strerror(errno));
 		goto out;
 	}
-	if (dv_fcntl_lock(fd) == -1) {
+	if (dv_fcntl_lock(fd) == -1 || fstat(fd, &st) == -1) {
 		xasprintf(errp, "mbox %s: lock: %s", d->path, strerror(errno));
 		goto out;
 	}
-	if (dv_mbox_scan(fd, &s, &size) == -1) {
+	if (l.repair != -1 &&
+	    dv_mbox_repair(d, fd, l.repair, st.st_size, errp) == -1)
+		goto out;
+	if (dv_mbox_scan(fd, &s, &size) == -1 || fsync(fd) == -1) {
 		xasprintf(errp, "mbox %s: read: %s", d->path, strerror(errno));
 		goto out;
 	}
-	if (s.have) {
-		if (size == s.rec_body + (off_t)s.reclen)
-			(void)dv_key_add(d, s.key, DELIVER_KEY_LEN);
-		else if (size < s.rec_body + (off_t)s.reclen) {
-			/* Our append, cut short: take it back. */
-			log_warn("mbox %s: removing a message cut short at "
-			    "offset %lld", d->path, (long long)s.rec_from);
-			if (ftruncate(fd, s.rec_from) == -1 ||
-			    fsync(fd) == -1) {
-				xasprintf(errp, "mbox %s: truncate: %s",
-				    d->path, strerror(errno));
-				goto out;
-			}
-		}
-	}
+	if (s.have && size == s.rec_body + (off_t)s.reclen)
+		(void)dv_key_add(d, s.key, DELIVER_KEY_LEN);
+	else if (s.have && size < s.rec_body + (off_t)s.reclen)
+		log_warn("mbox %s: the message at offset %lld was cut short, "
+		    "and no lock of a stopped pop3fetch shows that nothing "
+		    "was written after it: left as it is (the message is "
+		    "fetched again)", d->path, (long long)s.rec_from);
 	rc = 0;
  out:
 	if (fd != -1)
 		close(fd);	/* drops the fcntl lock */
-	(void)unlink(lock);
-	free(lock);
+	dv_lock_drop(&l);
 	return rc;
 }
 

@@ -43,7 +43,9 @@ int	deliver_msg(struct deliver *, const char *key, const char *uid,
 int	deliver_sync(struct deliver *, char **errp);
 /*
  * Reads the keys of every message in the destination (Maildir: names in
- * new/ and cur/; mbox: From_ lines) into memory, for deliver_has_key().
+ * new/ and cur/; mbox: From_ lines of whole records, after cutting off
+ * the partial record of a pop3fetch killed while appending, whose
+ * dotlock proves it) into memory, for deliver_has_key().
  * 0, or -1 with *errp allocated (an MDA cannot be asked; I/O errors).
  */
 int	deliver_keys_load(struct deliver *, char **errp);

@@ -39,7 +39,11 @@
  * user moved out of new/ and cur/ before the next run, which the server
  * still has: fetched again.  The same window existed with a "pending" row.
  * mbox: (2)-(4) are one append and fsync per message under the mbox locks
- * (a failed append is truncated away); the key is in the From_ line.
+ * (a failed append is truncated away); the key is in the From_ line.  A
+ * kill in the append leaves the dotlock with the PID and the offset where
+ * the append began; the next run's key scan takes that lock over and
+ * cuts the partial record off (deliver.c), and B then finds no key: the
+ * message is fetched again, once.  A whole record counts, done or not.
  * MDA (cannot be asked): a "pending" row, durable, before the MDA starts;
  * exit status 0; "done", durable, before the DELE (a batch of one).  A
  * crash in between leaves "pending": the next run warns and delivers

@@ -26,11 +26,13 @@ usage(FILE *f)
 {
 	const struct conf_def	*d;
 
-	fprintf(f, "usage: pop3fetch [-chv] [-C file] [account ...]\n"
+	fprintf(f, "usage: pop3fetch [-chqv] [-C file] [account ...]\n"
 	    "  -C, --config FILE  config (default "
 	    "$XDG_CONFIG_HOME/pop3fetch/config,\n"
 	    "                     else ~/.config/pop3fetch/config)\n"
 	    "  -c, --check        only count new messages per account\n"
+	    "  -q, --quiet        no line per account of what was done "
+	    "(errors still)\n"
 	    "  -v, --verbose      show the protocol (secrets masked)\n"
 	    "  -h, --help         this help\n"
 	    "Fetches new mail of the named accounts (default: all).  State: "
@@ -72,6 +74,27 @@ main_progress(const struct account *a, const struct fetch_result *r)
 	main_bar = 1;
 }
 
+/*
+ * The line per account of what a run did: "acct: 3 fetched, 3 deleted,
+ * 12 kB" (kB of 1000 bytes, rounded up), ", 1 over size_limit" when
+ * messages were left for their size, and with -v the time taken.
+ */
+static void
+main_summary(const struct account *a, const struct fetch_result *r,
+    int verbose)
+{
+	printf("%s: %llu fetched, %llu deleted, %llu kB", a->name,
+	    (unsigned long long)r->fetched, (unsigned long long)r->deleted,
+	    (unsigned long long)((r->bytes + 999) / 1000));
+	if (r->skipped > 0)
+		printf(", %llu over size_limit",
+		    (unsigned long long)r->skipped);
+	if (verbose)
+		printf(" in %.2f s", main_elapsed());
+	printf("\n");
+	fflush(stdout);
+}
+
 /* dir from XDG_<var> or HOME/<fallback>, then "/pop3fetch[/leaf]". */
 static char *
 main_xdg(const char *var, const char *fallback, const char *leaf)
@@ -96,6 +119,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'C' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -106,11 +130,11 @@ main(int argc, char **argv)
 	struct account		*a;
 	struct buf		 errs;
 	char			*conf = NULL, *state, *e;
-	int			 ch, rc = EX_OK, r, nerr;
+	int			 ch, rc = EX_OK, r, nerr, quiet = 0;
 	size_t			 i;
 
 	memset(&o, 0, sizeof(o));
-	while ((ch = getopt_long(argc, argv, "C:cvh", longopts,
+	while ((ch = getopt_long(argc, argv, "C:cqvh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'C':
@@ -119,6 +143,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			o.check = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case 'v':
 			o.verbose = 1;
@@ -172,7 +199,7 @@ main(int argc, char **argv)
 			free(state);
 			return EX_USAGE;
 		}
-	if (!o.check && !o.verbose && isatty(STDOUT_FILENO))
+	if (!o.check && !o.verbose && !quiet && isatty(STDOUT_FILENO))
 		o.progress = main_progress;
 
 	for (i = 0; i < cfg.n; i++) {
@@ -194,13 +221,9 @@ main(int argc, char **argv)
 			    a->name, (unsigned long long)res.total_msgs,
 			    res.total_msgs == 1 ? "" : "s",
 			    (unsigned long long)res.total_bytes);
-		else if (o.verbose)
-			fprintf(stderr, "pop3fetch: %s: fetched %llu (%llu "
-			    "bytes), deleted %llu, skipped %llu in %.2f s\n",
-			    a->name, (unsigned long long)res.fetched,
-			    (unsigned long long)res.bytes,
-			    (unsigned long long)res.deleted,
-			    (unsigned long long)res.skipped, main_elapsed());
+		else if (!quiet && (r == EX_OK || res.fetched > 0 ||
+		    res.deleted > 0))
+			main_summary(a, &res, o.verbose);
 		if (r != EX_OK) {
 			fprintf(stderr, "pop3fetch: %s: %s\n", a->name,
 			    e != NULL ? e : "failed");

@@ -163,6 +163,40 @@ class Fetcher:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def mbox_cut_last(fx, s, u, cut):
+    """Delivers the server's messages but the last to fx.mbox in one run,
+    the last in a second; then makes the mbox look as a kill -9 in the
+    middle of that append leaves it: the last record cut to cut(whole,
+    size) bytes (whole: the mbox before the append, size: after), its
+    "done" row never written.  Returns (whole, put_back): put_back()
+    delivers the last message to the server again (keep = no)."""
+    new = os.path.join(s.maildir(u), "new")
+    name = sorted(os.listdir(new))[-1]
+    held = os.path.join(fx.base, "held-back")
+    shutil.copy2(os.path.join(new, name), held)
+    os.unlink(os.path.join(new, name))
+
+    def put_back():
+        shutil.copy2(held, os.path.join(new, name))
+        s._chown(os.path.join(new, name))
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    whole = os.path.getsize(fx.mbox)
+    put_back()
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    size = os.path.getsize(fx.mbox)
+    assert size > whole
+    c = sqlite3.connect(fx.db())
+    c.execute("DELETE FROM uidl WHERE uid IN (SELECT uid FROM uidl "
+              "ORDER BY fetched DESC, uid DESC LIMIT 1)")
+    c.commit()
+    c.close()
+    with open(fx.mbox, "r+b") as f:
+        f.truncate(cut(whole, size))
+    return whole, put_back
+
+
 # ---------------------------------------------------------------- fake server
 
 class FakeServer:

@@ -39,7 +39,8 @@ def test_maildir_implicit_tls_keep(env, make_server, fx):
     fx.write(account(fx, env, s, u))
     r = fx.run()
     assert r.returncode == 0, r.stderr
-    assert r.stdout == b"" and r.stderr == b"", (r.stdout, r.stderr)
+    assert r.stdout == b"acct: 3 fetched, 0 deleted, 1 kB\n" and \
+        r.stderr == b"", (r.stdout, r.stderr)
     assert sorted(fx.maildir_msgs()) == sorted(msgs)
     assert fx.maildir_tmp() == []
     # keep = yes (the default): all still on the server, all done.
@@ -227,3 +228,43 @@ def test_host_with_port(env, make_server, fx):
         r = fx.run()
         assert r.returncode == 78, (host, r.stderr)     # EX_CONFIG
         assert b"host: " in r.stderr and msg in r.stderr, r.stderr
+
+
+def test_summary_line_and_quiet(env, make_server, fx):
+    """One line per account on stdout saying what the run did (as mpop
+    and fetchmail do), also when there was nothing; -q prints nothing;
+    an error stays one line on stderr, also with -q."""
+    s, u, msgs = setup_server(make_server, n=3, size=4000)
+    fx.write(account(fx, env, s, u, keep="no"))
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    size = sum(len(m) for m in msgs)
+    assert r.stdout.decode() == "acct: 3 fetched, 3 deleted, %d kB\n" % (
+        (size + 999) // 1000), r.stdout
+    assert r.stderr == b""
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"acct: 0 fetched, 0 deleted, 0 kB\n", r.stdout
+    for m in (msg_bytes(7, 2500), msg_bytes(8, 2500)):
+        s.deliver(u, m)
+    for q in ("-q", "--quiet"):
+        r = fx.run(q)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"" and r.stderr == b"", (r.stdout, r.stderr)
+    assert len(fx.maildir_msgs()) == 5 and s.names(u) == []
+    # Two accounts: one line each, in config order; the failing one says
+    # why on stderr in one line, and -q keeps that line.
+    s.deliver(u, msg_bytes(9, 100))
+    fx.write(account(fx, env, s, u, keep="no"),
+             fx.account(name="broken", host="127.0.0.1", port=1,
+                        user="x", tls="off"))
+    r = fx.run()
+    assert r.returncode == 75, r.stderr
+    assert r.stdout.decode().splitlines() == ["acct: 1 fetched, 1 deleted, "
+                                              "1 kB"], r.stdout
+    err = [l for l in r.stderr.decode().splitlines() if "tls = off" not in l]
+    assert len(err) == 1 and err[0].startswith("pop3fetch: broken: "), err
+    r = fx.run("-q")
+    assert r.returncode == 75 and r.stdout == b""
+    err = [l for l in r.stderr.decode().splitlines() if "tls = off" not in l]
+    assert len(err) == 1 and err[0].startswith("pop3fetch: broken: "), err

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from fetchutil import CutProxy, Fetcher, msg_bytes
+from fetchutil import CutProxy, Fetcher, mbox_cut_last, msg_bytes
 from pop3util import IS_ROOT
 
 KILL_TRIALS = 15
@@ -279,39 +279,41 @@ def test_batch_dele_after_sync(env, make_server, fx):
 
 @pytest.mark.parametrize("keep", ["yes", "no"])
 def test_mbox_append_cut_short(env, make_server, fx, keep):
-    """A crash in the middle of an mbox append leaves the start of a record
-    whose From_ line carries the key.  The next run must not take that as
+    """A record of ours cut short with no lock left behind (a power loss
+    that lost the lock file, or another program took the lock over and
+    may have written after it).  The next run must not take it as
     delivered (in delete mode the server would then drop the only whole
-    copy): it cuts the short record off and fetches the message again."""
-    import shutil
+    copy), and with no proof that only pop3fetch wrote there it must not
+    cut anything either: the short record stays as it is, and the message
+    is fetched again and appended whole, on a line of its own.
+    (test_fetch_mbox.py: a dead run's lock left in place lets the next
+    run cut the record off.)"""
     s, u, msgs = make_setup(make_server, fx, env, 4, 3000, keep=keep,
                             destination="mbox:" + fx.mbox)
-    new = os.path.join(s.maildir(u), "new")
-    name = sorted(os.listdir(new))[-1]
-    held = os.path.join(s.base, "held-back")
-    shutil.copy2(os.path.join(new, name), held)
-    os.unlink(os.path.join(new, name))
-    last = msgs.pop()
-    rerun_ok(fx)                              # the first three
-    assert sorted(fx.mbox_msgs()) == sorted(msgs)
-    whole = os.path.getsize(fx.mbox)
-    shutil.copy2(held, os.path.join(new, name))
-    s._chown(os.path.join(new, name))
-    rerun_ok(fx)                              # the fourth, appended whole
-    size = os.path.getsize(fx.mbox)
-    assert size > whole
-    # Now pretend that run was killed in the middle of the append: the
-    # record is cut in its middle, "done" was never written and (delete
-    # mode) no DELE was sent, so the server still has the message.
-    drop_rows(fx, last=1)
-    with open(fx.mbox, "r+b") as f:
-        f.truncate(whole + (size - whole) // 2)
+    # The last record cut in its middle, "done" never written and (delete
+    # mode) no DELE sent, so the server still has the message.
+    _, put_back = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+    with open(fx.mbox, "rb") as f:
+        cut = f.read()
+    last = msgs[-1]
     if keep == "no":
-        shutil.copy2(held, os.path.join(new, name))
-        s._chown(os.path.join(new, name))
-    msgs.append(last)
-    rerun_ok(fx)
-    got = fx.mbox_msgs()
-    assert sorted(got) == sorted(msgs), "the cut record was taken as delivered"
+        put_back()
+    r = rerun_ok(fx)
+    assert b"left as it is" in r.stderr, r.stderr
+    with open(fx.mbox, "rb") as f:
+        data = f.read()
+    assert data.startswith(cut), "the cut record was changed"
+    tail = os.path.join(fx.base, "tail")
+    with open(tail, "wb") as f:
+        f.write(data[len(cut):].removeprefix(b"\n"))
+    assert data[len(cut):len(cut) + 6] == b"\nFrom "
+    assert fx.mbox_msgs(tail) == [last], "not fetched again, or not whole"
+    assert all(st == 2 for st, _ in fx.rows().values())
     if keep == "no":
         assert s.names(u) == []
+    # The state lost once more: the short record is not taken for the
+    # message, the whole one is; nothing is fetched again.
+    drop_rows(fx)
+    rerun_ok(fx)
+    with open(fx.mbox, "rb") as f:
+        assert f.read() == data

@@ -5,16 +5,28 @@ chunk of the scan starts mid-line), foreign records with a huge body line
 and a huge From_ line.  After the state DB is lost, a rerun must still
 find every key (nothing fetched twice, the mbox unchanged), and the scan
 must not grow with the line (peak RSS of the run, from wait4).
+
+Crashes: kill -9 at random points of an mbox fetch, then a rerun with no
+cleanup by hand brings every message exactly once; the dotlock of a dead
+owner is taken over (PID, age), a live one waited for; the partial record
+of a killed append is cut off when its lock proves it, and never when
+another program may have written after it.
 """
+import mailbox
 import os
+import random
+import re
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from fetchutil import RUN_TIMEOUT, Fetcher, msg_bytes
+from fetchutil import RUN_TIMEOUT, Fetcher, mbox_cut_last, msg_bytes
 
 MB = 1024 * 1024
+MBOX_KILL_TRIALS = 24
 
 
 @pytest.fixture
@@ -135,3 +147,320 @@ def test_mbox_keys_foreign_long_lines_bounded(env, make_server, fx):
     assert len(rows) == 3 and all(st == 2 for st, _ in rows.values())
     # getline() would have held the 48 MB line (ru_maxrss is in KiB).
     assert rss - base_rss < 16 * 1024, (base_rss, rss)
+
+
+# ---------------------------------------------------------------- crashes
+#
+# A run killed in the middle of an mbox delivery leaves its dotlock (with
+# its PID) and perhaps the start of a record.  The next run must take the
+# lock over (its owner is gone), cut that record off, and bring every
+# message exactly once, without anyone removing anything by hand.
+
+def dead_pid():
+    """The PID of a process that has exited (and been reaped)."""
+    p = subprocess.Popen(["true"])
+    p.wait(10)
+    return p.pid
+
+
+def fetcher_lock(pid, host=None, offset=None):
+    """A dotlock as pop3fetch writes it: "PID HOST pop3fetch", and while
+    it appends "PID HOST pop3fetch OFFSET" (where the append began)."""
+    text = "%d %s pop3fetch" % (pid, host or socket.gethostname())
+    if offset is not None:
+        text += " %d" % offset
+    return (text + "\n").encode()
+
+
+def write_lock(fx, data, age=0):
+    with open(fx.mbox + ".lock", "wb") as f:
+        f.write(data)
+    if age:
+        t = time.time() - age
+        os.utime(fx.mbox + ".lock", (t, t))
+
+
+def records(data):
+    """Offsets of the lines starting with "From " (record starts)."""
+    return [i for i in range(len(data)) if data.startswith(b"From ", i) and
+            (i == 0 or data[i - 1] == 10)]
+
+
+def mbox_by_module(path):
+    """(Message-IDs, bodies) as Python's mailbox module reads the mbox."""
+    box = mailbox.mbox(path, create=False)
+    try:
+        ms = list(box)
+        return [m["Message-ID"] for m in ms], ms
+    finally:
+        box.close()
+
+
+def mbox_setup(make_server, fx, env, n, size, keep="yes"):
+    s = make_server()
+    u = s.new_user()
+    msgs = [msg_bytes(i, size, tag="crash") for i in range(1, n + 1)]
+    for m in msgs:
+        s.deliver(u, m)
+    fx.set_password(u.password)
+    fx.write(fx.account(host="localhost", port=s.tls_port, user=u.name,
+                        tls_ca_file=env.cert, keep=keep, timeout=10,
+                        destination="mbox:" + fx.mbox))
+    return s, u, msgs
+
+
+def check_mbox_once(fx, s, u, msgs, keep):
+    """The mbox holds every message exactly once, whole, nothing else; no
+    lock is left; the server keeps them (keep) or none."""
+    got = fx.mbox_msgs()
+    assert sorted(got) == sorted(msgs), \
+        "mbox has %d records for %d messages (duplicate, loss or a cut " \
+        "record)" % (len(got), len(msgs))
+    ids, _ = mbox_by_module(fx.mbox)
+    want = sorted(re.search(rb"Message-ID: (<[^>]*>)", m).group(1).decode()
+                  for m in msgs)
+    assert sorted(ids) == want
+    assert not os.path.exists(fx.mbox + ".lock")
+    assert len(s.names(u)) == (len(msgs) if keep == "yes" else 0)
+    assert all(st == 2 for st, _ in fx.rows().values())
+
+
+def lone_run(fx):
+    """One run, timed: (result, seconds)."""
+    t0 = time.monotonic()
+    r = fx.run()
+    return r, time.monotonic() - t0
+
+
+def rerun_after_kills(fx):
+    """The run after the kills: (result, seconds).  The server may still
+    hold the maildrop of the last killed session for a moment ([IN-USE],
+    status 75): only that is retried, briefly."""
+    for _ in range(20):
+        r, secs = lone_run(fx)
+        if r.returncode != 75 or b"IN-USE" not in r.stderr:
+            break
+        time.sleep(0.2)
+    return r, secs
+
+
+def wait_for_lock(fx, p, limit):
+    """Polls (bounded) until the mbox's dotlock exists or p ended."""
+    end = time.monotonic() + limit
+    lock = fx.mbox + ".lock"
+    while time.monotonic() < end and p.poll() is None:
+        if os.path.exists(lock):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("keep", ["yes", "no"])
+def test_kill9_mbox_random_points(env, make_server, fx, keep):
+    """kill -9 at random points of an mbox fetch, most of them while the
+    mbox's dotlock is held (a random delay, then the next moment the
+    lock exists, plus up to 12 ms: inside the scan, the append or its
+    fsync), with new mail arriving between runs (a run that ends before
+    its kill finds more next time); then one rerun, with no
+    cleanup by hand, completes at once and brings everything exactly
+    once: no cut record, no duplicate, no lock left."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 40, MB, keep=keep)
+    s.volatile = True
+    rng = random.Random(9 if keep == "yes" else 10)
+    kills = locks_left = in_append = cut_left = 0
+    for i in range(MBOX_KILL_TRIALS):
+        # A run that finds the maildrop still [IN-USE] by the session
+        # just killed ends at once: start it again (bounded), so that the
+        # kill lands in a fetch.
+        for _ in range(10):
+            p = fx.start()
+            time.sleep(rng.uniform(0, 0.08))
+            if i % 4 != 3:
+                wait_for_lock(fx, p, 5)
+                time.sleep(rng.uniform(0, 0.012))
+            killed = p.poll() is None
+            if killed:
+                p.kill()
+                kills += 1
+            p.wait(10)
+            err = p.stderr.read()
+            p.stderr.close()
+            if killed or p.returncode != 75 or b"IN-USE" not in err:
+                break
+            time.sleep(0.1)
+        if os.path.exists(fx.mbox + ".lock"):
+            locks_left += 1
+            with open(fx.mbox + ".lock", "rb") as f:
+                text = f.read()
+            # Never a lock without its PID (nobody could judge it for 5
+            # minutes): it appears with its text, whenever the kill lands.
+            assert re.match(rb"\d+ \S+ pop3fetch( \d+)?\n\Z", text), text
+            if len(text.split()) == 4:      # with an OFFSET
+                in_append += 1
+        if os.path.exists(fx.mbox):
+            with open(fx.mbox, "rb") as f:
+                data = f.read()
+            if data and not data.endswith(b"\n\n"):
+                cut_left += 1
+        # New mail between runs, so that every run has some to fetch.
+        for j in range(3):
+            m = msg_bytes(100 + 3 * i + j, 1000 if j == 0 else MB // 2,
+                          tag="crash")
+            msgs.append(m)
+            s.deliver(u, m)
+    print("kill -9 trials: %d kills, %d left the dotlock (%d of them in an "
+          "append), %d left a cut record" % (kills, locks_left, in_append,
+                                             cut_left))
+    assert kills > 0 and locks_left > 0
+    r, secs = rerun_after_kills(fx)
+    assert r.returncode == 0, r.stderr
+    assert secs < 20, "the rerun waited %.1f s for a dead owner's lock" % secs
+    check_mbox_once(fx, s, u, msgs, keep)
+
+
+def test_stale_dotlock_dead_pid_taken_over(env, make_server, fx):
+    """A dotlock whose owner's PID is gone on this host (as liblockfile
+    writes it: only the PID) is removed at once and the run completes."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    write_lock(fx, b"%d\n" % dead_pid())
+    r, secs = lone_run(fx)
+    assert r.returncode == 0, r.stderr
+    assert secs < 10, secs
+    check_mbox_once(fx, s, u, msgs, "yes")
+
+
+def test_dotlock_live_pid_waits(env, make_server, fx):
+    """A fresh dotlock whose PID is alive is honoured: the run waits (and
+    writes nothing) while it exists, and goes on once its owner removes
+    it.  The same with a dead PID written on another host (which cannot
+    be checked from here)."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        for n, data in enumerate((b"%d\n" % holder.pid,
+                                  fetcher_lock(dead_pid(),
+                                               "elsewhere.example"))):
+            if n > 0:
+                m = msg_bytes(10 + n, 500, tag="crash")
+                msgs.append(m)
+                s.deliver(u, m)
+            write_lock(fx, data)
+            size = os.path.getsize(fx.mbox) if os.path.exists(fx.mbox) else 0
+            p = fx.start()
+            time.sleep(3)
+            assert p.poll() is None, "the run did not wait for the lock"
+            assert (os.path.getsize(fx.mbox) if os.path.exists(fx.mbox)
+                    else 0) == size, "written under another's lock"
+            os.unlink(fx.mbox + ".lock")
+            assert p.wait(20) == 0, p.stderr.read()
+            p.stderr.close()
+            check_mbox_once(fx, s, u, msgs, "yes")
+    finally:
+        holder.kill()
+        holder.wait(5)
+
+
+def test_dotlock_old_live_pid_taken_over(env, make_server, fx):
+    """A dotlock older than the bound (5 minutes, as liblockfile) is
+    stale even when its PID cannot be checked (another host)."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    write_lock(fx, fetcher_lock(dead_pid(), "elsewhere.example"), age=400)
+    r, secs = lone_run(fx)
+    assert r.returncode == 0, r.stderr
+    assert secs < 10, secs
+    check_mbox_once(fx, s, u, msgs, "yes")
+
+
+@pytest.mark.parametrize("where", ["body", "from_line", "key"])
+def test_cut_record_repaired(env, make_server, fx, where):
+    """The crashed run's record cut in its body, in its From_ line after
+    the key, or inside the key itself, its lock left saying where the
+    append began: the rerun takes the dead run's lock over, cuts the
+    record off, fetches the message again and appends it whole."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 4, 3000)
+    cut = {"body": lambda w, e: w + (e - w) // 2,
+           "from_line": lambda w, e: w + 5 + 32 + 3,
+           "key": lambda w, e: w + 5 + 10}[where]
+    whole, _ = mbox_cut_last(fx, s, u, cut)
+    write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
+    r, secs = lone_run(fx)
+    assert r.returncode == 0, r.stderr
+    assert secs < 10, secs
+    check_mbox_once(fx, s, u, msgs, "yes")
+    assert b"cut short" in r.stderr, r.stderr
+
+
+def test_cut_record_foreign_append_kept(env, make_server, fx):
+    """After the crash another program took the lock over (by its age) and
+    appended a message, glued to the cut record.  That mail must never be
+    cut: the rerun leaves the cut record and the other program's message,
+    and appends the message again, whole, on a line of its own."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 4, 3000)
+    mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+    foreign = (b"From other@example.org Mon Jan  1 00:00:00 2024\n"
+               b"Subject: delivered by another program\n\nkeep me\n\n")
+    with open(fx.mbox, "ab") as f:
+        f.write(foreign)
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    with open(fx.mbox, "rb") as f:
+        data = f.read()
+    assert foreign in data, "another program's mail was cut"
+    got = fx.mbox_msgs()
+    for m in msgs:
+        assert got.count(m) == 1, "a message is missing or doubled"
+    # The last record is ours, whole, starting a line.
+    assert data.endswith(msgs[-1].replace(b"\nFrom the", b"\n>From the") +
+                         b"\n")
+    assert not os.path.exists(fx.mbox + ".lock")
+
+
+def test_kill9_inside_big_append(env, make_server, fx):
+    """kill -9 while a 40 MB message is being written into the mbox (the
+    lock says where the append began; the kill lands up to 10 ms later, in
+    the write or its fsync), three times over, with a small message before
+    and after it; then one rerun brings all three exactly once and leaves
+    no partial record, however much of the big one each kill left."""
+    s = make_server()
+    u = s.new_user()
+    msgs = [msg_bytes(1, 2000, tag="big"), msg_bytes(2, 40 * MB, tag="big"),
+            msg_bytes(3, 2000, tag="big")]
+    for m in msgs:
+        s.deliver(u, m)
+    s.volatile = True
+    fx.set_password(u.password)
+    fx.write(fx.account(host="localhost", port=s.tls_port, user=u.name,
+                        tls_ca_file=env.cert, keep="no", timeout=30,
+                        destination="mbox:" + fx.mbox))
+    rng = random.Random(91)
+    lock = fx.mbox + ".lock"
+    cuts = 0
+    for _ in range(3):
+        p = fx.start()
+        end = time.monotonic() + 30
+        began = None
+        while began is None and time.monotonic() < end and p.poll() is None:
+            try:
+                with open(lock, "rb") as f:
+                    fields = f.read().split()
+            except FileNotFoundError:
+                continue
+            # This run's lock (not the last killed one's), and not the
+            # first message's append (offset 0): the big one's.
+            if (len(fields) == 4 and fields[0] == b"%d" % p.pid and
+                    int(fields[3]) > 0):
+                began = int(fields[3])
+        assert began is not None, "no append of the big message was seen"
+        time.sleep(rng.uniform(0, 0.01))
+        p.kill()
+        p.wait(10)
+        p.stderr.close()
+        size = os.path.getsize(fx.mbox)
+        if began < size < began + 40 * MB:
+            cuts += 1
+    print("kill -9 inside a 40 MB append: %d of 3 left a partial record"
+          % cuts)
+    assert cuts > 0
+    r, _ = rerun_after_kills(fx)
+    assert r.returncode == 0, r.stderr
+    assert b"removing a message cut short" in r.stderr or cuts == 0
+    check_mbox_once(fx, s, u, msgs, "no")
