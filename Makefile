@@ -31,7 +31,8 @@ ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Isrc/lib \
 LDLIBS	 = $(DEPLIBS) -lpthread
 
 # Every directory under src/ but lib is a program built from its *.c files
-# and libpop3.a: pop3d (and pop3ctl, pop3fetch as they arrive).
+# and libpop3.a (what two programs or more share): pop3d, pop3ctl,
+# pop3fetch.
 PROGS	  := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard src/*/))))
 # Libraries only one program needs.
 LIBS_pop3ctl   = $(shell pkg-config --libs pwquality 2>/dev/null)
@@ -77,9 +78,18 @@ $(B)/tools/%: $(B)/tests/tools/%.o $(B)/libpop3.a
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -o $@ $< $(B)/libpop3.a $(LDLIBS)
 
+# A unit test or fuzz target of a module that only one program uses (it
+# lives in src/PROG, not src/lib) includes it as "PROG/NAME.h", compiled
+# with -Isrc, and links the program's object NAME.o, never its main.o.
+prog_objs = $(patsubst %,$(B)/%.o,$(shell sh scripts/prog-mods.sh $(1)))
+$(B)/tests/unit/%.o: ALLCFLAGS += -Isrc
+$(foreach t,$(UNIT_SRCS),$(eval \
+    $(t:tests/unit/%.c=$(B)/tests/%): $(call prog_objs,$(t))))
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpop3.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -o $@ $< $(B)/libpop3.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(B)/libpop3.a $(LDLIBS) \
+	    $(shell pkg-config --libs cmocka)
 
 deps:
 	@sh scripts/deps.sh test
@@ -129,12 +139,13 @@ valgrind: all
 
 # libFuzzer targets (clang); "make fuzz" builds and runs each briefly.
 FUZZ_SRCS = $(wildcard fuzz/fuzz_*.c)
+FUZZ_PROG_OBJS = $(call prog_objs,$(FUZZ_SRCS))
 FUZZ_TIME ?= 20
 fuzz:
 	@sh fuzz/run.sh build-fuzz $(FUZZ_TIME) $(FUZZ_SRCS)
 
 # Replays each fuzz corpus through the parsers with gcc (part of make check).
-fuzz-replay: $(B)/libpop3.a
+fuzz-replay: $(B)/libpop3.a $(FUZZ_PROG_OBJS)
 	@sh fuzz/replay.sh $(B) $(FUZZ_SRCS)
 
 # The benchmark against Dovecot (root; see bench/RESULTS.md).  BENCH_ARGS

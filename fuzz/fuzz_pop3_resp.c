@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pop3_resp.h"
+#include "pop3fetch/pop3_resp.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

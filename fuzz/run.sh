@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh BUILD_DIR SECONDS SRCS... - builds each libFuzzer target
-# (fuzz/fuzz_NAME.c) with clang and ASan+UBSan, compiling src/lib/*.c
+# (fuzz/fuzz_NAME.c) with clang and ASan+UBSan, compiling src/lib/*.c and
+# the program modules it includes as "PROG/NAME.h" (scripts/prog-mods.sh)
 # into it, and runs it for SECONDS over fuzz/corpus/NAME (read only; new
 # inputs go to BUILD_DIR/corpus/NAME, crashes to BUILD_DIR/crash-*).
 # Exits non-zero if a build fails or a target finds a crash: add the
@@ -14,7 +15,7 @@ shift 2
 
 CLANG=${CLANG:-clang}
 PKGS="libevent libevent_openssl libevent_pthreads openssl libcrypt"
-cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc/lib
+cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc/lib -Isrc
     $(pkg-config --cflags $PKGS)
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 libs="$(pkg-config --libs $PKGS) -lpthread"
@@ -25,9 +26,10 @@ for src in "$@"; do
 	base=$(basename "$src" .c)
 	name=${base#fuzz_}
 	bin=$out/$base
+	mods=$(sh scripts/prog-mods.sh "$src" | sed 's/$/.c/')
 	echo "fuzz: building $bin"
 	# shellcheck disable=SC2086
-	$CLANG $cflags -o "$bin" "$src" src/lib/*.c $libs
+	$CLANG $cflags -o "$bin" "$src" src/lib/*.c $mods $libs
 	mkdir -p "$out/corpus/$name" "fuzz/corpus/$name"
 	dict=
 	[ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"

@@ -1,8 +1,8 @@
 /*
  * fsutil.c - fsync of a directory, so that a rename into it survives a
- * power loss (rename(2) alone is only atomic, not durable), and a rename
- * that never replaces.  Library code
- * run by pop3d's maildrop threads, pop3fetch and pop3ctl.
+ * power loss (rename(2) alone is only atomic, not durable), a rename
+ * that never replaces, and a write of a whole buffer.  Library code run
+ * by pop3d's maildrop threads and log file, pop3fetch and pop3ctl.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,4 +54,22 @@ rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
 	return renameat(fromfd, from, tofd, to);
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	ssize_t			 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

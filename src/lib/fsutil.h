@@ -1,11 +1,14 @@
 /*
  * fsutil.h - durability and rename helpers shared by the writers of
- * files that are renamed into place (Maildir delivery in pop3d, pop3fetch and pop3ctl's
- * LDA; pop3ctl's passwd-file rewrite).  Blocking I/O: call off any event
- * loop.
+ * files that are renamed into place (Maildir delivery in pop3d, pop3fetch
+ * and pop3ctl's LDA; pop3ctl's passwd-file rewrite), and the write of a
+ * whole buffer that they and the log file use.  Blocking I/O: call off
+ * any event loop (the log file's descriptor is non-blocking).
  */
 #ifndef POP3_FSUTIL_H
 #define POP3_FSUTIL_H
+
+#include <stddef.h>
 
 /*
  * fsync(2) of the directory sub under dirfd: dirfd may be AT_FDCWD (sub
@@ -27,5 +30,11 @@ int	fsync_parent(const char *path);
  */
 int	rename_noreplace(int fromfd, const char *from, int tofd,
 	    const char *to);
+/*
+ * write(2) of all len bytes of buf to fd, retrying on EINTR and short
+ * writes.  0, or -1 with errno from write (EAGAIN on a non-blocking fd
+ * that is full); then a part may have been written.
+ */
+int	write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 /* A log line longer than this is cut; callers escape and bound fields. */
@@ -102,17 +103,7 @@ log_prio(enum log_level lvl)
 static void
 log_file_write(const char *buf, size_t len)
 {
-	ssize_t	n;
-
-	while (len > 0) {
-		n = write(log_file_fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
+	(void)write_all(log_file_fd, buf, len);
 }
 
 /*

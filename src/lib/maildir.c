@@ -216,24 +216,6 @@ maildir_unique(char *out, size_t outlen)
 	    host);
 }
 
-/* write(2) all of it, retrying on EINTR and short writes. */
-static int
-md_write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Starts a tx on tmp/<uniq>; 0, or -1 (errno). */
 static int
 md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
@@ -505,7 +487,7 @@ maildir_tx_write(struct maildir_tx *tx, const unsigned char *p, size_t len)
 		errno = EBADF;
 		return -1;
 	}
-	if (md_write_all(tx->fd, p, len) == -1) {
+	if (write_all(tx->fd, p, len) == -1) {
 		saved = errno;
 		maildir_tx_abort(tx);
 		errno = saved;

@@ -302,8 +302,8 @@ process(struct areq *r)
 		delay = fail_delay(1);
 		pthread_mutex_unlock(&plock);
 		result = AUTH_RES_BANNED;
-		log_info("%016llx auth refused user=%s rip=%s reason=banned",
-		    (unsigned long long)r->sid, esc, r->rip);
+		log_info(SID_FMT " auth refused user=%s rip=%s reason=banned",
+		    SID_ARG(r->sid), esc, r->rip);
 		goto reply;
 	}
 	pthread_mutex_unlock(&plock);
@@ -316,8 +316,8 @@ process(struct areq *r)
 	if (!db_ok) {
 		pthread_rwlock_unlock(&dblock);
 		result = AUTH_RES_TEMPFAIL;
-		log_err("%016llx auth tempfail user=%s rip=%s reason=passwd_file",
-		    (unsigned long long)r->sid, esc, r->rip);
+		log_err(SID_FMT " auth tempfail user=%s rip=%s reason=passwd_file",
+		    SID_ARG(r->sid), esc, r->rip);
 		goto reply;
 	}
 	if (valid)
@@ -378,20 +378,20 @@ process(struct areq *r)
 
 	if (ok == 1) {
 		result = AUTH_RES_OK;
-		log_info("%016llx auth ok user=%s rip=%s mech=%s",
-		    (unsigned long long)r->sid, esc, r->rip, mech_str(r->mech));
+		log_info(SID_FMT " auth ok user=%s rip=%s mech=%s",
+		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech));
 	} else if (ok == -1) {
 		result = AUTH_RES_LOGIN_DELAY;
-		log_info("%016llx auth refused user=%s rip=%s reason=login_delay",
-		    (unsigned long long)r->sid, esc, r->rip);
+		log_info(SID_FMT " auth refused user=%s rip=%s reason=login_delay",
+		    SID_ARG(r->sid), esc, r->rip);
 	} else {
 		result = AUTH_RES_FAIL;
 		pthread_mutex_lock(&plock);
 		delay = fail_delay(fails > 0 ? fails : 1);
 		pthread_mutex_unlock(&plock);
 		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
-		log_warn("%016llx auth failed user=%s rip=%s mech=%s fails=%u",
-		    (unsigned long long)r->sid, esc, r->rip, mech_str(r->mech),
+		log_warn(SID_FMT " auth failed user=%s rip=%s mech=%s fails=%u",
+		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech),
 		    fails);
 	}
 reply:

@@ -277,13 +277,13 @@ open_done(struct job *j)
 	if (oj->md == NULL) {
 		s->have_user = 0;
 		if (oj->why == MD_FAIL_INUSE) {
-			log_info("%016llx login refused user=%s reason=in_use",
-			    (unsigned long long)s->id, s->user);
+			log_info(SID_FMT " login refused user=%s reason=in_use",
+			    SID_ARG(s->id), s->user);
 			session_set_reply(s, "[IN-USE] maildrop is in use by "
 			    "another session");
 		} else {
-			log_err("%016llx maildrop user=%s: %s (%s)",
-			    (unsigned long long)s->id, s->user, oj->errstr,
+			log_err(SID_FMT " maildrop user=%s: %s (%s)",
+			    SID_ARG(s->id), s->user, oj->errstr,
 			    oj->why == MD_FAIL_PERM ? "permanent" :
 			    "temporary");
 			session_set_reply(s, "[SYS/%s] %s",
@@ -298,8 +298,8 @@ open_done(struct job *j)
 	s->authed = 1;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
-	log_info("%016llx login user=%s rip=%s msgs=%zu size=%llu "
-	    "computed_sizes=%zu", (unsigned long long)s->id, s->user, s->rip,
+	log_info(SID_FMT " login user=%s rip=%s msgs=%zu size=%llu "
+	    "computed_sizes=%zu", SID_ARG(s->id), s->user, s->rip,
 	    s->md->n, (unsigned long long)s->md->size, s->md->sized);
 	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
 	    s->md->n, s->md->n == 1 ? "" : "s",

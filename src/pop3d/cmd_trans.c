@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "conn.h"
+#include "ipc.h"
 #include "jobs.h"
 #include "log.h"
 #include "maildir.h"
@@ -153,7 +154,7 @@ cmd_uidl(struct session *s, struct pop3_cmd *cmd)
 static int
 retr_fail(struct session *s)
 {
-	log_err("%016llx retr read: %s", (unsigned long long)s->id,
+	log_err(SID_FMT " retr read: %s", SID_ARG(s->id),
 	    strerror(errno));
 	close(s->msgfd);
 	s->msgfd = -1;
@@ -254,8 +255,8 @@ retr_dots_cont(struct session *s)
 	    DOT_ENC_OVER) {
 		conn_commit(s->conn, 0);
 		if (before.dots_left != UINT64_MAX)
-			log_warn("%016llx retr: more lines start with '.' than "
-			    "the file name says", (unsigned long long)s->id);
+			log_warn(SID_FMT " retr: more lines start with '.' than "
+			    "the file name says", SID_ARG(s->id));
 		s->enc = before;
 		s->enc.dots_left = UINT64_MAX;
 		out = conn_reserve(s->conn, dot_enc_wire_bound(&s->enc,
@@ -278,8 +279,8 @@ retr_sendfile_cont(struct session *s)
 	s->sent = s->msgsize;
 	if (conn_send_file(s->conn, fd, s->msgsize, ".\r\n", 3) == -1) {
 		/* Out of memory (conn_send_file closed fd). */
-		log_err("%016llx retr: cannot queue the file",
-		    (unsigned long long)s->id);
+		log_err(SID_FMT " retr: cannot queue the file",
+		    SID_ARG(s->id));
 		session_abort(s, "nomem");
 		return 1;
 	}
@@ -315,8 +316,8 @@ static enum cmd_result
 start_retr(struct session *s, size_t i)
 {
 	if ((s->msgfd = maildrop_open_msg(s->md, i)) == -1) {
-		log_warn("%016llx open message %zu: %s",
-		    (unsigned long long)s->id, i + 1, strerror(errno));
+		log_warn(SID_FMT " open message %zu: %s",
+		    SID_ARG(s->id), i + 1, strerror(errno));
 		session_set_reply(s, "%smessage %zu cannot be read",
 		    errno == ENOENT ? "" : "[SYS/TEMP] ", i + 1);
 		return POP_FAIL;

@@ -6,6 +6,14 @@
 #ifndef POP3D_IPC_H
 #define POP3D_IPC_H
 
+/*
+ * A session id (a u64 the worker gives each connection, in every message
+ * about it) in a log line: 16 hex digits, as the fail2ban filter and the
+ * tests match them.  log_info(SID_FMT " connect ...", SID_ARG(s->id)...)
+ */
+#define SID_FMT		"%016llx"
+#define SID_ARG(id)	((unsigned long long)(id))
+
 enum ipc_type {
 	IPC_AUTH_REQ = 1,	/* worker -> auth */
 	IPC_AUTH_RES,		/* auth -> worker */

@@ -504,15 +504,8 @@ trash_step(struct trash *t, size_t budget)
 static int
 write_out(int fd, const char *buf, size_t *len)
 {
-	size_t	off;
-	ssize_t	n;
-
-	for (off = 0; off < *len; off += (size_t)n)
-		if ((n = write(fd, buf + off, *len - off)) == -1) {
-			if (errno != EINTR)
-				return -1;
-			n = 0;
-		}
+	if (write_all(fd, buf, *len) == -1)
+		return -1;
 	*len = 0;
 	return 0;
 }

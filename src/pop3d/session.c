@@ -102,7 +102,7 @@ session_state_str(enum sess_state st)
 void
 session_enter_state(struct session *s, enum sess_state st)
 {
-	log_debug("%016llx state %s -> %s", (unsigned long long)s->id,
+	log_debug(SID_FMT " state %s -> %s", SID_ARG(s->id),
 	    session_state_str(s->state), session_state_str(st));
 	s->state = st;
 }
@@ -225,7 +225,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	}
 	conn_set_timeout(s->conn, (int)wenv.cfg->idle_timeout);
 	s->id = worker_register(s);
-	log_info("%016llx connect rip=%s tls=%s", (unsigned long long)s->id,
+	log_info(SID_FMT " connect rip=%s tls=%s", SID_ARG(s->id),
 	    s->rip, implicit_tls ? "implicit" : "no");
 	greet(s);
 	return s;
@@ -235,15 +235,15 @@ void
 session_free(struct session *s, const char *reason)
 {
 	if (s->authed)
-		log_info("%016llx logout user=%s retr=%llu/%llu top=%llu "
-		    "del=%llu reason=%s", (unsigned long long)s->id, s->user,
+		log_info(SID_FMT " logout user=%s retr=%llu/%llu top=%llu "
+		    "del=%llu reason=%s", SID_ARG(s->id), s->user,
 		    (unsigned long long)s->n_retr,
 		    (unsigned long long)s->bytes_retr,
 		    (unsigned long long)s->n_top,
 		    (unsigned long long)s->n_dele, reason);
 	else
-		log_info("%016llx disconnect rip=%s reason=%s",
-		    (unsigned long long)s->id, s->rip, reason);
+		log_info(SID_FMT " disconnect rip=%s reason=%s",
+		    SID_ARG(s->id), s->rip, reason);
 	worker_ip_release(s->rip);
 	worker_unregister(s);
 	if (s->delay_ev != NULL)
@@ -475,8 +475,8 @@ session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
 	struct timeval	tv;
 
 	if (s->state != SESS_AUTH || !s->auth_pending) {
-		log_warn("%016llx auth answer in state %s; dropped",
-		    (unsigned long long)s->id, session_state_str(s->state));
+		log_warn(SID_FMT " auth answer in state %s; dropped",
+		    SID_ARG(s->id), session_state_str(s->state));
 		return;
 	}
 	s->auth_pending = 0;
@@ -542,7 +542,7 @@ conn_event(void *arg, enum conn_event ev)
 		}
 		break;
 	case CONN_TLSREADY:
-		log_info("%016llx tls ok %s", (unsigned long long)s->id,
+		log_info(SID_FMT " tls ok %s", SID_ARG(s->id),
 		    conn_tls_info(s->conn, info, sizeof(info)));
 		if (s->state == SESS_TLS) {
 			session_enter_state(s, SESS_AUTH);

@@ -216,8 +216,8 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 			fatalx("malformed message from the auth process");
 		if ((s = worker_find(sid)) == NULL) {
 			/* The session left while its login was checked. */
-			log_debug("%016llx auth answer for a gone session",
-			    (unsigned long long)sid);
+			log_debug(SID_FMT " auth answer for a gone session",
+			    SID_ARG(sid));
 			continue;
 		}
 		session_auth_result(s, result, delay);

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "deliver.h"
+#include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
 #include "pop3_limits.h"
@@ -135,24 +136,6 @@ deliver_free(struct deliver **dp)
 	free(d->keys);
 	free(d);
 	*dp = NULL;
-}
-
-static int
-dv_write_all(int fd, const void *p, size_t len)
-{
-	const unsigned char	*u = p;
-	ssize_t			 n;
-
-	while (len > 0) {
-		if ((n = write(fd, u, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		u += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /*
@@ -518,9 +501,9 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	what = "write";
 	/* Our From_ line starts a line, whatever the mbox ended with. */
 	if (st.st_size > 0 && pread(fd, &c, 1, st.st_size - 1) == 1 &&
-	    c != '\n' && dv_write_all(fd, "\n", 1) == -1)
+	    c != '\n' && write_all(fd, "\n", 1) == -1)
 		goto undo;
-	if (dv_write_all(fd, out, outlen) == -1 || fsync(fd) == -1)
+	if (write_all(fd, out, outlen) == -1 || fsync(fd) == -1)
 		goto undo;
 	ok = 1;
 	goto out;
@@ -865,7 +848,7 @@ dv_mda(struct deliver *d, const char *key, const char *uid,
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, &old);
-	if (dv_write_all(p[1], data, len) == -1) {
+	if (write_all(p[1], data, len) == -1) {
 		saved = errno;
 		wfail = saved != EPIPE;
 	}

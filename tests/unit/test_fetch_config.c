@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fetch_config.h"
+#include "pop3fetch/fetch_config.h"
 
 static int
 parse(const char *text, struct fetch_config *cfg, struct buf *errs)

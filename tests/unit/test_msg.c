@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "msg.h"
+#include "pop3d/msg.h"
 
 static int	 sp[2];
 

@@ -25,7 +25,7 @@
 
 #include "buf.h"
 #include "passwd.h"
-#include "passwd_edit.h"
+#include "pop3ctl/passwd_edit.h"
 
 #define H1	"$y$j9T$abcdefghijklmnop$0123456789012345678901234567890123456789012"
 #define H2	"$y$j9T$ponmlkjihgfedcba$9876543210987654321098765432109876543210987"

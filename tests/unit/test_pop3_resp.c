@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pop3_resp.h"
+#include "pop3fetch/pop3_resp.h"
 
 static void
 test_status(void **state)

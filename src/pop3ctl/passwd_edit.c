@@ -326,11 +326,8 @@ static int
 pe_replace(const char *path, const struct buf *data, uid_t uid, gid_t gid,
     mode_t mode, char **errp)
 {
-	const unsigned char	*p = data->data;
-	size_t			 left = data->len;
-	ssize_t			 n;
-	char			*tmp;
-	int			 fd;
+	char	*tmp;
+	int	 fd;
 
 	xasprintf(&tmp, "%s.tmp", path);
 	/* A stale one is from a crash; only the lock holder gets here. */
@@ -344,15 +341,8 @@ pe_replace(const char *path, const struct buf *data, uid_t uid, gid_t gid,
 		goto fail_fd;
 	if (fchmod(fd, mode) == -1)
 		goto fail_fd;
-	while (left > 0) {
-		if ((n = write(fd, p, left)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail_fd;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
+	if (write_all(fd, data->data, data->len) == -1)
+		goto fail_fd;
 	if (fsync(fd) == -1)
 		goto fail_fd;
 	if (close(fd) == -1) {
