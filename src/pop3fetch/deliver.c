@@ -218,12 +218,14 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
  * (PATH.lock.HOST.PID, unique on a shared file system too),
  * so the lock never exists without its text: a kill between creating it
  * and writing the PID would leave a lock nobody could judge for 5
- * minutes.  Sets l->fd, l->st and *tmp.  0, or -1 with errno.
+ * minutes.  With off >= 0 (a dead run's OFFSET we take over) the text
+ * says it at once: killed before our repair, we leave the proof on.
+ * Sets l->fd, l->st and *tmp.  0, or -1 with errno.
  */
 static int
-dv_lock_tmp(struct dv_lock *l, char **tmp)
+dv_lock_tmp(struct dv_lock *l, char **tmp, off_t off)
 {
-	int	 saved;
+	int	 saved, n;
 
 	xasprintf(tmp, "%s.%s.%ld", l->path, l->host, (long)getpid());
 	l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -234,8 +236,11 @@ dv_lock_tmp(struct dv_lock *l, char **tmp)
 		    O_CLOEXEC, 0600);
 	if (l->fd == -1)
 		goto fail;
-	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
-	    fstat(l->fd, &l->st) == -1) {
+	if (off >= 0)
+		n = dprintf(l->fd, "%s %lld\n", l->text, (long long)off);
+	else
+		n = dprintf(l->fd, "%s\n", l->text);
+	if (n < 0 || fstat(l->fd, &l->st) == -1) {
 		saved = errno;
 		close(l->fd);
 		l->fd = -1;
@@ -261,7 +266,7 @@ dv_lock_try(struct dv_lock *l)
 	char	*tmp;
 	int	 r, saved;
 
-	if (dv_lock_tmp(l, &tmp) == -1)
+	if (dv_lock_tmp(l, &tmp, -1) == -1)
 		return -1;
 	r = link(tmp, l->path);
 	saved = errno;
@@ -294,16 +299,18 @@ dv_lock_try(struct dv_lock *l)
 /*
  * Replaces the stale lock examined as *st with ours in one rename(), so
  * the path never stops existing and no third process can slip in; only
- * another taker of the same stale lock can race us, and the mbox's
- * fcntl lock still orders the writes.  0, or -1.
+ * another taker of the same stale lock can race us: the loser finds,
+ * under the mbox's fcntl lock, that the dotlock is no longer its own
+ * (dv_lock_ours) and writes nothing.  off: the dead run's OFFSET, or -1.
+ * 0, or -1.
  */
 static int
-dv_lock_replace(struct dv_lock *l, const struct stat *st)
+dv_lock_replace(struct dv_lock *l, const struct stat *st, off_t off)
 {
 	struct stat	 now;
 	char		*tmp;
 
-	if (dv_lock_tmp(l, &tmp) == -1)
+	if (dv_lock_tmp(l, &tmp, off) == -1)
 		return -1;
 	if (lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino || rename(tmp, l->path) == -1) {
@@ -341,7 +348,7 @@ dv_lock_take(struct dv_lock *l, const char *mbox)
 		r = dv_lock_stale(l, &st, &off);
 		if (r == -1 && errno == ENOENT)
 			continue;	/* just released */
-		if (r == 1 && dv_lock_replace(l, &st) == 0) {
+		if (r == 1 && dv_lock_replace(l, &st, off) == 0) {
 			l->repair = off;
 			if (off == -1)
 				log_warn("%s: taking over the stale lock",
@@ -365,20 +372,44 @@ dv_lock_offset(struct dv_lock *l, off_t off)
 	int	 n;
 
 	n = snprintf(buf, sizeof(buf), "%s %lld\n", l->text, (long long)off);
-	if (n > 0 && (size_t)n < sizeof(buf))
-		(void)pwrite(l->fd, buf, (size_t)n, 0);
+	if (n > 0 && (size_t)n < sizeof(buf) &&
+	    pwrite(l->fd, buf, (size_t)n, 0) == n)
+		(void)ftruncate(l->fd, n);	/* a shorter OFFSET than before */
+}
+
+/*
+ * 1 if the dotlock is still our file.  Checked under the mbox's fcntl
+ * lock before anything is cut or appended: whoever replaced or removed
+ * our lock in the meantime (it was judged stale: we were stopped for
+ * minutes, or two takers raced) may have written since, so a dead run's
+ * OFFSET proves nothing any more, and we do not hold the lock we would
+ * write under.  Our open fd keeps the inode, so its number is not reused.
+ */
+static int
+dv_lock_ours(const struct dv_lock *l)
+{
+	struct stat	 now;
+
+	return lstat(l->path, &now) == 0 && now.st_dev == l->st.st_dev &&
+	    now.st_ino == l->st.st_ino;
+}
+
+/* The error of a run whose dotlock was taken from it (see dv_lock_ours). */
+static void
+dv_lock_lost(const struct deliver *d, char **errp)
+{
+	xasprintf(errp, "mbox %s: dotlock %s.lock: no longer ours (another "
+	    "process took it over while we waited for the mbox): nothing "
+	    "written, the next run tries again", d->path, d->path);
 }
 
 /* Drops the dotlock: removed only if the path is still our file. */
 static void
 dv_lock_drop(struct dv_lock *l)
 {
-	struct stat	 now;
-
 	if (l->path == NULL)
 		return;
-	if (lstat(l->path, &now) == 0 && now.st_dev == l->st.st_dev &&
-	    now.st_ino == l->st.st_ino)
+	if (dv_lock_ours(l))
 		(void)unlink(l->path);
 	close(l->fd);
 	free(l->path);
@@ -486,6 +517,11 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	what = "lock";
 	if (dv_fcntl_lock(fd) == -1)
 		goto out;
+	if (!dv_lock_ours(&l)) {
+		dv_lock_lost(d, errp);
+		reported = 1;
+		goto out;
+	}
 	what = "stat";
 	if (fstat(fd, &st) == -1)
 		goto out;
@@ -791,6 +827,10 @@ dv_mbox_keys(struct deliver *d, char **errp)
 	}
 	if (dv_fcntl_lock(fd) == -1 || fstat(fd, &st) == -1) {
 		xasprintf(errp, "mbox %s: lock: %s", d->path, strerror(errno));
+		goto out;
+	}
+	if (!dv_lock_ours(&l)) {
+		dv_lock_lost(d, errp);
 		goto out;
 	}
 	if (l.repair != -1 &&

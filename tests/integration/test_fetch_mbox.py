@@ -12,6 +12,7 @@ owner is taken over (PID, age), a live one waited for; the partial record
 of a killed append is cut off when its lock proves it, and never when
 another program may have written after it.
 """
+import fcntl
 import mailbox
 import os
 import random
@@ -468,3 +469,107 @@ def test_kill9_inside_big_append(env, make_server, fx):
     assert r.returncode == 0, r.stderr
     assert b"removing a message cut short" in r.stderr or cuts == 0
     check_mbox_once(fx, s, u, msgs, "no")
+
+
+# ------------------------------------------------- the proof and its lock
+#
+# A run that took a dead pop3fetch's lock over (with OFFSET) holds a proof
+# only as long as the dotlock is still its own file: it checks that under
+# the mbox's fcntl lock, before it cuts or appends anything.
+
+def lock_fields(fx):
+    try:
+        with open(fx.mbox + ".lock", "rb") as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def start_held(fx):
+    """Holds the mbox's fcntl lock, starts a run and waits (bounded) until
+    it has taken the dotlock: it is then waiting for the fcntl lock, at
+    the start of its key scan.  (process, the open mbox holding the
+    fcntl lock)."""
+    hold = open(fx.mbox, "r+b")
+    fcntl.lockf(hold, fcntl.LOCK_EX)
+    p = fx.start()
+    end = time.monotonic() + 20
+    while time.monotonic() < end and p.poll() is None:
+        if lock_fields(fx)[:1] == [b"%d" % p.pid]:
+            return p, hold
+        time.sleep(0.01)
+    raise AssertionError("the run did not take the dotlock over")
+
+
+def test_takeover_keeps_the_offset(env, make_server, fx):
+    """A run that takes a dead run's lock (with OFFSET) over writes that
+    offset into its own lock at once: killed before its repair, it leaves
+    the proof for the next run, which cuts the record and completes."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 4, 3000)
+    whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+    write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
+    p, hold = start_held(fx)
+    try:
+        fields = lock_fields(fx)
+        p.kill()
+        p.wait(10)
+        p.stderr.close()
+    finally:
+        hold.close()
+    assert fields[1:] == [socket.gethostname().encode(), b"pop3fetch",
+                          b"%d" % whole], fields
+    r, secs = lone_run(fx)
+    assert r.returncode == 0, r.stderr
+    assert b"cut short" in r.stderr, r.stderr
+    check_mbox_once(fx, s, u, msgs, "yes")
+
+
+def test_lost_dotlock_no_repair_no_append(env, make_server, fx):
+    """The run took a dead run's lock over (with OFFSET) and waits for the
+    fcntl lock; meanwhile another program replaces that dotlock with its
+    own (as procmail does with a lock older than its bound, whoever owns
+    it) and appends a message.  The run must notice that the dotlock is no
+    longer its own: it cuts nothing and appends nothing (status 73, the
+    next run tries again); once the other lock is gone, a rerun brings
+    the message whole and the other program's mail stays."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 4, 3000)
+    whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+    write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
+    lock = fx.mbox + ".lock"
+    theirs = b"%d\n" % os.getpid()
+    foreign = (b"\nFrom other@example.org Mon Jan  1 00:00:00 2024\n"
+               b"Subject: delivered by another program\n\nkeep me\n\n")
+    p, hold = start_held(fx)
+    try:
+        with open(lock + ".other", "wb") as f:
+            f.write(theirs)
+        os.rename(lock + ".other", lock)
+        hold.seek(0, 2)
+        hold.write(foreign)
+        hold.flush()
+        with open(fx.mbox, "rb") as f:
+            before = f.read()
+    finally:
+        hold.close()
+    rc = p.wait(60)
+    err = p.stderr.read()
+    p.stderr.close()
+    with open(fx.mbox, "rb") as f:
+        assert f.read() == before, "written under a dotlock not its own"
+    with open(lock, "rb") as f:
+        assert f.read() == theirs, "the other program's lock was touched"
+    assert rc == 73, err
+    assert b"no longer ours" in err, err
+    os.unlink(lock)
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    with open(fx.mbox, "rb") as f:
+        data = f.read()
+    # Nothing cut (the record without its proof stays), and the message
+    # appended whole after the other program's mail.
+    assert data.startswith(before), "another program's mail was cut"
+    tail = data[len(before):]
+    assert re.match(rb"From [0-9a-f]{32}\+\d+@pop3fetch\.invalid ", tail)
+    assert tail.endswith(msgs[-1].replace(b"\nFrom the", b"\n>From the") +
+                         b"\n"), tail[:200]
+    assert not os.path.exists(lock)
