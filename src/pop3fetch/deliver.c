@@ -180,6 +180,15 @@ dv_lock_text(struct dv_lock *l)
  * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
  * -1 if it is gone (try again at once) or cannot be read.  *off is the
  * OFFSET of a dead pop3fetch's append, or -1.
+ *
+ * A lock whose owner can be checked (its PID, written on this host or
+ * with no host, as liblockfile writes it) is stale only when that PID
+ * does not exist: a live owner keeps it whatever its age (it may be in
+ * a long append that does not touch the lock, or the clock stepped), as
+ * liblockfile does.  Only a lock whose owner cannot be checked is stale
+ * by its age, measured on the file system's clock: against the mtime of
+ * the file dv_lock_try() just created (l->st), not time(), as the lock
+ * may live on another machine's disk.
  */
 static int
 dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
@@ -188,7 +197,7 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	long		 pid;
 	long long	 o;
 	ssize_t		 n;
-	int		 fd, k, stale = 0;
+	int		 fd, k, stale;
 
 	*off = -1;
 	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -201,13 +210,13 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	close(fd);
 	buf[n] = '\0';
 	k = sscanf(buf, "%ld %255s %15s %lld", &pid, host, tag, &o);
-	/* Our own PID: a lock from before a reboot (we hold none). */
-	if (k >= 1 && pid > 0 && (k == 1 || strcmp(host, l->host) == 0) &&
-	    ((pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
-	    errno == ESRCH)))
-		stale = 1;
-	if (st->st_mtime + DELIVER_DOTLOCK_STALE < time(NULL))
-		stale = 1;
+	if (k >= 1 && pid > 0 && (long)(pid_t)pid == pid &&
+	    (k == 1 || strcmp(host, l->host) == 0))
+		/* Our own PID: a lock from before a reboot (we hold none). */
+		stale = (pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
+		    errno == ESRCH);
+	else
+		stale = st->st_mtime + DELIVER_DOTLOCK_STALE < l->st.st_mtime;
 	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0)
 		*off = (off_t)o;
 	return stale;

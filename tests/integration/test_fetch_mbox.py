@@ -573,3 +573,38 @@ def test_lost_dotlock_no_repair_no_append(env, make_server, fx):
     assert tail.endswith(msgs[-1].replace(b"\nFrom the", b"\n>From the") +
                          b"\n"), tail[:200]
     assert not os.path.exists(lock)
+
+
+def test_dotlock_old_live_local_pid_waits(env, make_server, fx):
+    """A dotlock older than 5 minutes whose PID is alive on this host is
+    not taken over by its age (its owner may be in a long append, or the
+    clock stepped): the run waits and writes nothing.  Once its owner is
+    gone, the lock is taken over at once and the run completes.  Both as
+    pop3fetch writes it and as liblockfile does (only the PID)."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    for n, form in enumerate((lambda pid: fetcher_lock(pid),
+                              lambda pid: b"%d\n" % pid)):
+        if n > 0:
+            m = msg_bytes(10 + n, 500, tag="crash")
+            msgs.append(m)
+            s.deliver(u, m)
+        holder = subprocess.Popen(["sleep", "60"])
+        p = None
+        try:
+            write_lock(fx, form(holder.pid), age=400)
+            size = os.path.getsize(fx.mbox) if os.path.exists(fx.mbox) else 0
+            p = fx.start()
+            time.sleep(3)
+            assert p.poll() is None, \
+                "a live owner's lock was taken over by its age"
+            assert (os.path.getsize(fx.mbox) if os.path.exists(fx.mbox)
+                    else 0) == size, "written under another's lock"
+            with open(fx.mbox + ".lock", "rb") as f:
+                assert f.read() == form(holder.pid)
+        finally:
+            holder.kill()
+            holder.wait(5)
+        assert p.wait(20) == 0, p.stderr.read()
+        p.stderr.close()
+        check_mbox_once(fx, s, u, msgs, "yes")
+
