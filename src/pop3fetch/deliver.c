@@ -154,6 +154,7 @@ struct dv_lock {
 	int		 fd;	/* ours, open while held */
 	struct stat	 st;	/* of ours: removed only if still ours */
 	off_t		 repair;	/* a dead pop3fetch's OFFSET, or -1 */
+	int		 notfile;	/* not a file at the path: give up */
 	char		 host[256];	/* ours, without blanks and '/' */
 	char		 text[DELIVER_LOCK_TEXT];	/* "PID HOST pop3fetch" */
 };
@@ -178,8 +179,10 @@ dv_lock_text(struct dv_lock *l)
 
 /*
  * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
- * -1 if it is gone (try again at once) or cannot be read.  *off is the
- * OFFSET of a dead pop3fetch's append, or -1.
+ * -1 if it is gone (try again at once) or cannot be read, or with
+ * l->notfile set if it is neither a file nor a symbolic link (a FIFO
+ * would block a plain open for reading, and nobody can replace a
+ * directory).  *off is the OFFSET of a dead pop3fetch's append, or -1.
  *
  * A lock whose owner can be checked (its PID, written on this host or
  * with no host, as liblockfile writes it) is stale only when that PID
@@ -197,13 +200,27 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	long		 pid;
 	long long	 o;
 	ssize_t		 n;
+	struct stat	 fst;
 	int		 fd, k, stale;
 
 	*off = -1;
-	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if (lstat(l->path, st) == -1)
 		return -1;
-	if (fstat(fd, st) == -1 || (n = read(fd, buf, sizeof(buf) - 1)) ==
-	    -1) {
+	if (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) {
+		l->notfile = 1;
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO put there since the lstat() does not block. */
+	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &fst) == -1 || fst.st_dev != st->st_dev ||
+	    fst.st_ino != st->st_ino) {
+		close(fd);
+		errno = ENOENT;		/* replaced since: look again */
+		return -1;
+	}
+	if ((n = read(fd, buf, sizeof(buf) - 1)) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -355,6 +372,8 @@ dv_lock_take(struct dv_lock *l, const char *mbox)
 		if (errno != EEXIST)
 			break;
 		r = dv_lock_stale(l, &st, &off);
+		if (r == -1 && l->notfile)
+			break;
 		if (r == -1 && errno == ENOENT)
 			continue;	/* just released */
 		if (r == 1 && dv_lock_replace(l, &st, off) == 0) {
@@ -494,7 +513,10 @@ dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 {
 	if (dv_lock_take(l, d->path) == 0)
 		return 0;
-	if (errno == EWOULDBLOCK)
+	if (l->notfile)
+		xasprintf(errp, "mbox %s: dotlock %s.lock: not a regular file "
+		    "(remove it by hand)", d->path, d->path);
+	else if (errno == EWOULDBLOCK)
 		xasprintf(errp, "mbox %s: dotlock %s.lock: held by another "
 		    "process (waited %d s)", d->path, d->path,
 		    FETCH_LOCK_WAIT);

@@ -608,3 +608,26 @@ def test_dotlock_old_live_local_pid_waits(env, make_server, fx):
         p.stderr.close()
         check_mbox_once(fx, s, u, msgs, "yes")
 
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_dotlock_not_a_file(env, make_server, fx, kind):
+    """Something other than a file at the lock path (a FIFO would block
+    an open for reading forever; a directory cannot be read or replaced):
+    the run fails at once saying so, writes nothing and leaves it."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 1, 500)
+    lock = fx.mbox + ".lock"
+    (os.mkfifo if kind == "fifo" else os.mkdir)(lock)
+    try:
+        r, secs = None, 0
+        t0 = time.monotonic()
+        r = fx.run(timeout=20)
+        secs = time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        pytest.fail("pop3fetch hung (over 20 s) on a %s at the lock path"
+                    % kind)
+    assert r.returncode == 73, r.stderr
+    assert b"not a regular file" in r.stderr, r.stderr
+    assert secs < 10, secs
+    assert not os.path.exists(fx.mbox)
+    assert os.path.exists(lock)
+
