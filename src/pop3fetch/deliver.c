@@ -177,10 +177,16 @@ dv_lock_text(struct dv_lock *l)
 	    (long)getpid(), l->host);
 }
 
+/* 1 if the lock examined as *st is older than the bound (see below). */
+static int
+dv_lock_old(const struct dv_lock *l, const struct stat *st)
+{
+	return st->st_mtime + DELIVER_DOTLOCK_STALE < l->st.st_mtime;
+}
+
 /*
  * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
- * -1 if it is gone (try again at once) or cannot be read, or with
- * l->notfile set if it is neither a file nor a symbolic link (a FIFO
+ * -1 if it is gone (try again at once), or with l->notfile set if it is neither a file nor a symbolic link (a FIFO
  * would block a plain open for reading, and nobody can replace a
  * directory).  *off is the OFFSET of a dead pop3fetch's append, or -1.
  *
@@ -191,7 +197,9 @@ dv_lock_text(struct dv_lock *l)
  * liblockfile does.  Only a lock whose owner cannot be checked is stale
  * by its age, measured on the file system's clock: against the mtime of
  * the file dv_lock_try() just created (l->st), not time(), as the lock
- * may live on another machine's disk.
+ * may live on another machine's disk.  A lock that cannot be read (a
+ * symbolic link, another user's file) has no owner we can check either:
+ * judged by its age, with no OFFSET.
  */
 static int
 dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
@@ -212,19 +220,21 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	}
 	/* O_NONBLOCK: a FIFO put there since the lstat() does not block. */
 	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
-		return -1;
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return -1;
+		goto unreadable;
+	}
 	if (fstat(fd, &fst) == -1 || fst.st_dev != st->st_dev ||
 	    fst.st_ino != st->st_ino) {
 		close(fd);
 		errno = ENOENT;		/* replaced since: look again */
 		return -1;
 	}
-	if ((n = read(fd, buf, sizeof(buf) - 1)) == -1) {
-		close(fd);
-		return -1;
-	}
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
+	if (n == -1)
+		goto unreadable;
 	buf[n] = '\0';
 	k = sscanf(buf, "%ld %255s %15s %lld", &pid, host, tag, &o);
 	if (k >= 1 && pid > 0 && (long)(pid_t)pid == pid &&
@@ -233,10 +243,12 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 		stale = (pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
 		    errno == ESRCH);
 	else
-		stale = st->st_mtime + DELIVER_DOTLOCK_STALE < l->st.st_mtime;
+		stale = dv_lock_old(l, st);
 	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0)
 		*off = (off_t)o;
 	return stale;
+ unreadable:
+	return dv_lock_old(l, st);
 }
 
 /*

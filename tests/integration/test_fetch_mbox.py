@@ -631,3 +631,28 @@ def test_dotlock_not_a_file(env, make_server, fx, kind):
     assert not os.path.exists(fx.mbox)
     assert os.path.exists(lock)
 
+
+def test_dotlock_unreadable_old_taken_over(env, make_server, fx):
+    """A dotlock the run cannot read (another user's, mode 0600: its PID
+    cannot be checked) is judged by its age, as liblockfile does: older
+    than 5 minutes, it is taken over and the run completes.  The run is
+    made as the user nobody, in a directory of its own."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    write_lock(fx, b"%d\n" % dead_pid(), age=400)
+    os.chmod(fx.mbox + ".lock", 0o600)
+    nobody = 65534
+    for root, dirs, files in os.walk(fx.base):
+        os.chown(root, nobody, nobody)
+        for n in files:
+            if os.path.join(root, n) != fx.mbox + ".lock":
+                os.chown(os.path.join(root, n), nobody, nobody)
+    t0 = time.monotonic()
+    r = subprocess.run([fx.bin, "-C", fx.conf], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=fx.environ(), timeout=RUN_TIMEOUT, user=nobody,
+                       group=nobody, extra_groups=[])
+    secs = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert secs < 10, secs
+    check_mbox_once(fx, s, u, msgs, "yes")
+
