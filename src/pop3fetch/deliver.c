@@ -778,13 +778,50 @@ dv_mbox_ours_start(const char *p, size_t n)
 }
 
 /*
+ * 1 if the mbox's bytes [from, size) hold "\nFrom ": a line that starts
+ * a record after the one at from; 0 if not, -1 with errno.
+ */
+static int
+dv_mbox_from_after(int fd, off_t from, off_t size)
+{
+	static const char	 pat[] = "\nFrom ";
+	char			 buf[FETCH_MBOX_READ];
+	size_t			 keep = 0, have;
+	ssize_t			 n;
+
+	while (from < size) {
+		n = pread(fd, buf + keep, (size_t)(size - from) < sizeof(buf) -
+		    keep ? (size_t)(size - from) : sizeof(buf) - keep, from);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		from += n;
+		have = keep + (size_t)n;
+		if (memmem(buf, have, pat, sizeof(pat) - 1) != NULL)
+			return 1;
+		/* A match may straddle two reads. */
+		keep = have < sizeof(pat) - 2 ? have : sizeof(pat) - 2;
+		memmove(buf, buf + have - keep, keep);
+	}
+	return 0;
+}
+
+/*
  * A pop3fetch that died while appending left its dotlock saying the
  * append began at off, and we took that lock over: nobody who honours
  * the lock has written since, so the bytes from off on are its.  If they
  * are the start of its record (after the LF it may have added) and not
  * the whole record, they are cut off: the mbox is as before that append,
  * and the message, not recorded "done", is fetched again.  A whole
- * record stays (it counts as delivered).  0, or -1 with *errp allocated.
+ * record stays (it counts as delivered).  A program that locks the mbox
+ * with fcntl only (not the dotlock) may have appended after the partial
+ * record: so nothing is cut if a line after our From_ line starts with
+ * "From " (our mboxrd-quoted body has none).  0, or -1 with *errp
+ * allocated.
  */
 static int
 dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
@@ -818,6 +855,19 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 	} else
 		cut = off + (p - line) + n == size &&
 		    dv_mbox_ours_start(p, (size_t)n);
+	if (cut && nl != NULL) {
+		switch (dv_mbox_from_after(fd, off + (p - line) + (off_t)ll - 1,
+		    size)) {
+		case -1:
+			goto ioerr;
+		case 1:
+			log_warn("mbox %s: the message cut short at offset "
+			    "%lld is followed by another (written by a "
+			    "program that does not use the dotlock): left as "
+			    "they are", d->path, (long long)off);
+			return 0;
+		}
+	}
 	if (!cut) {
 		if (nl == NULL || !dv_mbox_ours(p, ll, &len))
 			log_warn("mbox %s: the bytes at offset %lld are not "

@@ -663,3 +663,33 @@ def test_dotlock_unreadable_old_taken_over(env, make_server, fx):
     assert secs < 10, secs
     check_mbox_once(fx, s, u, msgs, "yes")
 
+
+def test_fcntl_only_writer_never_cut(env, make_server, fx):
+    """A dead run's lock with OFFSET is still in place, but a program that
+    locks the mbox with fcntl only (Dovecot with mbox_write_locks = fcntl,
+    Exim with use_lockfile = false) appended a message after the cut
+    record.  The repair must not cut it: it cuts only when everything
+    after the offset is that one partial record.  The record stays, and
+    the message is appended again whole."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 4, 3000)
+    whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+    write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
+    foreign = (b"\nFrom other@example.org Mon Jan  1 00:00:00 2024\n"
+               b"Subject: delivered by an fcntl-only MDA\n\nkeep me\n\n")
+    with open(fx.mbox, "ab") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        f.write(foreign)
+        f.flush()
+        fcntl.lockf(f, fcntl.LOCK_UN)
+    with open(fx.mbox, "rb") as f:
+        before = f.read()
+    r = fx.run()
+    assert r.returncode == 0, r.stderr
+    with open(fx.mbox, "rb") as f:
+        data = f.read()
+    assert data.startswith(before), "the fcntl-only writer's mail was cut"
+    assert b"removing a message cut short" not in r.stderr, r.stderr
+    assert data[len(before):].endswith(
+        msgs[-1].replace(b"\nFrom the", b"\n>From the") + b"\n")
+    assert not os.path.exists(fx.mbox + ".lock")
+
