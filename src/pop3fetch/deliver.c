@@ -244,7 +244,9 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 		    errno == ESRCH);
 	else
 		stale = dv_lock_old(l, st);
-	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0)
+	/* Only a lock of our user can speak for a run of ours. */
+	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0 &&
+	    st->st_uid == geteuid())
 		*off = (off_t)o;
 	return stale;
  unreadable:
@@ -829,7 +831,8 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 	char			 line[FETCH_MBOX_LINE_MAX];
 	const char		*p = line, *nl;
 	unsigned long long	 len;
-	ssize_t			 n;
+	ssize_t			 n, n2;
+	char			 c;
 	size_t			 ll;
 	int			 cut;
 
@@ -846,6 +849,21 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 	if (off > 0 && line[0] == '\n') {
 		p++;
 		n--;
+	} else if (off > 0) {
+		/* Our append starts a line, or adds the LF that does. */
+		while ((n2 = pread(fd, &c, 1, off - 1)) == -1 && errno == EINTR)
+			;
+		if (n2 != 1) {
+			if (n2 == 0)
+				errno = EIO;
+			goto ioerr;
+		}
+		if (c != '\n') {
+			log_warn("mbox %s: the offset %lld in the lock is not "
+			    "at the start of a line: left as it is", d->path,
+			    (long long)off);
+			return 0;
+		}
 	}
 	if ((nl = memchr(p, '\n', (size_t)n)) != NULL) {
 		ll = (size_t)(nl - p) + 1;

@@ -681,15 +681,50 @@ def test_fcntl_only_writer_never_cut(env, make_server, fx):
         f.write(foreign)
         f.flush()
         fcntl.lockf(f, fcntl.LOCK_UN)
+    run_cuts_nothing(fx, msgs[-1], "the fcntl-only writer's mail was cut")
+
+
+def run_cuts_nothing(fx, last, why):
+    """One run that must cut nothing: the mbox before it stays the start
+    of the mbox after it, which ends with the message last appended whole;
+    no lock is left."""
     with open(fx.mbox, "rb") as f:
         before = f.read()
     r = fx.run()
     assert r.returncode == 0, r.stderr
     with open(fx.mbox, "rb") as f:
         data = f.read()
-    assert data.startswith(before), "the fcntl-only writer's mail was cut"
+    assert data.startswith(before), why
     assert b"removing a message cut short" not in r.stderr, r.stderr
     assert data[len(before):].endswith(
-        msgs[-1].replace(b"\nFrom the", b"\n>From the") + b"\n")
+        last.replace(b"\nFrom the", b"\n>From the") + b"\n")
     assert not os.path.exists(fx.mbox + ".lock")
 
+
+@pytest.mark.parametrize("case", ["owner", "midline"])
+def test_lock_offset_untrusted(env, make_server, fx, case):
+    """The OFFSET of a lock is trusted only from a lock file of our own
+    user, and only where a line starts.  A dead run's lock owned by
+    another user, or one whose offset points inside a line (there, a
+    quoted ">From KEY+LEN@pop3fetch.invalid" line of another program's
+    message looks like the start of our record), never makes the run cut
+    anything: the lock is taken over, the mbox kept as it is."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
+    if case == "owner":
+        whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+        write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
+        os.chown(fx.mbox + ".lock", 65534, 65534)
+    else:
+        r = fx.run()
+        assert r.returncode == 0, r.stderr
+        line = (b">From " + b"a" * 32 + b"+99999@pop3fetch.invalid "
+                b"Mon Jan  1 00:00:00 2024\n")
+        with open(fx.mbox, "ab") as f:
+            f.write(b"From other@example.org Mon Jan  1 00:00:00 2024\n"
+                    b"Subject: quoted\n\n" + line)
+        off = os.path.getsize(fx.mbox) - len(line) + 1
+        write_lock(fx, fetcher_lock(dead_pid(), offset=off))
+        m = msg_bytes(10, 500, tag="crash")
+        msgs.append(m)
+        s.deliver(u, m)
+    run_cuts_nothing(fx, msgs[-1], "cut on an untrusted offset")
