@@ -155,6 +155,7 @@ struct dv_lock {
 	struct stat	 st;	/* of ours: removed only if still ours */
 	off_t		 repair;	/* a dead pop3fetch's OFFSET, or -1 */
 	int		 notfile;	/* not a file at the path: give up */
+	int		 unreplaceable;	/* stale, but rename() failed */
 	char		 host[256];	/* ours, without blanks and '/' */
 	char		 text[DELIVER_LOCK_TEXT];	/* "PID HOST pop3fetch" */
 };
@@ -342,7 +343,7 @@ dv_lock_try(struct dv_lock *l)
  * another taker of the same stale lock can race us: the loser finds,
  * under the mbox's fcntl lock, that the dotlock is no longer its own
  * (dv_lock_ours) and writes nothing.  off: the dead run's OFFSET, or -1.
- * 0, or -1.
+ * 0, or -1 with errno (EAGAIN: the lock changed since it was examined).
  */
 static int
 dv_lock_replace(struct dv_lock *l, const struct stat *st, off_t off)
@@ -350,37 +351,48 @@ dv_lock_replace(struct dv_lock *l, const struct stat *st, off_t off)
 	struct stat	 now;
 	char		*tmp;
 
+	int		 r = -1, saved;
+
 	if (dv_lock_tmp(l, &tmp, off) == -1)
 		return -1;
 	if (lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
-	    now.st_ino != st->st_ino || rename(tmp, l->path) == -1) {
+	    now.st_ino != st->st_ino)
+		errno = EAGAIN;
+	else
+		r = rename(tmp, l->path);
+	if (r == -1) {
+		saved = errno;
 		close(l->fd);
 		l->fd = -1;
 		(void)unlink(tmp);
-		free(tmp);
-		return -1;
+		errno = saved;
 	}
 	free(tmp);
-	return 0;
+	return r;
 }
 
 /*
- * Takes the dotlock of mbox, waiting at most FETCH_LOCK_WAIT seconds for
- * a live owner.  0, or -1 with errno (EWOULDBLOCK: still held).
+ * Takes the dotlock of mbox, waiting at most FETCH_LOCK_WAIT seconds (of
+ * the monotonic clock) for a live owner.  0, or -1 with errno
+ * (EWOULDBLOCK: still held; l->unreplaceable: stale, but rename() failed).
  */
 static int
 dv_lock_take(struct dv_lock *l, const char *mbox)
 {
 	struct stat	 st;
+	struct timespec	 now;
+	time_t		 end;
 	off_t		 off;
-	int		 i, r;
+	int		 r;
 
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
 	l->repair = -1;
 	xasprintf(&l->path, "%s.lock", mbox);
 	dv_lock_text(l);
-	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = now.tv_sec + FETCH_LOCK_WAIT;
+	for (;;) {
 		if (dv_lock_try(l) == 0)
 			return 0;
 		if (errno != EEXIST)
@@ -388,8 +400,6 @@ dv_lock_take(struct dv_lock *l, const char *mbox)
 		r = dv_lock_stale(l, &st, &off);
 		if (r == -1 && l->notfile)
 			break;
-		if (r == -1 && errno == ENOENT)
-			continue;	/* just released */
 		if (r == 1 && dv_lock_replace(l, &st, off) == 0) {
 			l->repair = off;
 			if (off == -1)
@@ -397,10 +407,19 @@ dv_lock_take(struct dv_lock *l, const char *mbox)
 				    l->path);
 			return 0;
 		}
+		if (r == 1 && errno != EAGAIN && errno != ENOENT) {
+			l->unreplaceable = 1;	/* EPERM: a sticky directory */
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec >= end) {
+			errno = EWOULDBLOCK;
+			break;
+		}
+		if (r == -1 && errno == ENOENT)
+			continue;	/* just released */
 		usleep(100000);
 	}
-	if (i == FETCH_LOCK_WAIT * 10)
-		errno = EWOULDBLOCK;
 	free(l->path);
 	l->path = NULL;
 	return -1;
@@ -530,6 +549,9 @@ dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 	if (l->notfile)
 		xasprintf(errp, "mbox %s: dotlock %s.lock: not a regular file "
 		    "(remove it by hand)", d->path, d->path);
+	else if (l->unreplaceable)
+		xasprintf(errp, "mbox %s: dotlock %s.lock: stale, but cannot "
+		    "be replaced: %s", d->path, d->path, strerror(errno));
 	else if (errno == EWOULDBLOCK)
 		xasprintf(errp, "mbox %s: dotlock %s.lock: held by another "
 		    "process (waited %d s)", d->path, d->path,
@@ -579,10 +601,16 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 			goto out;
 	}
 	dv_lock_offset(&l, st.st_size);
-	what = "write";
 	/* Our From_ line starts a line, whatever the mbox ended with. */
-	if (st.st_size > 0 && pread(fd, &c, 1, st.st_size - 1) == 1 &&
-	    c != '\n' && write_all(fd, "\n", 1) == -1)
+	what = "read";
+	errno = 0;
+	if (st.st_size > 0 && pread(fd, &c, 1, st.st_size - 1) != 1) {
+		if (errno == 0)
+			errno = EIO;	/* shrank under the fcntl lock */
+		goto out;
+	}
+	what = "write";
+	if (st.st_size > 0 && c != '\n' && write_all(fd, "\n", 1) == -1)
 		goto undo;
 	if (write_all(fd, out, outlen) == -1 || fsync(fd) == -1)
 		goto undo;
@@ -947,8 +975,12 @@ dv_mbox_keys(struct deliver *d, char **errp)
 	if (l.repair != -1 &&
 	    dv_mbox_repair(d, fd, l.repair, st.st_size, errp) == -1)
 		goto out;
-	if (dv_mbox_scan(fd, &s, &size) == -1 || fsync(fd) == -1) {
+	if (dv_mbox_scan(fd, &s, &size) == -1) {
 		xasprintf(errp, "mbox %s: read: %s", d->path, strerror(errno));
+		goto out;
+	}
+	if (fsync(fd) == -1) {
+		xasprintf(errp, "mbox %s: fsync: %s", d->path, strerror(errno));
 		goto out;
 	}
 	if (s.have && size == s.rec_body + (off_t)s.reclen)

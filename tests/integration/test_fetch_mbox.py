@@ -639,6 +639,44 @@ def test_dotlock_not_a_file(env, make_server, fx, kind):
     assert os.path.exists(lock)
 
 
+NOBODY = 65534
+
+
+def run_as_nobody(fx, sticky=False):
+    """One run as the user nobody, its files (but the mbox's lock) given
+    to it; with sticky, the directory of the mbox is root's, mode 1777
+    (as /tmp, or /var/mail on some systems).  (result, seconds)."""
+    for root, dirs, files in os.walk(fx.base):
+        os.chown(root, NOBODY, NOBODY)
+        for n in files:
+            if os.path.join(root, n) != fx.mbox + ".lock":
+                os.chown(os.path.join(root, n), NOBODY, NOBODY)
+    if sticky:
+        os.chown(fx.base, 0, 0)
+        os.chmod(fx.base, 0o1777)
+    t0 = time.monotonic()
+    r = subprocess.run([fx.bin, "-C", fx.conf], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=fx.environ(), timeout=RUN_TIMEOUT, user=NOBODY,
+                       group=NOBODY, extra_groups=[])
+    return r, time.monotonic() - t0
+
+
+def test_stale_lock_not_replaceable_says_so(env, make_server, fx):
+    """A stale lock (its PID is dead) that the run may not replace (root's,
+    in a sticky directory): the run fails at once saying why, instead of
+    waiting 30 s and calling the lock held by another process."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 1, 500)
+    write_lock(fx, b"%d\n" % dead_pid())
+    r, secs = run_as_nobody(fx, sticky=True)
+    assert r.returncode == 73, r.stderr
+    assert b"held by another" not in r.stderr, r.stderr
+    assert b"stale, but cannot be replaced: Operation not permitted" in \
+        r.stderr, r.stderr
+    assert secs < 10, secs
+    assert not os.path.exists(fx.mbox)
+
+
 def test_dotlock_unreadable_old_taken_over(env, make_server, fx):
     """A dotlock the run cannot read (another user's, mode 0600: its PID
     cannot be checked) is judged by its age, as liblockfile does: older
@@ -647,18 +685,7 @@ def test_dotlock_unreadable_old_taken_over(env, make_server, fx):
     s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
     write_lock(fx, b"%d\n" % dead_pid(), age=400)
     os.chmod(fx.mbox + ".lock", 0o600)
-    nobody = 65534
-    for root, dirs, files in os.walk(fx.base):
-        os.chown(root, nobody, nobody)
-        for n in files:
-            if os.path.join(root, n) != fx.mbox + ".lock":
-                os.chown(os.path.join(root, n), nobody, nobody)
-    t0 = time.monotonic()
-    r = subprocess.run([fx.bin, "-C", fx.conf], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=fx.environ(), timeout=RUN_TIMEOUT, user=nobody,
-                       group=nobody, extra_groups=[])
-    secs = time.monotonic() - t0
+    r, secs = run_as_nobody(fx)
     assert r.returncode == 0, r.stderr
     assert secs < 10, secs
     check_mbox_once(fx, s, u, msgs, "yes")
@@ -713,7 +740,7 @@ def test_lock_offset_untrusted(env, make_server, fx, case):
     if case == "owner":
         whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
         write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
-        os.chown(fx.mbox + ".lock", 65534, 65534)
+        os.chown(fx.mbox + ".lock", NOBODY, NOBODY)
     else:
         r = fx.run()
         assert r.returncode == 0, r.stderr
