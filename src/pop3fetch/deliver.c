@@ -861,7 +861,7 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 	unsigned long long	 len;
 	ssize_t			 n, n2;
 	char			 c;
-	size_t			 ll;
+	size_t			 ll = 0;
 	int			 cut;
 
 	if (size <= off)
