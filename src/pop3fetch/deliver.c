@@ -186,6 +186,30 @@ dv_lock_old(const struct dv_lock *l, const struct stat *st)
 }
 
 /*
+ * Whether the live process pid is some other program than pop3fetch (its
+ * /proc/PID/comm): then a pop3fetch lock naming it is from before a
+ * reboot, its PID reused.  0 when it is a pop3fetch or cannot be told.
+ */
+static int
+dv_pid_other(pid_t pid)
+{
+	char	 path[64], comm[32];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "pop3fetch") != 0;
+}
+
+/*
  * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
  * -1 if it is gone (try again at once), or with l->notfile set if it is neither a file nor a symbolic link (a FIFO
  * would block a plain open for reading, and nobody can replace a
@@ -193,7 +217,9 @@ dv_lock_old(const struct dv_lock *l, const struct stat *st)
  *
  * A lock whose owner can be checked (its PID, written on this host or
  * with no host, as liblockfile writes it) is stale only when that PID
- * does not exist: a live owner keeps it whatever its age (it may be in
+ * does not exist, or (a pop3fetch lock) belongs to another program: a
+ * pop3fetch killed by a power loss names a PID that another process may
+ * have after the reboot.  A live owner keeps it whatever its age (it may be in
  * a long append that does not touch the lock, or the clock stepped), as
  * liblockfile does.  Only a lock whose owner cannot be checked is stale
  * by its age, measured on the file system's clock: against the mtime of
@@ -242,7 +268,8 @@ dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
 	    (k == 1 || strcmp(host, l->host) == 0))
 		/* Our own PID: a lock from before a reboot (we hold none). */
 		stale = (pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
-		    errno == ESRCH);
+		    errno == ESRCH) || (k >= 3 &&
+		    strcmp(tag, "pop3fetch") == 0 && dv_pid_other((pid_t)pid));
 	else
 		stale = dv_lock_old(l, st);
 	/* Only a lock of our user can speak for a run of ours. */

@@ -15,6 +15,8 @@ another program may have written after it.
 import fcntl
 import mailbox
 import os
+import tempfile
+import shutil
 import random
 import re
 import socket
@@ -595,7 +597,8 @@ def test_dotlock_old_live_local_pid_waits(env, make_server, fx):
             m = msg_bytes(10 + n, 500, tag="crash")
             msgs.append(m)
             s.deliver(u, m)
-        holder = subprocess.Popen(["sleep", "60"])
+        # A live pop3fetch (by its name): its lock is held whatever its age.
+        holder = named_sleeper(fx.base, "pop3fetch")
         p = None
         try:
             write_lock(fx, form(holder.pid), age=400)
@@ -614,6 +617,31 @@ def test_dotlock_old_live_local_pid_waits(env, make_server, fx):
         assert p.wait(20) == 0, p.stderr.read()
         p.stderr.close()
         check_mbox_once(fx, s, u, msgs, "yes")
+
+
+def named_sleeper(tmpdir, name):
+    """A live process whose name (/proc/PID/comm) is name: sleep, copied."""
+    exe = os.path.join(tmpdir, name)
+    shutil.copy("/bin/sleep", exe)
+    return subprocess.Popen([exe, "60"])
+
+
+def test_dotlock_pid_reused_by_another_program(env, make_server, fx, tmp_path):
+    """After a power loss a pop3fetch lock names a PID that, after the
+    reboot, some other long-lived program got: its owner is gone, so the
+    lock is taken over at once (the PID's process is not a pop3fetch),
+    its OFFSET proof included; a PID that is a pop3fetch is waited for."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 2, 2000)
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        write_lock(fx, fetcher_lock(other.pid), age=3 * 86400)
+        r = fx.run(timeout=25)
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(fx.mbox + ".lock")
+    finally:
+        other.kill()
+        other.wait(5)
+    check_mbox_once(fx, s, u, msgs, "yes")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory"])
