@@ -589,6 +589,30 @@ dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 	return -1;
 }
 
+/*
+ * Opens the mbox read-write with extra flags (O_APPEND, O_CREAT): only a
+ * regular file (a FIFO or a device there would block the key scan's
+ * reads for ever while the locks are held); anything else is EINVAL.
+ */
+static int
+dv_mbox_open(const char *path, int flags)
+{
+	struct stat	 st;
+	int		 fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | flags,
+	    0600);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, flags & O_APPEND) == -1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 static int dv_mbox_repair(struct deliver *, int, off_t, off_t, char **);
 
 static int
@@ -605,8 +629,7 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	if (dv_mbox_lock(d, &l, errp) == -1)
 		return -1;
 	out = dv_mbox_format(key, data, len, &outlen);
-	if ((fd = open(d->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
+	if ((fd = dv_mbox_open(d->path, O_APPEND | O_CREAT)) == -1)
 		goto out;
 	what = "lock";
 	if (dv_fcntl_lock(fd) == -1)
@@ -652,6 +675,7 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
  out:
 	if (!ok && !reported)
 		xasprintf(errp, "mbox %s: %s: %s", d->path, what,
+		    fd == -1 && errno == EINVAL ? "not a regular file" :
 		    strerror(errno));
 	if (fd != -1)
 		close(fd);	/* drops the fcntl lock */
@@ -983,12 +1007,12 @@ dv_mbox_keys(struct deliver *d, char **errp)
 	s.d = d;
 	if (dv_mbox_lock(d, &l, errp) == -1)
 		return -1;
-	if ((fd = open(d->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = dv_mbox_open(d->path, 0)) == -1) {
 		if (errno == ENOENT)
 			rc = 0;
 		else
-			xasprintf(errp, "mbox %s: %s", d->path,
-			    strerror(errno));
+			xasprintf(errp, "mbox %s: %s", d->path, errno ==
+			    EINVAL ? "not a regular file" : strerror(errno));
 		goto out;
 	}
 	if (dv_fcntl_lock(fd) == -1 || fstat(fd, &st) == -1) {

@@ -619,6 +619,21 @@ def test_dotlock_old_live_local_pid_waits(env, make_server, fx):
         check_mbox_once(fx, s, u, msgs, "yes")
 
 
+def test_mbox_not_a_file(env, make_server, fx):
+    """A FIFO where the mbox should be (a wrong path, a prank) fails the
+    run at once, saying so, instead of blocking the key scan's reads for
+    ever with the locks held; the messages stay on the server."""
+    s, u, msgs = mbox_setup(make_server, fx, env, 1, 500, keep="no")
+    os.mkfifo(fx.mbox)
+    r = fx.run(timeout=20)
+    assert r.returncode != 0
+    assert b"not a regular file" in r.stderr, r.stderr
+    assert not os.path.exists(fx.mbox + ".lock")
+    d = s.maildir(u)
+    assert len(os.listdir(os.path.join(d, "new")) +
+               os.listdir(os.path.join(d, "cur"))) == 1
+
+
 def named_sleeper(tmpdir, name):
     """A live process whose name (/proc/PID/comm) is name: sleep, copied."""
     exe = os.path.join(tmpdir, name)
