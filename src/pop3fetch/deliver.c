@@ -925,11 +925,12 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 			errno = EIO;	/* the file shrank under both locks */
 		goto ioerr;
 	}
-	if (off > 0 && line[0] == '\n') {
-		p++;
-		n--;
-	} else if (off > 0) {
-		/* Our append starts a line, or adds the LF that does. */
+	if (off > 0) {
+		/*
+		 * Our append starts a line (the byte before is a LF), or adds
+		 * the LF that does (the byte before is not, the one at off is):
+		 * an offset that fits neither is no append of ours.
+		 */
 		while ((n2 = pread(fd, &c, 1, off - 1)) == -1 && errno == EINTR)
 			;
 		if (n2 != 1) {
@@ -937,11 +938,15 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 				errno = EIO;
 			goto ioerr;
 		}
-		if (c != '\n') {
+		if (c != '\n' && line[0] != '\n') {
 			log_warn("mbox %s: the offset %lld in the lock is not "
 			    "at the start of a line: left as it is", d->path,
 			    (long long)off);
 			return 0;
+		}
+		if (c != '\n') {
+			p++;
+			n--;
 		}
 	}
 	if ((nl = memchr(p, '\n', (size_t)n)) != NULL) {

@@ -771,19 +771,27 @@ def run_cuts_nothing(fx, last, why):
     assert not os.path.exists(fx.mbox + ".lock")
 
 
-@pytest.mark.parametrize("case", ["owner", "midline"])
+@pytest.mark.parametrize("case", ["owner", "midline", "blankline"])
 def test_lock_offset_untrusted(env, make_server, fx, case):
     """The OFFSET of a lock is trusted only from a lock file of our own
     user, and only where a line starts.  A dead run's lock owned by
     another user, or one whose offset points inside a line (there, a
     quoted ">From KEY+LEN@pop3fetch.invalid" line of another program's
     message looks like the start of our record), never makes the run cut
-    anything: the lock is taken over, the mbox kept as it is."""
+    anything: the lock is taken over, the mbox kept as it is.  Nor does an
+    offset at the blank line before a record (our append never starts
+    there: cutting from it would take the line end of the record before)."""
     s, u, msgs = mbox_setup(make_server, fx, env, 3, 2000)
     if case == "owner":
         whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
         write_lock(fx, fetcher_lock(dead_pid(), offset=whole))
         os.chown(fx.mbox + ".lock", NOBODY, NOBODY)
+    elif case == "blankline":
+        whole, _ = mbox_cut_last(fx, s, u, lambda w, e: w + (e - w) // 2)
+        with open(fx.mbox, "rb") as f:
+            f.seek(whole - 2)
+            assert f.read(2) == b"\n\n"
+        write_lock(fx, fetcher_lock(dead_pid(), offset=whole - 1))
     else:
         r = fx.run()
         assert r.returncode == 0, r.stderr
