@@ -688,7 +688,12 @@ NOBODY = 65534
 def run_as_nobody(fx, sticky=False):
     """One run as the user nobody, its files (but the mbox's lock) given
     to it; with sticky, the directory of the mbox is root's, mode 1777
-    (as /tmp, or /var/mail on some systems).  (result, seconds)."""
+    (as /tmp, or /var/mail on some systems).  (result, seconds).  The
+    binary runs from a copy in the fetcher's folder: the build tree may be
+    where nobody cannot reach (/root/p in the fresh-machine check)."""
+    exe = os.path.join(fx.base, "pop3fetch-nobody")
+    shutil.copy(fx.bin, exe)
+    os.chmod(exe, 0o755)
     for root, dirs, files in os.walk(fx.base):
         os.chown(root, NOBODY, NOBODY)
         for n in files:
@@ -698,7 +703,7 @@ def run_as_nobody(fx, sticky=False):
         os.chown(fx.base, 0, 0)
         os.chmod(fx.base, 0o1777)
     t0 = time.monotonic()
-    r = subprocess.run([fx.bin, "-C", fx.conf], stdin=subprocess.DEVNULL,
+    r = subprocess.run([exe, "-C", fx.conf], stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        env=fx.environ(), timeout=RUN_TIMEOUT, user=NOBODY,
                        group=NOBODY, extra_groups=[])
