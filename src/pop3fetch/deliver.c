@@ -590,6 +590,24 @@ dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
 }
 
 /*
+ * The byte at off into *c: 0, or -1 with errno (EIO: the file is shorter,
+ * which under both locks means it shrank).
+ */
+static int
+dv_byte_at(int fd, off_t off, unsigned char *c)
+{
+	ssize_t	 n;
+
+	while ((n = pread(fd, c, 1, off)) == -1 && errno == EINTR)
+		;
+	if (n == 1)
+		return 0;
+	if (n == 0)
+		errno = EIO;
+	return -1;
+}
+
+/*
  * Opens the mbox read-write with extra flags (O_APPEND, O_CREAT): only a
  * regular file (a FIFO or a device there would block the key scan's
  * reads for ever while the locks are held); anything else is EINVAL.
@@ -653,12 +671,8 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 	dv_lock_offset(&l, st.st_size);
 	/* Our From_ line starts a line, whatever the mbox ended with. */
 	what = "read";
-	errno = 0;
-	if (st.st_size > 0 && pread(fd, &c, 1, st.st_size - 1) != 1) {
-		if (errno == 0)
-			errno = EIO;	/* shrank under the fcntl lock */
+	if (st.st_size > 0 && dv_byte_at(fd, st.st_size - 1, &c) == -1)
 		goto out;
-	}
 	what = "write";
 	if (st.st_size > 0 && c != '\n' && write_all(fd, "\n", 1) == -1)
 		goto undo;
@@ -910,8 +924,8 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 	char			 line[FETCH_MBOX_LINE_MAX];
 	const char		*p = line, *nl;
 	unsigned long long	 len;
-	ssize_t			 n, n2;
-	char			 c;
+	ssize_t			 n;
+	unsigned char		 c;
 	size_t			 ll = 0;
 	int			 cut;
 
@@ -931,13 +945,8 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 		 * the LF that does (the byte before is not, the one at off is):
 		 * an offset that fits neither is no append of ours.
 		 */
-		while ((n2 = pread(fd, &c, 1, off - 1)) == -1 && errno == EINTR)
-			;
-		if (n2 != 1) {
-			if (n2 == 0)
-				errno = EIO;
+		if (dv_byte_at(fd, off - 1, &c) == -1)
 			goto ioerr;
-		}
 		if (c != '\n' && line[0] != '\n') {
 			log_warn("mbox %s: the offset %lld in the lock is not "
 			    "at the start of a line: left as it is", d->path,
