@@ -1,5 +1,5 @@
 # pop3d - build, test, demo, install.  GNU make; C11; pkg-config for deps.
-# Targets: all check lint-man unit integration asan fuzz demo install clean
+# Targets: all check lint-man lint-structure unit integration asan fuzz demo install clean
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -121,6 +121,11 @@ lint-man:
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
 	echo "lint-man: docs/*.[158] clean"
 
+# The layout rules of src/: no file over 800 lines, no include circle in a
+# program, every src/lib module shared by two programs (see the script).
+lint-structure:
+	@$(PYTHON) scripts/lint-structure.py src
+
 # Sanitizer build: unit and integration tests under ASan+UBSan.
 asan:
 	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
@@ -199,6 +204,6 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit integration check lint-man asan valgrind fuzz fuzz-replay demo install clean bench
+.PHONY: all deps unit integration check lint-man lint-structure asan valgrind fuzz fuzz-replay demo install clean bench
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:
