@@ -24,7 +24,7 @@ WARN	 = -Wall -Wextra $(WERROR) -Wformat=2 -Wshadow -Wno-unused-parameter \
 	   -Wstrict-prototypes -Wmissing-prototypes
 PKGS	 = libevent libevent_openssl libevent_pthreads openssl libcrypt
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-	     $(shell pkg-config --cflags pwquality sqlite3 2>/dev/null)
+	     $(shell pkg-config --cflags pwquality sqlite3 libseccomp 2>/dev/null)
 DEPLIBS	  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Isrc/lib \
 	    $(DEPCFLAGS) -MMD -MP
@@ -35,6 +35,7 @@ LDLIBS	 = $(DEPLIBS) -lpthread
 # pop3fetch.
 PROGS	  := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard src/*/))))
 # Libraries only one program needs.
+LIBS_pop3d     = $(shell pkg-config --libs libseccomp 2>/dev/null)
 LIBS_pop3ctl   = $(shell pkg-config --libs pwquality 2>/dev/null)
 LIBS_pop3fetch = $(shell pkg-config --libs sqlite3 2>/dev/null)
 
@@ -88,8 +89,8 @@ $(foreach t,$(UNIT_SRCS),$(eval \
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpop3.a
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(B)/libpop3.a $(LDLIBS) \
-	    $(shell pkg-config --libs cmocka)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(B)/libpop3.a $(LIBS_pop3d) \
+	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 deps:
 	@sh scripts/deps.sh test

@@ -16,7 +16,7 @@ set -eu
 # (pop3ctl's password policy; without it no password can be set).
 RUNTIME="openssl ca-certificates cracklib-runtime"
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
-libpwquality-dev libsqlite3-dev curl python3 $RUNTIME"
+libpwquality-dev libsqlite3-dev libseccomp-dev curl python3 $RUNTIME"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
 dovecot-pop3d mpop fetchmail postfix swaks mandoc
 fail2ban"

@@ -47,6 +47,9 @@ const struct conf_def config_defs[] = {
 	{ "server", "max_connections_per_ip", CONF_INT, 0, 1000000, "50", NULL,
 	  OFF(max_connections_per_ip), "concurrent connections from one "
 	  "client address (counted per worker process); 0: no limit" },
+	{ "server", "sandbox", CONF_BOOL, 0, 0, "yes", NULL, OFF(sandbox),
+	  "confine the auth process and the workers with a seccomp "
+	  "allow-list of system calls; no: only for valgrind or strace" },
 	{ "server", "hostname", CONF_STR, 0, 0, "", NULL, OFF(hostname),
 	  "name used in the greeting and APOP timestamp; empty: the host's" },
 	{ "tls", "cert", CONF_STR, 0, 0, NULL, NULL, OFF(tls_cert),

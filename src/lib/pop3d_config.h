@@ -29,6 +29,7 @@ struct config {
 	long long	 max_connections;
 	long long	 max_connections_per_ip;
 	char		*hostname;	/* for the greeting and APOP; "" = gethostname */
+	int		 sandbox;	/* seccomp filter in auth and workers */
 	/* [tls] */
 	char		*tls_cert;
 	char		*tls_key;

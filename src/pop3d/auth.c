@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "passwd.h"
 #include "privsep.h"
+#include "sandbox.h"
 #include "strhash.h"
 #include "xmalloc.h"
 
@@ -626,6 +627,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	for (k = 0; k < cfg->auth_threads; k++)
 		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
 			fatalx("cannot start auth threads");
+	if (sandbox_enter(SANDBOX_AUTH, cfg->sandbox, &errstr) == -1)
+		fatalx("sandbox: %s", errstr);
 
 	for (;;) {
 		pfd[0].fd = ctlfd;

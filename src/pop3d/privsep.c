@@ -1,5 +1,6 @@
 /*
- * privsep.c - dropping root for good in the auth and worker processes.
+ * privsep.c - dropping root for good in the auth and worker processes
+ * (the capability bounding set too: sandbox.c).
  * Runs in the child right after fork (the only root-owned code outside
  * main.c).
  */
@@ -11,6 +12,7 @@
 #include <sys/prctl.h>
 
 #include "privsep.h"
+#include "sandbox.h"
 
 int
 privsep_drop(const char *user, const char **errstr)
@@ -27,6 +29,8 @@ privsep_drop(const char *user, const char **errstr)
 		*errstr = "refusing to run as root (uid 0)";
 		return -1;
 	}
+	/* While CAP_SETPCAP is still ours. */
+	sandbox_drop_caps();
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "msg.h"
 #include "privsep.h"
+#include "sandbox.h"
 #include "session.h"
 #include "strhash.h"
 #include "worker.h"
@@ -398,6 +399,8 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 			fatalx("listener %s", ls[i].addr);
 		evconnlistener_set_error_cb(lev[i], accept_error);
 	}
+	if (sandbox_enter(SANDBOX_WORKER, cfg->sandbox, &errstr) == -1)
+		fatalx("sandbox: %s", errstr);
 	log_debug("worker started sessions_max=%zu", nslots);
 	event_base_dispatch(wenv.base);
 	log_debug("worker exits");

@@ -1,0 +1,197 @@
+/*
+ * test_sandbox.c - unit tests for sandbox.c against the real kernel: a
+ * forked child enters a role's sandbox and then makes one call; what is
+ * allowed returns, what is not kills the child with SIGSYS.  Builds with
+ * AddressSanitizer load no filter (sandbox.c), so the filter tests skip.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "pop3d/sandbox.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_FILTER	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_FILTER	1
+#endif
+#endif
+#ifndef NO_FILTER
+#define NO_FILTER	0
+#endif
+
+enum probe {
+	P_NOTHING,	/* just exit 0 */
+	P_EXEC,		/* execve /bin/true */
+	P_INET,		/* socket(AF_INET) */
+	P_UNIX,		/* socket(AF_UNIX) */
+	P_EPOLL,	/* epoll_create1 */
+	P_IOCTL_OTHER,	/* ioctl(TIOCGWINSZ) */
+	P_IOCTL_FIONREAD,
+	P_STATUS,	/* exit 0 if /proc says NoNewPrivs 1, Seccomp 2 */
+	P_STATUS_NNP,	/* exit 0 if NoNewPrivs 1, Seccomp 0 */
+};
+
+/* "Key:\tN" from /proc/self/status; -1 if absent.  Only read/openat. */
+static long
+status_field(const char *key)
+{
+	static char	 buf[8192];
+	char		*p;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, key, strlen(key)) == 0 && p[strlen(key)] == ':')
+			return strtol(p + strlen(key) + 1, NULL, 10);
+	}
+	return -1;
+}
+
+static int
+probe(enum probe what)
+{
+	char	*argv[] = { "true", NULL }, *envp[] = { NULL };
+	int	 fd, n;
+
+	switch (what) {
+	case P_NOTHING:
+		return 0;
+	case P_EXEC:
+		execve("/bin/true", argv, envp);
+		return 3;
+	case P_INET:
+		return socket(AF_INET, SOCK_STREAM, 0) == -1 ? 3 : 0;
+	case P_UNIX:
+		return socket(AF_UNIX, SOCK_DGRAM, 0) == -1 ? 3 : 0;
+	case P_EPOLL:
+		return epoll_create1(0) == -1 ? 3 : 0;
+	case P_IOCTL_OTHER:
+		(void)ioctl(0, TIOCGWINSZ, &n);
+		return 0;
+	case P_IOCTL_FIONREAD:
+		fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+		return ioctl(fd, FIONREAD, &n) == -1 ? 3 : 0;
+	case P_STATUS:
+		return status_field("NoNewPrivs") == 1 &&
+		    status_field("Seccomp") == 2 ? 0 : 4;
+	case P_STATUS_NNP:
+		return status_field("NoNewPrivs") == 1 &&
+		    status_field("Seccomp") == 0 ? 0 : 4;
+	}
+	return 5;
+}
+
+/* Runs probe in a child in role's sandbox; its wait status. */
+static int
+run(enum sandbox_role role, int filter, enum probe what)
+{
+	const char	*errstr;
+	pid_t		 pid;
+	int		 st;
+
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (sandbox_enter(role, filter, &errstr) == -1)
+			_exit(6);
+		_exit(probe(what));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void
+assert_exit0(int st)
+{
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+assert_sigsys(int st)
+{
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+static void
+test_worker_allows_its_calls(void **state)
+{
+	if (NO_FILTER)
+		skip();
+	assert_exit0(run(SANDBOX_WORKER, 1, P_NOTHING));
+	assert_exit0(run(SANDBOX_WORKER, 1, P_STATUS));
+	assert_exit0(run(SANDBOX_WORKER, 1, P_UNIX));
+	assert_exit0(run(SANDBOX_WORKER, 1, P_EPOLL));
+	assert_exit0(run(SANDBOX_WORKER, 1, P_IOCTL_FIONREAD));
+}
+
+static void
+test_worker_kills_the_rest(void **state)
+{
+	if (NO_FILTER)
+		skip();
+	assert_sigsys(run(SANDBOX_WORKER, 1, P_EXEC));
+	assert_sigsys(run(SANDBOX_WORKER, 1, P_INET));
+	assert_sigsys(run(SANDBOX_WORKER, 1, P_IOCTL_OTHER));
+}
+
+static void
+test_auth_is_narrower(void **state)
+{
+	if (NO_FILTER)
+		skip();
+	assert_exit0(run(SANDBOX_AUTH, 1, P_STATUS));
+	assert_exit0(run(SANDBOX_AUTH, 1, P_UNIX));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_EXEC));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_EPOLL));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_IOCTL_FIONREAD));
+}
+
+/* sandbox = no: no filter, but no new privileges all the same. */
+static void
+test_no_filter_still_no_new_privs(void **state)
+{
+	assert_exit0(run(SANDBOX_WORKER, 0, P_STATUS_NNP));
+	assert_exit0(run(SANDBOX_WORKER, 0, P_EXEC));
+	assert_exit0(run(SANDBOX_AUTH, 0, P_INET));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_allows_its_calls),
+		cmocka_unit_test(test_worker_kills_the_rest),
+		cmocka_unit_test(test_auth_is_narrower),
+		cmocka_unit_test(test_no_filter_still_no_new_privs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
