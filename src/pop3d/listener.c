@@ -103,11 +103,13 @@ listener_bind_all(const struct config *c, struct listener *old,
     size_t nold, struct listener **out, size_t *nout)
 {
 	struct listener	*v;
+	size_t		*from;	/* index in old + 1; 0: bound here */
 	size_t		 n = 0, i, k, total = c->listen.n + c->listen_tls.n;
 	int		 is_tls;
 	const char	*spec;
 
 	v = xcalloc(total, sizeof(*v));
+	from = xcalloc(total, sizeof(*from));
 	for (i = 0; i < total; i++) {
 		is_tls = i >= c->listen.n;
 		spec = is_tls ? c->listen_tls.v[i - c->listen.n] :
@@ -120,17 +122,27 @@ listener_bind_all(const struct config *c, struct listener *old,
 			v[n] = old[k];
 			v[n].spec = xstrdup(spec);
 			old[k].fd = -1;	/* moved */
+			from[n] = k + 1;
 			n++;
 			continue;
 		}
 		if (bind_one(spec, is_tls, &v[n]) == -1) {
-			for (k = 0; k < n; k++)
+			/* The running set stays whole: what was moved goes
+			   back, what was bound here is closed. */
+			for (k = 0; k < n; k++) {
+				if (from[k] != 0)
+					old[from[k] - 1].fd = v[k].fd;
+				else
+					close(v[k].fd);
 				free(v[k].spec);
+			}
+			free(from);
 			free(v);
 			return -1;
 		}
 		n++;
 	}
+	free(from);
 	*out = v;
 	*nout = n;
 	return 0;

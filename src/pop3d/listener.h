@@ -17,7 +17,8 @@
  * address.  A socket of old (nold entries, NULL on the first start) with
  * the same spec and kind is moved over instead of bound again, so a
  * reload with port 0, or a busy port, keeps working; its fd in old
- * becomes -1.  Returns 0, or -1 with the reason logged.
+ * becomes -1.  Returns 0, or -1 with the reason logged and old as it
+ * was (the sockets moved over are back in it, those bound are closed).
  */
 int	listener_bind_all(const struct config *c, struct listener *old,
 	    size_t nold, struct listener **out, size_t *nout);
