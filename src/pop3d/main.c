@@ -135,6 +135,26 @@ load_tls(const struct config *c, struct buf *errs)
 	return ctx;
 }
 
+/* The user setting key names must exist and must not be root (who runs). */
+static int
+check_run_user(struct buf *errs, const char *path, const char *key,
+    const char *name, const char *who)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		buf_printf(errs, "%s: %s: no such user \"%s\"\n", path, key,
+		    name);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		buf_printf(errs, "%s: %s: %s must not run as root\n", path, key,
+		    who);
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything -t checks, and a reload must pass before it takes effect. */
 static int
 load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
@@ -150,24 +170,12 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 		rv = -1;
 	else {
 		if (geteuid() == 0) {
-			if (getpwnam(c->user) == NULL) {
-				buf_printf(&errs, "%s: user: no such user "
-				    "\"%s\"\n", path, c->user);
+			if (check_run_user(&errs, path, "user", c->user,
+			    "sessions") == -1)
 				rv = -1;
-			} else if (getpwnam(c->user)->pw_uid == 0) {
-				buf_printf(&errs, "%s: user: sessions must not "
-				    "run as root\n", path);
+			if (check_run_user(&errs, path, "auth_user",
+			    c->auth_user, "the auth process") == -1)
 				rv = -1;
-			}
-			if (getpwnam(c->auth_user) == NULL) {
-				buf_printf(&errs, "%s: auth_user: no such user "
-				    "\"%s\"\n", path, c->auth_user);
-				rv = -1;
-			} else if (getpwnam(c->auth_user)->pw_uid == 0) {
-				buf_printf(&errs, "%s: auth_user: the auth "
-				    "process must not run as root\n", path);
-				rv = -1;
-			}
 		}
 		if ((*ctxp = load_tls(c, &errs)) == NULL)
 			rv = -1;
