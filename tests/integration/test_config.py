@@ -125,6 +125,15 @@ def test_bad_listen_address(env, base):
     assert "listen" in err and "127.0.0.1" in err, err
 
 
+def test_bad_listen_addresses_each_named(env, base):
+    path, _ = with_lines(base, [("server", "listen = 127.0.0.1"),
+                                ("server", "listen_tls = [::1]995")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert '%s: listen: bad address "127.0.0.1"' % path in err, err
+    assert '%s: listen_tls: bad address "[::1]995"' % path in err, err
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="the users are checked as root only")
 @pytest.mark.parametrize("user,auth_user,want", [
     ("root", AUTH_USER, ["user: sessions must not run as root"]),
