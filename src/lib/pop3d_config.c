@@ -140,6 +140,22 @@ check_listen(const char *s)
 	return 0;
 }
 
+/* Reports each address of the list (setting key) that is not ADDR:PORT. */
+static void
+check_listen_list(struct buf *errs, const char *path, const char *key,
+    const struct conf_list *l, int *nerr)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (check_listen(l->v[i]) == -1) {
+			buf_printf(errs, "%s: %s: bad address \"%s\" "
+			    "(expected ADDR:PORT or [V6ADDR]:PORT)\n", path, key,
+			    l->v[i]);
+			(*nerr)++;
+		}
+}
+
 static void
 require(struct buf *errs, const char *path, const char *sect,
     const char *key, const char *v, int *nerr)
@@ -155,7 +171,6 @@ int
 config_load(struct config *cfg, const char *path, struct buf *errs)
 {
 	int	 nerr;
-	size_t	 i;
 
 	memset(cfg, 0, sizeof(*cfg));
 	conf_defaults(config_defs, cfg);
@@ -172,20 +187,8 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 		    "address in [server]\n", path);
 		nerr++;
 	}
-	for (i = 0; i < cfg->listen.n; i++)
-		if (check_listen(cfg->listen.v[i]) == -1) {
-			buf_printf(errs, "%s: listen: bad address \"%s\" "
-			    "(expected ADDR:PORT or [V6ADDR]:PORT)\n", path,
-			    cfg->listen.v[i]);
-			nerr++;
-		}
-	for (i = 0; i < cfg->listen_tls.n; i++)
-		if (check_listen(cfg->listen_tls.v[i]) == -1) {
-			buf_printf(errs, "%s: listen_tls: bad address \"%s\" "
-			    "(expected ADDR:PORT or [V6ADDR]:PORT)\n", path,
-			    cfg->listen_tls.v[i]);
-			nerr++;
-		}
+	check_listen_list(errs, path, "listen", &cfg->listen, &nerr);
+	check_listen_list(errs, path, "listen_tls", &cfg->listen_tls, &nerr);
 	if (strcmp(cfg->log, "stderr") == 0)
 		cfg->log_target = LOG_TARGET_STDERR;
 	else if (strcmp(cfg->log, "syslog") == 0)

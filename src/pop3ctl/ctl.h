@@ -1,7 +1,7 @@
 /*
  * ctl.h - what pop3ctl's files share: the sub-command entry points
  * (user.c, deliver.c, check.c), password input and policy (password.c)
- * and the helpers in main.c.  pop3ctl is a command-line tool: its
+ * and the helpers in ctl.c.  pop3ctl is a command-line tool: its
  * functions print their own messages and return sysexits(3) codes.
  */
 #ifndef POP3CTL_CTL_H

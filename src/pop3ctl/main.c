@@ -1,18 +1,15 @@
 /*
- * main.c - pop3ctl, the admin tool: global options, dispatch to the
- * sub-command groups (user.c, deliver.c, check.c), usage, and the small
- * helpers they share.  Runs as root (user, check) or as the mail user
+ * main.c - pop3ctl, the admin tool: global options, usage, and dispatch
+ * to the sub-command groups (user.c, deliver.c, check.c); the helpers
+ * they share are in ctl.c.  Runs as root (user, check) or as the mail user
  * (deliver, from an MTA).  Exit codes follow sysexits(3).
  */
 #include <getopt.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
-#include "buf.h"
 #include "ctl.h"
 
 #define POP3CTL_VERSION	"0.1"
@@ -37,47 +34,6 @@ usage(FILE *f)
 	    "  check                                config, certificate, "
 	    "permissions, listeners\n"
 	    "\"pop3ctl COMMAND --help\" describes each; see pop3ctl(8).\n");
-}
-
-void
-ctl_warnx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("pop3ctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int
-ctl_config(const char *path, struct config *cfg)
-{
-	struct buf	 errs;
-	int		 rv = 0;
-
-	buf_init(&errs, 64 * 1024);
-	if (config_load(cfg, path, &errs) == -1) {
-		fprintf(stderr, "%s", errs.len > 0 ? (char *)errs.data :
-		    "config not loaded\n");
-		config_free(cfg);
-		rv = -1;
-	}
-	buf_clear(&errs);
-	return rv;
-}
-
-int
-ctl_user_ids(const char *name, uid_t *uid, gid_t *gid)
-{
-	struct passwd	*pw;
-
-	if ((pw = getpwnam(name)) == NULL)
-		return -1;
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	return 0;
 }
 
 int

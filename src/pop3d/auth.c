@@ -3,8 +3,10 @@
  * network.  The main thread polls the master's control channel and one
  * channel per worker; requests go to a queue that a few threads drain,
  * because a yescrypt check takes milliseconds and must not stall the
- * others.  It also keeps the failure counters for every worker, so a
- * brute-force attempt is slowed no matter which worker it lands on.
+ * others.  Each request is checked (a banned address), verified (the
+ * passwd-file, loaded here), recorded and answered; the failure counters
+ * are penalty.c's, one table for every worker, so a brute-force attempt
+ * is slowed no matter which worker it lands on.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +22,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "auth.h"
 #include "authcache.h"
@@ -28,25 +29,19 @@
 #include "log.h"
 #include "msg.h"
 #include "passwd.h"
+#include "penalty.h"
 #include "privsep.h"
 #include "sandbox.h"
-#include "strhash.h"
 #include "xmalloc.h"
 
 #define AUTH_CHANS_MAX		256	/* worker channels, all generations */
 #define AUTH_QUEUE_MAX		4096	/* requests waiting for a thread */
-#define PENALTY_BUCKETS		4096
-#define PENALTY_MAX		100000	/* tracked addresses and users */
 #define APOP_TS_MAX		128
 
 struct auth_conf {
-	char		 passwd_file[4096];
-	uint64_t	 fail_delay_ms;
-	uint64_t	 fail_delay_max_ms;
-	uint64_t	 ban_threshold;
-	uint64_t	 ban_time;
-	uint64_t	 login_delay;
-	uint64_t	 cache_ttl;
+	char			 passwd_file[4096];
+	struct penalty_conf	 pen;
+	uint64_t		 cache_ttl;
 };
 
 struct chan {
@@ -66,22 +61,22 @@ struct areq {
 	struct areq	*next;
 };
 
-struct penalty {
-	char		 key[POP3_USER_MAX + 8];
-	uint32_t	 fails;
-	time_t		 last_fail;
-	time_t		 banned_until;
-	time_t		 last_login;
-	struct penalty	*next;
+/* What became of one request; each maps to one enum auth_result. */
+enum auth_verdict {
+	AV_OK,			/* the secret is right, the login allowed */
+	AV_FAILED,		/* bad password, unknown or locked user */
+	AV_BANNED,		/* the address is banned (not verified) */
+	AV_LOGIN_DELAY,		/* right, but the last login is too recent */
+	AV_TEMPFAIL,		/* no passwd-file loaded (not counted) */
 };
 
-static struct auth_conf	 aconf;
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;	/* queue, chans, conf */
 static pthread_cond_t	 qcond = PTHREAD_COND_INITIALIZER;
 static struct areq	*qhead, *qtail;
 static size_t		 qlen;
 static struct chan	*chans[AUTH_CHANS_MAX];	/* pointers: jobs hold them */
 static size_t		 nchans;
+static char		 passwd_file[sizeof(((struct auth_conf *)0)->passwd_file)];
 
 static pthread_mutex_t	 reflock = PTHREAD_MUTEX_INITIALIZER;	/* db_st, loads */
 static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
@@ -90,85 +85,6 @@ static struct passwd_entry dummy;	/* verified for unknown users */
 static int		 db_ok;
 static uint64_t		 db_gen;		/* bumped by every load */
 static struct stat	 db_st;
-
-static pthread_mutex_t	 plock = PTHREAD_MUTEX_INITIALIZER;
-static struct penalty	*ptab[PENALTY_BUCKETS];
-static size_t		 npenalty;
-
-/* Drops entries whose failures and bans have expired.  plock held. */
-static void
-penalty_prune(time_t now)
-{
-	struct penalty	**pp, *p;
-	size_t		  i;
-	time_t		  window = (time_t)aconf.ban_time;
-
-	if (window < (time_t)aconf.login_delay)
-		window = (time_t)aconf.login_delay;
-	for (i = 0; i < PENALTY_BUCKETS; i++)
-		for (pp = &ptab[i]; (p = *pp) != NULL; ) {
-			if (now - p->last_fail > window &&
-			    now >= p->banned_until &&
-			    now - p->last_login > window) {
-				*pp = p->next;
-				free(p);
-				npenalty--;
-			} else
-				pp = &p->next;
-		}
-}
-
-/* Finds or (if create) adds the entry for key.  plock held.  May be NULL. */
-static struct penalty *
-penalty_get(const char *kind, const char *name, int create, time_t now)
-{
-	char		 key[sizeof(((struct penalty *)0)->key)];
-	struct penalty	*p;
-	uint32_t	 b;
-
-	snprintf(key, sizeof(key), "%s:%s", kind, name);
-	b = strhash(key) % PENALTY_BUCKETS;
-	for (p = ptab[b]; p != NULL; p = p->next)
-		if (strcmp(p->key, key) == 0)
-			break;
-	if (p != NULL) {
-		/* Failures older than the window are forgiven. */
-		if (p->fails > 0 && now - p->last_fail > (time_t)aconf.ban_time)
-			p->fails = 0;
-		return p;
-	}
-	if (!create)
-		return NULL;
-	if (npenalty >= PENALTY_MAX)
-		penalty_prune(now);
-	if (npenalty >= PENALTY_MAX)
-		return NULL;	/* a flood of names: keep tracking the old ones */
-	p = xcalloc(1, sizeof(*p));
-	snprintf(p->key, sizeof(p->key), "%s", key);
-	p->next = ptab[b];
-	ptab[b] = p;
-	npenalty++;
-	return p;
-}
-
-/* The delay for the n-th failure.  plock held: aconf may change under it. */
-static uint32_t
-fail_delay(uint32_t fails)
-{
-	uint64_t	d = aconf.fail_delay_ms;
-	uint32_t	i, jitter = 0;
-
-	for (i = 1; i < fails && i < 20 && d < aconf.fail_delay_max_ms; i++)
-		d *= 2;
-	if (d > aconf.fail_delay_max_ms)
-		d = aconf.fail_delay_max_ms;
-	/* Jitter, so the answer time does not tell what was checked. */
-	if (aconf.fail_delay_ms > 0) {
-		RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
-		d += jitter % (aconf.fail_delay_ms / 2 + 1);
-	}
-	return (uint32_t)d;
-}
 
 /*
  * Loads the passwd-file if it changed: a stat for every request, so the
@@ -182,14 +98,14 @@ db_refresh(int force)
 	struct passwd_db	 ndb;
 	struct stat		 st;
 	char			*err = NULL;
-	char			 path[sizeof(aconf.passwd_file)];
+	char			 path[sizeof(passwd_file)];
 	char			 hash[256];
 	size_t			 i;
 
 	pthread_mutex_lock(&reflock);
-	pthread_mutex_lock(&plock);
-	memcpy(path, aconf.passwd_file, strlen(aconf.passwd_file) + 1);
-	pthread_mutex_unlock(&plock);
+	pthread_mutex_lock(&lock);
+	memcpy(path, passwd_file, strlen(passwd_file) + 1);
+	pthread_mutex_unlock(&lock);
 	if (stat(path, &st) == -1) {
 		if (db_ok || force)
 			log_err("passwd_file %s: %s", path, strerror(errno));
@@ -284,30 +200,40 @@ mech_str(uint32_t mech)
 	return "?";
 }
 
-static void
-process(struct areq *r)
+/* Sends the answer to a request: IPC_AUTH_RES. */
+static int
+send_result(int fd, uint64_t sid, enum auth_result result, uint32_t delay)
+{
+	struct msg	m;
+
+	msg_init(&m, IPC_AUTH_RES, sid);
+	msg_put_u32(&m, result);
+	msg_put_u32(&m, delay);
+	return msg_send(fd, &m);
+}
+
+/* Step 1: refused before any secret is looked at?  AV_OK: go on. */
+static enum auth_verdict
+step_check(const struct areq *r, time_t now)
+{
+	switch (penalty_check(r->rip, r->user, now)) {
+	case PENALTY_PASS:
+		break;
+	case PENALTY_BANNED:
+		return AV_BANNED;
+	}
+	return AV_OK;
+}
+
+/*
+ * Step 2: the secret against the passwd-file.  An unknown user and APOP
+ * against a hashed entry cost the same work as a known one.
+ */
+static enum auth_verdict
+step_verify(const struct areq *r)
 {
 	const struct passwd_entry	*e = NULL;
-	struct penalty			*pi, *pu;
-	struct msg			 m;
-	char				 esc[POP3_USER_MAX * 4 + 8];
-	uint32_t			 result, delay = 0, fails = 0;
-	time_t				 now;
 	int				 ok = 0, valid;
-
-	log_escape(r->user, strlen(r->user), esc, sizeof(esc));
-	now = time(NULL);
-	pthread_mutex_lock(&plock);
-	pi = penalty_get("ip", r->rip, 0, now);
-	if (pi != NULL && pi->banned_until > now) {
-		delay = fail_delay(1);
-		pthread_mutex_unlock(&plock);
-		result = AUTH_RES_BANNED;
-		log_info(SID_FMT " auth refused user=%s rip=%s reason=banned",
-		    SID_ARG(r->sid), esc, r->rip);
-		goto reply;
-	}
-	pthread_mutex_unlock(&plock);
 
 	/* The answer follows the file as it is now: an edit that is done
 	   (pop3ctl has returned) counts for this request. */
@@ -316,10 +242,7 @@ process(struct areq *r)
 	pthread_rwlock_rdlock(&dblock);
 	if (!db_ok) {
 		pthread_rwlock_unlock(&dblock);
-		result = AUTH_RES_TEMPFAIL;
-		log_err(SID_FMT " auth tempfail user=%s rip=%s reason=passwd_file",
-		    SID_ARG(r->sid), esc, r->rip);
-		goto reply;
+		return AV_TEMPFAIL;
 	}
 	if (valid)
 		e = passwd_db_find(&db, r->user);
@@ -338,69 +261,79 @@ process(struct areq *r)
 	else if (dummy.hash != NULL)
 		(void)passwd_verify(&dummy, r->secret);
 	pthread_rwlock_unlock(&dblock);
+	return ok ? AV_OK : AV_FAILED;
+}
 
-	pthread_mutex_lock(&plock);
-	pi = penalty_get("ip", r->rip, !ok, now);
-	pu = penalty_get("user", r->user, 1, now);
-	if (ok) {
-		/*
-		 * The address keeps its failures: one valid account must not
-		 * let an attacker reset the count between guesses.
-		 */
-		if (pu != NULL) {
-			pu->fails = 0;
-			if (aconf.login_delay > 0 && pu->last_login != 0 &&
-			    now - pu->last_login < (time_t)aconf.login_delay)
-				ok = -1;
-			else
-				pu->last_login = now;
-		}
-	} else {
-		if (pi != NULL) {
-			pi->fails++;
-			pi->last_fail = now;
-			fails = pi->fails;
-			if (aconf.ban_threshold > 0 &&
-			    pi->fails >= aconf.ban_threshold) {
-				pi->banned_until = now + (time_t)aconf.ban_time;
-				log_warn("auth ban rip=%s fails=%u for=%llus",
-				    r->rip, pi->fails,
-				    (unsigned long long)aconf.ban_time);
-			}
-		}
-		if (pu != NULL) {
-			pu->fails++;
-			pu->last_fail = now;
-			if (pu->fails > fails)
-				fails = pu->fails;
-		}
-	}
-	pthread_mutex_unlock(&plock);
+/* Step 3: the outcome of a verification goes into the failure table. */
+static enum auth_verdict
+step_record(const struct areq *r, enum auth_verdict v, time_t now,
+    uint32_t *fails)
+{
+	if (v == AV_OK)
+		return penalty_record_success(r->rip, r->user, now) == -1 ?
+		    AV_LOGIN_DELAY : AV_OK;
+	*fails = penalty_record_failure(r->rip, r->user, now);
+	return AV_FAILED;
+}
 
-	if (ok == 1) {
+/* Step 4: the log line, and the answer with the delay the worker waits
+   before passing a refusal on. */
+static void
+step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails)
+{
+	char			 esc[POP3_USER_MAX * 4 + 8];
+	enum auth_result	 result = AUTH_RES_FAIL;
+	uint32_t		 delay = 0;
+
+	log_escape(r->user, strlen(r->user), esc, sizeof(esc));
+	switch (v) {
+	case AV_OK:
 		result = AUTH_RES_OK;
 		log_info(SID_FMT " auth ok user=%s rip=%s mech=%s",
 		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech));
-	} else if (ok == -1) {
-		result = AUTH_RES_LOGIN_DELAY;
-		log_info(SID_FMT " auth refused user=%s rip=%s reason=login_delay",
-		    SID_ARG(r->sid), esc, r->rip);
-	} else {
+		break;
+	case AV_FAILED:
 		result = AUTH_RES_FAIL;
-		pthread_mutex_lock(&plock);
-		delay = fail_delay(fails > 0 ? fails : 1);
-		pthread_mutex_unlock(&plock);
+		delay = penalty_delay(fails > 0 ? fails : 1);
 		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
 		log_warn(SID_FMT " auth failed user=%s rip=%s mech=%s fails=%u",
 		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech),
 		    fails);
+		break;
+	case AV_BANNED:
+		result = AUTH_RES_BANNED;
+		delay = penalty_delay(1);
+		log_info(SID_FMT " auth refused user=%s rip=%s reason=banned",
+		    SID_ARG(r->sid), esc, r->rip);
+		break;
+	case AV_LOGIN_DELAY:
+		result = AUTH_RES_LOGIN_DELAY;
+		log_info(SID_FMT " auth refused user=%s rip=%s reason=login_delay",
+		    SID_ARG(r->sid), esc, r->rip);
+		break;
+	case AV_TEMPFAIL:
+		result = AUTH_RES_TEMPFAIL;
+		log_err(SID_FMT " auth tempfail user=%s rip=%s reason=passwd_file",
+		    SID_ARG(r->sid), esc, r->rip);
+		break;
 	}
-reply:
-	msg_init(&m, IPC_AUTH_RES, r->sid);
-	msg_put_u32(&m, result);
-	msg_put_u32(&m, delay);
-	if (msg_send(r->ch->fd, &m) == -1 && errno != EPIPE)
+	if (send_result(r->ch->fd, r->sid, result, delay) == -1 &&
+	    errno != EPIPE)
 		log_warn("auth reply: %s", strerror(errno));
+}
+
+/* One request, on an auth thread: check, verify, record, reply. */
+static void
+process(const struct areq *r)
+{
+	enum auth_verdict	 v;
+	uint32_t		 fails = 0;
+	time_t			 now = time(NULL);
+
+	if ((v = step_check(r, now)) == AV_OK &&
+	    (v = step_verify(r)) != AV_TEMPFAIL)
+		v = step_record(r, v, now, &fails);
+	step_reply(r, v, fails);
 }
 
 static void *
@@ -467,10 +400,7 @@ read_request(struct chan *ch)
 	if (qlen >= AUTH_QUEUE_MAX) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
-		msg_init(&m, IPC_AUTH_RES, sid);
-		msg_put_u32(&m, AUTH_RES_TEMPFAIL);
-		msg_put_u32(&m, 0);
-		(void)msg_send(ch->fd, &m);
+		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0);
 		explicit_bzero(r, sizeof(*r));
 		free(r);
 		return 0;
@@ -487,30 +417,40 @@ read_request(struct chan *ch)
 	return 0;
 }
 
+/*
+ * Puts settings into effect (start, and each IPC_AUTH_CONF).  Returns 1
+ * if passwd_file is another file than before, else 0.
+ */
+static int
+conf_apply(const struct auth_conf *c)
+{
+	int	changed;
+
+	authcache_init(c->cache_ttl);
+	penalty_configure(&c->pen);
+	pthread_mutex_lock(&lock);
+	changed = strcmp(passwd_file, c->passwd_file) != 0;
+	memcpy(passwd_file, c->passwd_file, sizeof(passwd_file));
+	pthread_mutex_unlock(&lock);
+	return changed;
+}
+
 static int
 read_conf(struct msg *m)
 {
 	struct auth_conf c;
-	int		 changed;
 
 	memset(&c, 0, sizeof(c));
 	if (msg_get_str(m, c.passwd_file, sizeof(c.passwd_file)) == -1 ||
-	    msg_get_u64(m, &c.fail_delay_ms) == -1 ||
-	    msg_get_u64(m, &c.fail_delay_max_ms) == -1 ||
-	    msg_get_u64(m, &c.ban_threshold) == -1 ||
-	    msg_get_u64(m, &c.ban_time) == -1 ||
-	    msg_get_u64(m, &c.login_delay) == -1 ||
+	    msg_get_u64(m, &c.pen.fail_delay_ms) == -1 ||
+	    msg_get_u64(m, &c.pen.fail_delay_max_ms) == -1 ||
+	    msg_get_u64(m, &c.pen.ban_threshold) == -1 ||
+	    msg_get_u64(m, &c.pen.ban_time) == -1 ||
+	    msg_get_u64(m, &c.pen.login_delay) == -1 ||
 	    msg_get_u64(m, &c.cache_ttl) == -1 || msg_end(m) == -1)
 		return -1;
-	authcache_init(c.cache_ttl);
-	pthread_mutex_lock(&plock);
-	changed = strcmp(aconf.passwd_file, c.passwd_file) != 0;
-	aconf = c;
-	pthread_mutex_unlock(&plock);
-	return changed;
+	return conf_apply(&c);
 }
-
-static int	read_conf(struct msg *);
 
 /* The master sends settings (a message) or a worker channel (an fd). */
 static void
@@ -593,6 +533,7 @@ reap_chans(void)
 void
 auth_main(const struct config *cfg, int ctlfd)
 {
+	struct auth_conf c;
 	struct pollfd	 pfd[AUTH_CHANS_MAX + 1];
 	struct chan	*map[AUTH_CHANS_MAX + 1];
 	pthread_t	 t;
@@ -612,16 +553,15 @@ auth_main(const struct config *cfg, int ctlfd)
 		fatalx("auth_user %s: %s", cfg->auth_user, errstr);
 	privsep_die_with_parent(SIGKILL);
 
-	memset(&aconf, 0, sizeof(aconf));
-	snprintf(aconf.passwd_file, sizeof(aconf.passwd_file), "%s",
-	    cfg->passwd_file);
-	aconf.fail_delay_ms = (uint64_t)cfg->fail_delay_ms;
-	aconf.fail_delay_max_ms = (uint64_t)cfg->fail_delay_max_ms;
-	aconf.ban_threshold = (uint64_t)cfg->ban_threshold;
-	aconf.ban_time = (uint64_t)cfg->ban_time;
-	aconf.login_delay = (uint64_t)cfg->login_delay;
-	aconf.cache_ttl = (uint64_t)cfg->auth_cache_ttl;
-	authcache_init(aconf.cache_ttl);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.passwd_file, sizeof(c.passwd_file), "%s", cfg->passwd_file);
+	c.pen.fail_delay_ms = (uint64_t)cfg->fail_delay_ms;
+	c.pen.fail_delay_max_ms = (uint64_t)cfg->fail_delay_max_ms;
+	c.pen.ban_threshold = (uint64_t)cfg->ban_threshold;
+	c.pen.ban_time = (uint64_t)cfg->ban_time;
+	c.pen.login_delay = (uint64_t)cfg->login_delay;
+	c.cache_ttl = (uint64_t)cfg->auth_cache_ttl;
+	(void)conf_apply(&c);
 	db_refresh(1);
 
 	for (k = 0; k < cfg->auth_threads; k++)

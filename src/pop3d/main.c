@@ -1,12 +1,11 @@
 /*
  * main.c - the pop3d master (root): reads the config, binds the
- * listeners, loads the TLS keys, starts the auth process and the
- * workers, and supervises them.  SIGHUP reloads config and certificates
+ * listeners (listener.c), loads the TLS keys, starts the auth process
+ * and the workers, and supervises them.  SIGHUP reloads config and certificates
  * into a new generation of workers while the old one finishes its
  * sessions; SIGTERM drains.  Nothing here touches client data.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -29,6 +27,7 @@
 #include "buf.h"
 #include "pop3d_config.h"
 #include "ipc.h"
+#include "listener.h"
 #include "log.h"
 #include "msg.h"
 #include "passwd.h"
@@ -136,6 +135,26 @@ load_tls(const struct config *c, struct buf *errs)
 	return ctx;
 }
 
+/* The user setting key names must exist and must not be root (who runs). */
+static int
+check_run_user(struct buf *errs, const char *path, const char *key,
+    const char *name, const char *who)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		buf_printf(errs, "%s: %s: no such user \"%s\"\n", path, key,
+		    name);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		buf_printf(errs, "%s: %s: %s must not run as root\n", path, key,
+		    who);
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything -t checks, and a reload must pass before it takes effect. */
 static int
 load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
@@ -151,24 +170,12 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 		rv = -1;
 	else {
 		if (geteuid() == 0) {
-			if (getpwnam(c->user) == NULL) {
-				buf_printf(&errs, "%s: user: no such user "
-				    "\"%s\"\n", path, c->user);
+			if (check_run_user(&errs, path, "user", c->user,
+			    "sessions") == -1)
 				rv = -1;
-			} else if (getpwnam(c->user)->pw_uid == 0) {
-				buf_printf(&errs, "%s: user: sessions must not "
-				    "run as root\n", path);
+			if (check_run_user(&errs, path, "auth_user",
+			    c->auth_user, "the auth process") == -1)
 				rv = -1;
-			}
-			if (getpwnam(c->auth_user) == NULL) {
-				buf_printf(&errs, "%s: auth_user: no such user "
-				    "\"%s\"\n", path, c->auth_user);
-				rv = -1;
-			} else if (getpwnam(c->auth_user)->pw_uid == 0) {
-				buf_printf(&errs, "%s: auth_user: the auth "
-				    "process must not run as root\n", path);
-				rv = -1;
-			}
 		}
 		if ((*ctxp = load_tls(c, &errs)) == NULL)
 			rv = -1;
@@ -191,140 +198,6 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 		*ctxp = NULL;
 	}
 	return rv;
-}
-
-static int
-bind_one(const char *spec, int is_tls, struct listener *l)
-{
-	struct addrinfo		 hints, *res = NULL;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof(ss);
-	char			 host[256], port[16], hbuf[NI_MAXHOST],
-				 pbuf[NI_MAXSERV];
-	const char		*colon;
-	int			 fd = -1, on = 1, off = 0, e, wildcard;
-	size_t			 hl;
-
-	/* config_load checked the shape: "[V6]:PORT" or "HOST:PORT". */
-	if (spec[0] == '[') {
-		colon = strchr(spec, ']') + 1;
-		hl = (size_t)(colon - spec - 2);
-	} else {
-		colon = strrchr(spec, ':');
-		hl = (size_t)(colon - spec);
-	}
-	if (hl >= sizeof(host)) {
-		log_err("listen %s: address too long", spec);
-		return -1;
-	}
-	memcpy(host, spec[0] == '[' ? spec + 1 : spec, hl);
-	host[hl] = '\0';
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	/* "*" is every address: IPv6 dual-stack, or IPv4 on hosts without v6. */
-	wildcard = strcmp(host, "*") == 0;
-	if (wildcard)
-		snprintf(host, sizeof(host), "::");
-again:
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (strcmp(host, "localhost") != 0)
-		hints.ai_flags |= AI_NUMERICHOST;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_err("listen %s: %s", spec, gai_strerror(e));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1 && wildcard && errno == EAFNOSUPPORT) {
-		freeaddrinfo(res);
-		res = NULL;
-		wildcard = 0;
-		snprintf(host, sizeof(host), "0.0.0.0");
-		goto again;
-	}
-	if (fd == -1)
-		goto fail;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	/* An explicit v6 address is v6 only, so "0.0.0.0:P" can coexist. */
-	if (res->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-		    wildcard ? &off : &on, sizeof(on));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, 1024) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
-		goto fail;
-	freeaddrinfo(res);
-	getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof(hbuf), pbuf,
-	    sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV);
-	l->fd = fd;
-	l->tls = is_tls;
-	l->spec = xstrdup(spec);
-	snprintf(l->addr, sizeof(l->addr), ss.ss_family == AF_INET6 ?
-	    "[%s]:%s" : "%s:%s", hbuf, pbuf);
-	log_info("listen addr=%s tls=%s", l->addr,
-	    is_tls ? "implicit" : "starttls");
-	return 0;
-fail:
-	log_err("listen %s: %s", spec, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(res);
-	return -1;
-}
-
-/*
- * Binds the listeners of c, keeping the sockets of old ones with the same
- * spec (so a reload with port 0, or a busy port, keeps working).
- */
-static int
-bind_all(const struct config *c, struct listener **out, size_t *nout)
-{
-	struct listener	*v;
-	size_t		 n = 0, i, k, total = c->listen.n + c->listen_tls.n;
-	int		 is_tls;
-	const char	*spec;
-
-	v = xcalloc(total, sizeof(*v));
-	for (i = 0; i < total; i++) {
-		is_tls = i >= c->listen.n;
-		spec = is_tls ? c->listen_tls.v[i - c->listen.n] :
-		    c->listen.v[i];
-		for (k = 0; k < nls; k++)
-			if (ls[k].fd != -1 && ls[k].tls == is_tls &&
-			    strcmp(ls[k].spec, spec) == 0)
-				break;
-		if (k < nls) {
-			v[n] = ls[k];
-			v[n].spec = xstrdup(spec);
-			ls[k].fd = -1;	/* moved */
-			n++;
-			continue;
-		}
-		if (bind_one(spec, is_tls, &v[n]) == -1) {
-			for (k = 0; k < n; k++)
-				free(v[k].spec);
-			free(v);
-			return -1;
-		}
-		n++;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static void
-free_listeners(struct listener *v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		if (v[i].fd != -1)
-			close(v[i].fd);
-		free(v[i].spec);
-	}
-	free(v);
 }
 
 static void
@@ -530,7 +403,7 @@ reload(void)
 		config_free(&ncfg);
 		return;
 	}
-	if (bind_all(&ncfg, &nls_v, &nn) == -1) {
+	if (listener_bind_all(&ncfg, ls, nls, &nls_v, &nn) == -1) {
 		log_err("reload failed; keeping the running configuration");
 		config_free(&ncfg);
 		SSL_CTX_free(nctx);
@@ -540,7 +413,7 @@ reload(void)
 	on = nls;
 	ls = nls_v;
 	nls = nn;
-	free_listeners(ols, on);	/* those not moved into the new set */
+	listener_free_all(ols, on);	/* those not moved into the new set */
 	if (strcmp(ncfg.log, log_setting) != 0)
 		log_warn("log: changed to \"%s\"; a restart applies it",
 		    ncfg.log);
@@ -780,7 +653,7 @@ main(int argc, char *argv[])
 	if ((sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
 
-	if (bind_all(&cfg, &ls, &nls) == -1)
+	if (listener_bind_all(&cfg, NULL, 0, &ls, &nls) == -1)
 		return 1;
 	raise_fd_limit(&cfg, nls);
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
@@ -803,7 +676,7 @@ main(int argc, char *argv[])
 			    cfg.shutdown_timeout);
 			signal_workers(SIGTERM);
 			/* New connections are refused from now on. */
-			free_listeners(ls, nls);
+			listener_free_all(ls, nls);
 			ls = NULL;
 			nls = 0;
 		}

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from pop3util import Server, children, proc_alive
+from pop3util import AUTH_USER, IS_ROOT, WORKER_USER, Server, children, proc_alive
 
 
 @pytest.fixture
@@ -123,6 +123,38 @@ def test_bad_listen_address(env, base):
     rc, err = check(env, path)
     assert rc == 1, err
     assert "listen" in err and "127.0.0.1" in err, err
+
+
+def test_bad_listen_addresses_each_named(env, base):
+    path, _ = with_lines(base, [("server", "listen = 127.0.0.1"),
+                                ("server", "listen_tls = [::1]995")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert '%s: listen: bad address "127.0.0.1"' % path in err, err
+    assert '%s: listen_tls: bad address "[::1]995"' % path in err, err
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the users are checked as root only")
+@pytest.mark.parametrize("user,auth_user,want", [
+    ("root", AUTH_USER, ["user: sessions must not run as root"]),
+    (WORKER_USER, "root",
+     ["auth_user: the auth process must not run as root"]),
+    ("no-such-user-x", "no-such-user-y",
+     ['user: no such user "no-such-user-x"',
+      'auth_user: no such user "no-such-user-y"']),
+])
+def test_run_users_checked(env, base, user, auth_user, want):
+    """Both users are checked, each error named by its key."""
+    text = base.config_text().replace(
+        "\nuser = %s\n" % WORKER_USER, "\nuser = %s\n" % user).replace(
+        "\nauth_user = %s\n" % AUTH_USER, "\nauth_user = %s\n" % auth_user)
+    path = os.path.join(base.base, "users.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    rc, err = check(env, path)
+    assert rc == 1, err
+    for w in want:
+        assert "%s: %s" % (path, w) in err, err
 
 
 def test_server_refuses_bad_config(env, base):

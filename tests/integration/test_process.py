@@ -130,6 +130,46 @@ def test_sighup_with_broken_config_keeps_running(make_server):
         f.write(good)
 
 
+def test_failed_reload_keeps_the_listeners(make_server):
+    """A reload that takes over one listener and then fails on the next
+    keeps the running set whole: a later reload still has the socket of
+    the unchanged address (it was lost, still open in the master, so
+    every later reload failed with "Address already in use")."""
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+    keep = "127.0.0.1:%d" % port
+    s = make_server(name="hup-rebind", listen=(keep,))
+    s.volatile = True
+    # TEST-NET-1 is no address of this host: its bind fails.
+    s.listen = [keep, "192.0.2.1:%d" % port]
+    s.write_files()
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"reload failed", start=mark, timeout=10)
+    s.listen = [keep]
+    s.write_files()
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    line = s.wait_log(r"reload failed|ready workers=", start=mark, timeout=10)
+    assert "ready workers=" in line, \
+        "the second reload failed:\n" + s.log_tail()
+    u = s.new_user()
+
+    def login():
+        try:
+            with s.connect() as c:
+                c.starttls()
+                c.login(u.name, u.password)
+                c.stat()
+                c.ok("QUIT")
+            return True
+        except (OSError, EOFError, AssertionError):
+            return False
+    assert wait_until(login, 10, step=0.2), s.log_tail()
+    assert s.proc.poll() is None
+
+
 # ------------------------------------------------------------- SIGTERM
 
 def test_sigterm_stops_everything(make_server):

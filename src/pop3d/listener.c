@@ -1,0 +1,162 @@
+/*
+ * listener.c - the master's listening sockets: parses a listen or
+ * listen_tls address ("ADDR:PORT", "[V6]:PORT", "*:PORT"), binds it
+ * (non-blocking, close-on-exec, v6-only unless "*"), and carries the
+ * sockets of unchanged addresses over a reload.  Runs in pop3d's master,
+ * as root, before the children that inherit the sockets start.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "listener.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static int
+bind_one(const char *spec, int is_tls, struct listener *l)
+{
+	struct addrinfo		 hints, *res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[256], port[16], hbuf[NI_MAXHOST],
+				 pbuf[NI_MAXSERV];
+	const char		*colon;
+	int			 fd = -1, on = 1, off = 0, e, wildcard;
+	size_t			 hl;
+
+	/* config_load checked the shape: "[V6]:PORT" or "HOST:PORT". */
+	if (spec[0] == '[') {
+		colon = strchr(spec, ']') + 1;
+		hl = (size_t)(colon - spec - 2);
+	} else {
+		colon = strrchr(spec, ':');
+		hl = (size_t)(colon - spec);
+	}
+	if (hl >= sizeof(host)) {
+		log_err("listen %s: address too long", spec);
+		return -1;
+	}
+	memcpy(host, spec[0] == '[' ? spec + 1 : spec, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	/* "*" is every address: IPv6 dual-stack, or IPv4 on hosts without v6. */
+	wildcard = strcmp(host, "*") == 0;
+	if (wildcard)
+		snprintf(host, sizeof(host), "::");
+again:
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (strcmp(host, "localhost") != 0)
+		hints.ai_flags |= AI_NUMERICHOST;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_err("listen %s: %s", spec, gai_strerror(e));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1 && wildcard && errno == EAFNOSUPPORT) {
+		freeaddrinfo(res);
+		res = NULL;
+		wildcard = 0;
+		snprintf(host, sizeof(host), "0.0.0.0");
+		goto again;
+	}
+	if (fd == -1)
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* An explicit v6 address is v6 only, so "0.0.0.0:P" can coexist. */
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+		    wildcard ? &off : &on, sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 1024) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		goto fail;
+	freeaddrinfo(res);
+	getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof(hbuf), pbuf,
+	    sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV);
+	l->fd = fd;
+	l->tls = is_tls;
+	l->spec = xstrdup(spec);
+	snprintf(l->addr, sizeof(l->addr), ss.ss_family == AF_INET6 ?
+	    "[%s]:%s" : "%s:%s", hbuf, pbuf);
+	log_info("listen addr=%s tls=%s", l->addr,
+	    is_tls ? "implicit" : "starttls");
+	return 0;
+fail:
+	log_err("listen %s: %s", spec, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+int
+listener_bind_all(const struct config *c, struct listener *old,
+    size_t nold, struct listener **out, size_t *nout)
+{
+	struct listener	*v;
+	size_t		*from;	/* index in old + 1; 0: bound here */
+	size_t		 n = 0, i, k, total = c->listen.n + c->listen_tls.n;
+	int		 is_tls;
+	const char	*spec;
+
+	v = xcalloc(total, sizeof(*v));
+	from = xcalloc(total, sizeof(*from));
+	for (i = 0; i < total; i++) {
+		is_tls = i >= c->listen.n;
+		spec = is_tls ? c->listen_tls.v[i - c->listen.n] :
+		    c->listen.v[i];
+		for (k = 0; k < nold; k++)
+			if (old[k].fd != -1 && old[k].tls == is_tls &&
+			    strcmp(old[k].spec, spec) == 0)
+				break;
+		if (k < nold) {
+			v[n] = old[k];
+			v[n].spec = xstrdup(spec);
+			old[k].fd = -1;	/* moved */
+			from[n] = k + 1;
+			n++;
+			continue;
+		}
+		if (bind_one(spec, is_tls, &v[n]) == -1) {
+			/* The running set stays whole: what was moved goes
+			   back, what was bound here is closed. */
+			for (k = 0; k < n; k++) {
+				if (from[k] != 0)
+					old[from[k] - 1].fd = v[k].fd;
+				else
+					close(v[k].fd);
+				free(v[k].spec);
+			}
+			free(from);
+			free(v);
+			return -1;
+		}
+		n++;
+	}
+	free(from);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+void
+listener_free_all(struct listener *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].fd != -1)
+			close(v[i].fd);
+		free(v[i].spec);
+	}
+	free(v);
+}
