@@ -35,6 +35,12 @@ struct addrtab {
 	size_t		 maplen;
 };
 
+/* A slot fills whole pages, so clearing one can give its pages back. */
+#define SLOT_CELLS_MIN	(4096 / sizeof(struct cell))
+
+static struct addrtab	*self_tab;	/* a worker's table and slot */
+static size_t		 self_slot;
+
 static void
 key_v4(struct addrkey *k, const void *a)
 {
@@ -155,7 +161,7 @@ struct addrtab *
 addrtab_new(size_t nslots, size_t per_slot)
 {
 	struct addrtab	*t;
-	size_t		 ncells = 16;
+	size_t		 ncells = SLOT_CELLS_MIN;
 	void		*p;
 
 	while (ncells < per_slot * 2 && ncells < ((size_t)1 << 30))
@@ -165,8 +171,9 @@ addrtab_new(size_t nslots, size_t per_slot)
 	t->nslots = nslots;
 	t->ncells = ncells;
 	t->maplen = nslots * ncells * sizeof(struct cell);
+	/* Pages are taken as addresses come: a slot costs what it holds. */
 	p = mmap(NULL, t->maplen, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		free(t);
 		return NULL;
@@ -193,6 +200,9 @@ addrtab_clear_slot(struct addrtab *t, size_t slot)
 	if (slot >= t->nslots)
 		return;
 	c = t->cells + slot * t->ncells;
+	/* Shared anonymous memory: the pages go, zeros come back. */
+	if (madvise(c, t->ncells * sizeof(*c), MADV_REMOVE) == 0)
+		return;
 	for (i = 0; i < t->ncells; i++) {
 		atomic_store_explicit(&c[i].fam, 0, memory_order_release);
 		atomic_store_explicit(&c[i].n, 0, memory_order_relaxed);
@@ -335,4 +345,31 @@ addrtab_release(struct addrtab *t, size_t slot, const struct addrkey *k)
 		return;
 	}
 	delete_at(r, t->ncells, (size_t)(c - r));
+}
+
+size_t
+addrtab_slot_cells(const struct addrtab *t)
+{
+	return t->ncells;
+}
+
+void
+addrlimit_attach(struct addrtab *t, size_t slot)
+{
+	self_tab = t;
+	self_slot = slot;
+}
+
+int
+addrlimit_admit(const struct addrkey *k, long limit)
+{
+	return self_tab == NULL ? 1 : addrtab_admit(self_tab, self_slot, k,
+	    limit);
+}
+
+void
+addrlimit_release(const struct addrkey *k)
+{
+	if (self_tab != NULL)
+		addrtab_release(self_tab, self_slot, k);
 }

@@ -60,5 +60,16 @@ void		 addrtab_release(struct addrtab *, size_t slot,
 		    const struct addrkey *k);
 /* Connections from k over all workers (a snapshot). */
 long		 addrtab_count(const struct addrtab *, const struct addrkey *k);
+/* Cells a slot holds (twice its connections, or more). */
+size_t		 addrtab_slot_cells(const struct addrtab *);
+
+/*
+ * A worker's own slot, set once after fork; then addrlimit_admit() and
+ * addrlimit_release() are addrtab_admit() and addrtab_release() there.
+ * Without a table every connection is admitted.
+ */
+void		 addrlimit_attach(struct addrtab *, size_t slot);
+int		 addrlimit_admit(const struct addrkey *k, long limit);
+void		 addrlimit_release(const struct addrkey *k);
 
 #endif

@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "pop3d_config.h"
 #include "ipc.h"
+#include "addrlimit.h"
 #include "listener.h"
 #include "log.h"
 #include "msg.h"
@@ -39,10 +40,11 @@
 #define RESTART_PAUSE	1	/* seconds before restarting a process that died young */
 
 struct wproc {
-	pid_t	pid;
-	int	gen;
-	int	slot;
-	time_t	started;
+	pid_t		 pid;
+	int		 gen;
+	int		 slot;
+	time_t		 started;
+	struct addrtab	*conns;		/* the table it counts in */
 };
 
 static struct config	 cfg;
@@ -53,6 +55,8 @@ static pid_t		 auth_pid = -1;
 static int		 auth_ctl = -1;
 static time_t		 auth_started, auth_restart_at;
 static struct wproc	 procs[WORKERS_MAX * 4];
+/* Connections per client address, one region per procs[] entry. */
+static struct addrtab	*conns;
 static int		 gen;
 static int		 nworkers;
 static time_t		 slot_restart_at[WORKERS_MAX];
@@ -359,15 +363,48 @@ spawn_worker(int slot)
 		child_signals();
 		close(auth_ctl);
 		(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
+		addrlimit_attach(conns, (size_t)(w - procs));
 		worker_main(&cfg, ls, nls, tls, sp[0]);
 	}
 	close(sp[0]);
+	w->conns = conns;
 	w->pid = pid;
 	w->gen = gen;
 	w->slot = slot;
 	w->started = time(NULL);
 	log_debug("worker pid=%d slot=%d gen=%d", (int)pid, slot, gen);
 	return 0;
+}
+
+/*
+ * The shared per-address counts, big enough for a worker's share of
+ * max_connections.  A reload that raises the share makes a new table:
+ * the draining workers keep counting in the old one, which then no
+ * longer limits the new ones.
+ */
+static void
+conns_table(void)
+{
+	size_t	 per = worker_sessions_max(&cfg);
+	struct addrtab *t;
+
+	if (conns != NULL && addrtab_slot_cells(conns) >= per * 2)
+		return;
+	if ((t = addrtab_new(sizeof(procs) / sizeof(procs[0]), per)) ==
+	    NULL) {
+		log_err("cannot map the per-address connection table: %s%s",
+		    strerror(errno), conns != NULL ? "; keeping the old one" :
+		    "");
+		if (conns == NULL)
+			fatalx("max_connections_per_ip cannot be counted");
+		return;
+	}
+	if (conns != NULL) {
+		log_info("per-address counts start afresh: max_connections "
+		    "per worker grew to %zu", per);
+		addrtab_free(conns);	/* old workers keep their mapping */
+	}
+	conns = t;
 }
 
 /* Starts a new generation of workers; the old ones drain (SIGUSR2). */
@@ -382,6 +419,7 @@ new_generation(void)
 		if (procs[i].pid > 0 && procs[i].gen != gen)
 			signal_proc(procs[i].pid, SIGUSR2);
 	nworkers = worker_count(&cfg);
+	conns_table();
 	for (k = 0; k < nworkers; k++) {
 		slot_restart_at[k] = 0;
 		if (spawn_worker(k) == -1)
@@ -529,6 +567,9 @@ reap(void)
 			slot_restart_at[w->slot] = now - w->started <
 			    RESTART_PAUSE ? now + RESTART_PAUSE : now;
 		}
+		/* Its connections died with it. */
+		if (w->conns == conns)
+			addrtab_clear_slot(conns, (size_t)(w - procs));
 		w->pid = 0;
 	}
 }
