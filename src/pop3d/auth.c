@@ -31,6 +31,7 @@
 #include "passwd.h"
 #include "penalty.h"
 #include "privsep.h"
+#include "hashcost.h"
 #include "sandbox.h"
 #include "xmalloc.h"
 
@@ -81,7 +82,7 @@ static char		 passwd_file[sizeof(((struct auth_conf *)0)->passwd_file)];
 static pthread_mutex_t	 reflock = PTHREAD_MUTEX_INITIALIZER;	/* db_st, loads */
 static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
 static struct passwd_db	 db;
-static struct passwd_entry dummy;	/* verified for unknown users */
+static struct hashcost *hcost;	/* what a failed login costs */
 static int		 db_ok;
 static uint64_t		 db_gen;		/* bumped by every load */
 static struct stat	 db_st;
@@ -99,8 +100,8 @@ db_refresh(int force)
 	struct stat		 st;
 	char			*err = NULL;
 	char			 path[sizeof(passwd_file)];
-	char			 hash[256];
-	size_t			 i;
+	struct hashcost		*nhc, *ohc;
+	char			 cls[64];
 
 	pthread_mutex_lock(&reflock);
 	pthread_mutex_lock(&lock);
@@ -133,29 +134,20 @@ db_refresh(int force)
 		db_st = st;
 		goto out;
 	}
+	/* Timed before the lock: requests go on meanwhile. */
+	nhc = hashcost_new(&ndb);
 	pthread_rwlock_wrlock(&dblock);
 	passwd_db_free(&db);
 	db = ndb;
 	db_ok = 1;
 	db_gen++;
 	db_st = st;
-	/* Unknown users cost what a real user costs: verify a real hash. */
-	passwd_entry_clear(&dummy);
-	for (i = 0; i < db.n; i++)
-		if (db.v[i].scheme != PASSWD_SCHEME_PLAIN &&
-		    db.v[i].scheme != PASSWD_SCHEME_UNKNOWN)
-			break;
-	if (i < db.n) {
-		dummy.user = xstrdup("");
-		dummy.hash = xstrdup(db.v[i].hash);
-		dummy.scheme = db.v[i].scheme;
-	} else if (passwd_hash("dummy", hash, sizeof(hash)) == 0) {
-		dummy.user = xstrdup("");
-		dummy.hash = xstrdup(hash);
-		dummy.scheme = PASSWD_SCHEME_YESCRYPT;
-	}
+	ohc = hcost;
+	hcost = nhc;
 	pthread_rwlock_unlock(&dblock);
-	log_info("passwd_file loaded path=%s users=%zu", path, db.n);
+	hashcost_free(ohc);
+	log_info("passwd_file loaded path=%s users=%zu failure_cost=%s", path,
+	    db.n, hashcost_dummy_class(nhc, cls, sizeof(cls)));
 out:
 	pthread_mutex_unlock(&reflock);
 }
@@ -255,11 +247,10 @@ step_verify(const struct areq *r)
 		/* A verified pair is cached for this load of the file only. */
 		if (authcache_check(r->user, r->secret, db_gen))
 			ok = 1;
-		else if ((ok = passwd_verify(e, r->secret)) == 1)
+		else if ((ok = hashcost_verify(hcost, e, r->secret)) == 1)
 			authcache_put(r->user, r->secret, db_gen);
-	}
-	else if (dummy.hash != NULL)
-		(void)passwd_verify(&dummy, r->secret);
+	} else
+		(void)hashcost_verify(hcost, NULL, r->secret);
 	pthread_rwlock_unlock(&dblock);
 	return ok ? AV_OK : AV_FAILED;
 }

@@ -1,0 +1,35 @@
+/*
+ * hashcost.h - every failed login costs the same time (hashcost.c).
+ * Auth process only.
+ */
+#ifndef POP3D_HASHCOST_H
+#define POP3D_HASHCOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "passwd.h"
+
+struct hashcost;
+
+/*
+ * Times one verification of each cost class in db (at most 16) and
+ * takes the costliest as the dummy; with no crypt hash in db, a fresh
+ * yescrypt one.  Slow on purpose (tens of ms per class): call it on a
+ * new load of the file, outside the locks requests wait for.
+ */
+struct hashcost	*hashcost_new(const struct passwd_db *db);
+void		 hashcost_free(struct hashcost *);
+
+/*
+ * Verifies secret against e (NULL: an unknown user, never a match) as
+ * passwd_verify() does; a failure then costs what the dummy costs (the
+ * work, or the wait).  Returns 1 on a match.  Thread-safe.
+ */
+int		 hashcost_verify(const struct hashcost *,
+		    const struct passwd_entry *e, const char *secret);
+/* The dummy's class ("$y$j9T"), for the load's log line. */
+const char	*hashcost_dummy_class(const struct hashcost *, char *,
+		    size_t);
+
+#endif
