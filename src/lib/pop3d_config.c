@@ -47,6 +47,9 @@ const struct conf_def config_defs[] = {
 	{ "server", "max_connections_per_ip", CONF_INT, 0, 1000000, "50", NULL,
 	  OFF(max_connections_per_ip), "concurrent connections from one "
 	  "client address (counted per worker process); 0: no limit" },
+	{ "server", "ipv6_prefix", CONF_INT, 1, 128, "64", NULL,
+	  OFF(ipv6_prefix), "leading bits of an IPv6 client address that "
+	  "make one client for the limits, failure counts and bans" },
 	{ "server", "sandbox", CONF_BOOL, 0, 0, "yes", NULL, OFF(sandbox),
 	  "confine the auth process and the workers with a seccomp "
 	  "allow-list of system calls; no: only for valgrind or strace" },
@@ -77,6 +80,13 @@ const struct conf_def config_defs[] = {
 	  "refused; 0 disables" },
 	{ "auth", "ban_time", CONF_TIME, 1, 604800, "900", NULL, OFF(ban_time),
 	  "how long a banned address is refused" },
+	{ "auth", "user_fail_limit", CONF_INT, 0, 1000000, "10", NULL,
+	  OFF(user_fail_limit), "failures for one user from any addresses "
+	  "within ban_time after which each further failure waits "
+	  "fail_delay_max_ms; 0 disables" },
+	{ "auth", "fail_table_max", CONF_INT, 10, 10000000, "100000", NULL,
+	  OFF(fail_table_max), "client addresses and users whose failures "
+	  "are remembered; when full, the least recently seen is forgotten" },
 	{ "auth", "login_delay", CONF_TIME, 0, 86400, "0", NULL,
 	  OFF(login_delay), "minimum seconds between two logins of a user "
 	  "(RFC 2449 LOGIN-DELAY)" },

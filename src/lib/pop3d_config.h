@@ -28,6 +28,7 @@ struct config {
 	long long	 shutdown_timeout;
 	long long	 max_connections;
 	long long	 max_connections_per_ip;
+	long long	 ipv6_prefix;	/* bits that make one IPv6 client */
 	char		*hostname;	/* for the greeting and APOP; "" = gethostname */
 	int		 sandbox;	/* seccomp filter in auth and workers */
 	/* [tls] */
@@ -44,6 +45,8 @@ struct config {
 	long long	 ban_threshold;
 	long long	 ban_time;
 	long long	 login_delay;
+	long long	 user_fail_limit;
+	long long	 fail_table_max;
 	long long	 auth_threads;
 	long long	 auth_cache_ttl;
 	/* [password]: pop3ctl's libpwquality policy for new passwords */

@@ -258,23 +258,23 @@ step_verify(const struct areq *r)
 /* Step 3: the outcome of a verification goes into the failure table. */
 static enum auth_verdict
 step_record(const struct areq *r, enum auth_verdict v, time_t now,
-    uint32_t *fails)
+    uint32_t *fails, uint32_t *delay)
 {
 	if (v == AV_OK)
 		return penalty_record_success(r->rip, r->user, now) == -1 ?
 		    AV_LOGIN_DELAY : AV_OK;
-	*fails = penalty_record_failure(r->rip, r->user, now);
+	*fails = penalty_record_failure(r->rip, r->user, now, delay);
 	return AV_FAILED;
 }
 
 /* Step 4: the log line, and the answer with the delay the worker waits
    before passing a refusal on. */
 static void
-step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails)
+step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
+    uint32_t delay)
 {
 	char			 esc[POP3_USER_MAX * 4 + 8];
 	enum auth_result	 result = AUTH_RES_FAIL;
-	uint32_t		 delay = 0;
 
 	log_escape(r->user, strlen(r->user), esc, sizeof(esc));
 	switch (v) {
@@ -285,7 +285,6 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails)
 		break;
 	case AV_FAILED:
 		result = AUTH_RES_FAIL;
-		delay = penalty_delay(fails > 0 ? fails : 1);
 		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
 		log_warn(SID_FMT " auth failed user=%s rip=%s mech=%s fails=%u",
 		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech),
@@ -318,13 +317,13 @@ static void
 process(const struct areq *r)
 {
 	enum auth_verdict	 v;
-	uint32_t		 fails = 0;
+	uint32_t		 fails = 0, delay = 0;
 	time_t			 now = time(NULL);
 
 	if ((v = step_check(r, now)) == AV_OK &&
 	    (v = step_verify(r)) != AV_TEMPFAIL)
-		v = step_record(r, v, now, &fails);
-	step_reply(r, v, fails);
+		v = step_record(r, v, now, &fails, &delay);
+	step_reply(r, v, fails, delay);
 }
 
 static void *
@@ -430,6 +429,7 @@ static int
 read_conf(struct msg *m)
 {
 	struct auth_conf c;
+	uint32_t	 v6;
 
 	memset(&c, 0, sizeof(c));
 	if (msg_get_str(m, c.passwd_file, sizeof(c.passwd_file)) == -1 ||
@@ -438,8 +438,12 @@ read_conf(struct msg *m)
 	    msg_get_u64(m, &c.pen.ban_threshold) == -1 ||
 	    msg_get_u64(m, &c.pen.ban_time) == -1 ||
 	    msg_get_u64(m, &c.pen.login_delay) == -1 ||
+	    msg_get_u64(m, &c.pen.user_fail_limit) == -1 ||
+	    msg_get_u64(m, &c.pen.table_max) == -1 ||
+	    msg_get_u32(m, &v6) == -1 ||
 	    msg_get_u64(m, &c.cache_ttl) == -1 || msg_end(m) == -1)
 		return -1;
+	c.pen.ipv6_prefix = (int)v6;
 	return conf_apply(&c);
 }
 
@@ -499,6 +503,9 @@ auth_send_conf(int ctlfd, const struct config *cfg)
 	msg_put_u64(&m, (uint64_t)cfg->ban_threshold);
 	msg_put_u64(&m, (uint64_t)cfg->ban_time);
 	msg_put_u64(&m, (uint64_t)cfg->login_delay);
+	msg_put_u64(&m, (uint64_t)cfg->user_fail_limit);
+	msg_put_u64(&m, (uint64_t)cfg->fail_table_max);
+	msg_put_u32(&m, (uint32_t)cfg->ipv6_prefix);
 	msg_put_u64(&m, (uint64_t)cfg->auth_cache_ttl);
 	return msg_send(ctlfd, &m);
 }
@@ -530,7 +537,7 @@ auth_main(const struct config *cfg, int ctlfd)
 	pthread_t	 t;
 	const char	*errstr;
 	time_t		 last_check = 0;
-	size_t		 i, n;
+	size_t		 i, n, nb;
 	long long	 k;
 
 	log_role("auth");
@@ -551,8 +558,13 @@ auth_main(const struct config *cfg, int ctlfd)
 	c.pen.ban_threshold = (uint64_t)cfg->ban_threshold;
 	c.pen.ban_time = (uint64_t)cfg->ban_time;
 	c.pen.login_delay = (uint64_t)cfg->login_delay;
+	c.pen.user_fail_limit = (uint64_t)cfg->user_fail_limit;
+	c.pen.table_max = (uint64_t)cfg->fail_table_max;
+	c.pen.ipv6_prefix = (int)cfg->ipv6_prefix;
 	c.cache_ttl = (uint64_t)cfg->auth_cache_ttl;
 	(void)conf_apply(&c);
+	if ((nb = penalty_bans_restore(time(NULL))) > 0)
+		log_info("auth bans restored=%zu", nb);
 	db_refresh(1);
 
 	for (k = 0; k < cfg->auth_threads; k++)

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "msg.h"
 #include "passwd.h"
+#include "penalty.h"
 #include "tls.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -697,6 +698,10 @@ main(int argc, char *argv[])
 	if (listener_bind_all(&cfg, NULL, 0, &ls, &nls) == -1)
 		return 1;
 	raise_fd_limit(&cfg, nls);
+	/* Bans outlive an auth process that dies. */
+	if (penalty_bans_init() == -1)
+		log_err("cannot map the ban table: bans end with the auth "
+		    "process");
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
 		fatalx("cannot start the auth process");
 	new_generation();

@@ -19,6 +19,9 @@ struct penalty_conf {
 	uint64_t	 ban_threshold;
 	uint64_t	 ban_time;
 	uint64_t	 login_delay;
+	uint64_t	 user_fail_limit;	/* 0: none */
+	uint64_t	 table_max;		/* entries remembered */
+	int		 ipv6_prefix;		/* bits of an IPv6 client */
 };
 
 /* What penalty_check() says of an attempt before its secret is checked. */
@@ -44,11 +47,13 @@ int	penalty_record_success(const char *rip, const char *user, time_t now);
 
 /*
  * A failed login of user from rip: counts it for both and bans rip at
- * ban_threshold (logged).  Returns the larger of the two counts, which
- * sets the delay; 0 if neither could be tracked.
+ * ban_threshold (logged).  Returns the larger of the two counts, and in
+ * *delay_ms the wait before the answer: penalty_delay() of that count,
+ * or fail_delay_max_ms once the user has failed user_fail_limit times
+ * in the window from any address.
  */
 uint32_t penalty_record_failure(const char *rip, const char *user,
-	    time_t now);
+	    time_t now, uint32_t *delay_ms);
 
 /*
  * Milliseconds to wait before answering the fails-th failure:
@@ -56,5 +61,14 @@ uint32_t penalty_record_failure(const char *rip, const char *user,
  * random jitter.
  */
 uint32_t penalty_delay(uint32_t fails);
+
+/*
+ * Bans that outlive the auth process: the master maps a table once,
+ * before it starts the first auth process (-1 if it cannot); every ban
+ * is also written there, and each new auth process takes back the live
+ * ones (returns how many).
+ */
+int	penalty_bans_init(void);
+size_t	penalty_bans_restore(time_t now);
 
 #endif
