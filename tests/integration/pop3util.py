@@ -130,6 +130,16 @@ def proc_alive(pid, start):
     return st is not None and st[2] == start and st[0] != "Z"
 
 
+def ipv6_loopback():
+    """Whether ::1 can be bound here (some containers lack IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as t:
+            t.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def wait_until(pred, timeout, step=0.05):
     end = time.monotonic() + timeout
     while True:

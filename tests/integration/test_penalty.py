@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from pop3util import AUTH_USER, IS_ROOT, Conn, children, proc_uid, wait_until
+from pop3util import (AUTH_USER, IS_ROOT, Conn, children, ipv6_loopback,
+                      proc_uid, wait_until)
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (auth uid)")
 
@@ -85,16 +86,6 @@ def test_full_table_still_bans_new_addresses(make_server, env):
     r, _ = login(s, "u6", "Right-pw-6", "127.0.0.21")
     assert "too many failed logins" in r, r
     assert login(s, "u6", "Right-pw-6", "127.0.0.22")[0].startswith("+OK")
-
-
-def ipv6_loopback():
-    import socket
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as t:
-            t.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no ::1")

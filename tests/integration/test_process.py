@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pop3util import (AUTH_USER, IS_ROOT, LISTEN_RE, WORKER_USER, Conn, children,
-                      has_cap, proc_alive, proc_uid, wait_until)
+                      has_cap, ipv6_loopback, proc_alive, proc_uid, wait_until)
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (privilege drop)")
 
@@ -269,15 +269,6 @@ def test_killed_auth_process_is_replaced(make_server):
 
 
 # ------------------------------------------------------------- IPv6
-
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as t:
-            t.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no ::1")
 def test_ipv6_listeners(make_server):
