@@ -2,7 +2,8 @@
  * deliver.c - pop3fetch's delivery into Maildir, mbox or an MDA (mbox and
  * MDA durable before it returns, Maildir after deliver_sync()), and the
  * set of message keys already in the destination, read once per run
- * (Maildir: the file names; mbox: the From_ lines).
+ * (Maildir: the file names; mbox: the From_ lines).  The mbox's locks
+ * are mbox_lock.c's.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
+#include "mbox_lock.h"
 #include "pop3_limits.h"
 #include "xmalloc.h"
 
@@ -31,13 +33,6 @@
  * concurrent fsyncs into shared journal commits.
  */
 #define DELIVER_SYNC_THREADS	8
-/*
- * A dotlock whose owner cannot be checked (no PID, another host) is
- * stale after this long (liblockfile: 5 minutes).
- */
-#define DELIVER_DOTLOCK_STALE	300
-/* "PID HOST pop3fetch" of our dotlocks. */
-#define DELIVER_LOCK_TEXT	300
 /* The From_ line's envelope sender: the key, in a reserved domain. */
 #define DELIVER_FROM_DOMAIN	"pop3fetch.invalid"
 
@@ -138,392 +133,6 @@ deliver_free(struct deliver **dp)
 	*dp = NULL;
 }
 
-/*
- * The mbox's dotlock, PATH.lock (O_EXCL; procmail, Postfix, liblockfile).
- * It holds "PID HOST pop3fetch\n" (liblockfile reads the PID), and while
- * a message is appended "PID HOST pop3fetch OFFSET\n": where the append
- * began.  A lock whose owner is gone is taken over: its PID does not
- * exist on this host, or (PID not checkable: none, another host) it is
- * older than DELIVER_DOTLOCK_STALE, as liblockfile does.  A dead
- * pop3fetch's lock with an OFFSET, still in place, proves that nobody
- * who honours the lock wrote after that offset: what is there is the
- * start of its record, which dv_mbox_repair() may cut off.
- */
-struct dv_lock {
-	char		*path;
-	int		 fd;	/* ours, open while held */
-	struct stat	 st;	/* of ours: removed only if still ours */
-	off_t		 repair;	/* a dead pop3fetch's OFFSET, or -1 */
-	int		 notfile;	/* not a file at the path: give up */
-	int		 unreplaceable;	/* stale, but rename() failed */
-	char		 host[256];	/* ours, without blanks and '/' */
-	char		 text[DELIVER_LOCK_TEXT];	/* "PID HOST pop3fetch" */
-};
-
-/* Our HOST and "PID HOST pop3fetch" into l. */
-static void
-dv_lock_text(struct dv_lock *l)
-{
-	size_t	 i;
-
-	if (gethostname(l->host, sizeof(l->host)) == -1 ||
-	    l->host[0] == '\0')
-		strcpy(l->host, "localhost");
-	l->host[sizeof(l->host) - 1] = '\0';
-	for (i = 0; l->host[i] != '\0'; i++)
-		if (l->host[i] <= ' ' || l->host[i] == 0x7f ||
-		    l->host[i] == '/')
-			l->host[i] = '_';
-	snprintf(l->text, sizeof(l->text), "%ld %s pop3fetch",
-	    (long)getpid(), l->host);
-}
-
-/* 1 if the lock examined as *st is older than the bound (see below). */
-static int
-dv_lock_old(const struct dv_lock *l, const struct stat *st)
-{
-	return st->st_mtime + DELIVER_DOTLOCK_STALE < l->st.st_mtime;
-}
-
-/*
- * Whether the live process pid is some other program than pop3fetch (its
- * /proc/PID/comm): then a pop3fetch lock naming it is from before a
- * reboot, its PID reused.  0 when it is a pop3fetch or cannot be told.
- */
-static int
-dv_pid_other(pid_t pid)
-{
-	char	 path[64], comm[32];
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "pop3fetch") != 0;
-}
-
-/*
- * Whether the lock at l->path, examined as *st, is stale (1) or held (0);
- * -1 if it is gone (try again at once), or with l->notfile set if it is neither a file nor a symbolic link (a FIFO
- * would block a plain open for reading, and nobody can replace a
- * directory).  *off is the OFFSET of a dead pop3fetch's append, or -1.
- *
- * A lock whose owner can be checked (its PID, written on this host or
- * with no host, as liblockfile writes it) is stale only when that PID
- * does not exist, or (a pop3fetch lock) belongs to another program: a
- * pop3fetch killed by a power loss names a PID that another process may
- * have after the reboot.  A live owner keeps it whatever its age (it may be in
- * a long append that does not touch the lock, or the clock stepped), as
- * liblockfile does.  Only a lock whose owner cannot be checked is stale
- * by its age, measured on the file system's clock: against the mtime of
- * the file dv_lock_try() just created (l->st), not time(), as the lock
- * may live on another machine's disk.  A lock that cannot be read (a
- * symbolic link, another user's file) has no owner we can check either:
- * judged by its age, with no OFFSET.
- */
-static int
-dv_lock_stale(struct dv_lock *l, struct stat *st, off_t *off)
-{
-	char		 buf[DELIVER_LOCK_TEXT + 32], host[256], tag[16];
-	long		 pid;
-	long long	 o;
-	ssize_t		 n;
-	struct stat	 fst;
-	int		 fd, k, stale;
-
-	*off = -1;
-	if (lstat(l->path, st) == -1)
-		return -1;
-	if (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) {
-		l->notfile = 1;
-		return -1;
-	}
-	/* O_NONBLOCK: a FIFO put there since the lstat() does not block. */
-	if ((fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return -1;
-		goto unreadable;
-	}
-	if (fstat(fd, &fst) == -1 || fst.st_dev != st->st_dev ||
-	    fst.st_ino != st->st_ino) {
-		close(fd);
-		errno = ENOENT;		/* replaced since: look again */
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n == -1)
-		goto unreadable;
-	buf[n] = '\0';
-	k = sscanf(buf, "%ld %255s %15s %lld", &pid, host, tag, &o);
-	if (k >= 1 && pid > 0 && (long)(pid_t)pid == pid &&
-	    (k == 1 || strcmp(host, l->host) == 0))
-		/* Our own PID: a lock from before a reboot (we hold none). */
-		stale = (pid_t)pid == getpid() || (kill((pid_t)pid, 0) == -1 &&
-		    errno == ESRCH) || (k >= 3 &&
-		    strcmp(tag, "pop3fetch") == 0 && dv_pid_other((pid_t)pid));
-	else
-		stale = dv_lock_old(l, st);
-	/* Only a lock of our user can speak for a run of ours. */
-	if (stale && k == 4 && strcmp(tag, "pop3fetch") == 0 && o >= 0 &&
-	    st->st_uid == geteuid())
-		*off = (off_t)o;
-	return stale;
- unreadable:
-	return dv_lock_old(l, st);
-}
-
-/*
- * Our lock file, written whole under a name of its own
- * (PATH.lock.HOST.PID, unique on a shared file system too),
- * so the lock never exists without its text: a kill between creating it
- * and writing the PID would leave a lock nobody could judge for 5
- * minutes.  With off >= 0 (a dead run's OFFSET we take over) the text
- * says it at once: killed before our repair, we leave the proof on.
- * Sets l->fd, l->st and *tmp.  0, or -1 with errno.
- */
-static int
-dv_lock_tmp(struct dv_lock *l, char **tmp, off_t off)
-{
-	int	 saved, n;
-
-	xasprintf(tmp, "%s.%s.%ld", l->path, l->host, (long)getpid());
-	l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	/* One a killed process of the same PID left. */
-	if (l->fd == -1 && errno == EEXIST && unlink(*tmp) == 0)
-		l->fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (l->fd == -1)
-		goto fail;
-	if (off >= 0)
-		n = dprintf(l->fd, "%s %lld\n", l->text, (long long)off);
-	else
-		n = dprintf(l->fd, "%s\n", l->text);
-	if (n < 0 || fstat(l->fd, &l->st) == -1) {
-		saved = errno;
-		close(l->fd);
-		l->fd = -1;
-		(void)unlink(*tmp);
-		errno = saved;
-		goto fail;
-	}
-	return 0;
- fail:
-	free(*tmp);
-	*tmp = NULL;
-	return -1;
-}
-
-/*
- * One attempt at the lock: our file linked to PATH.lock (link() fails if
- * it exists; a file system without hard links gets an O_EXCL create
- * and the text written after).  0 taken, -1 with errno (EEXIST: held).
- */
-static int
-dv_lock_try(struct dv_lock *l)
-{
-	char	*tmp;
-	int	 r, saved;
-
-	if (dv_lock_tmp(l, &tmp, -1) == -1)
-		return -1;
-	r = link(tmp, l->path);
-	saved = errno;
-	(void)unlink(tmp);
-	free(tmp);
-	if (r == 0)
-		return 0;
-	close(l->fd);
-	l->fd = -1;
-	if (saved != EPERM && saved != ENOSYS && saved != EOPNOTSUPP) {
-		errno = saved;
-		return -1;
-	}
-	l->fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (l->fd == -1)
-		return -1;
-	if (dprintf(l->fd, "%s\n", l->text) < 0 ||
-	    fstat(l->fd, &l->st) == -1) {
-		saved = errno;
-		close(l->fd);
-		l->fd = -1;
-		(void)unlink(l->path);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Replaces the stale lock examined as *st with ours in one rename(), so
- * the path never stops existing and no third process can slip in; only
- * another taker of the same stale lock can race us: the loser finds,
- * under the mbox's fcntl lock, that the dotlock is no longer its own
- * (dv_lock_ours) and writes nothing.  off: the dead run's OFFSET, or -1.
- * 0, or -1 with errno (EAGAIN: the lock changed since it was examined).
- */
-static int
-dv_lock_replace(struct dv_lock *l, const struct stat *st, off_t off)
-{
-	struct stat	 now;
-	char		*tmp;
-
-	int		 r = -1, saved;
-
-	if (dv_lock_tmp(l, &tmp, off) == -1)
-		return -1;
-	if (lstat(l->path, &now) == -1 || now.st_dev != st->st_dev ||
-	    now.st_ino != st->st_ino)
-		errno = EAGAIN;
-	else
-		r = rename(tmp, l->path);
-	if (r == -1) {
-		saved = errno;
-		close(l->fd);
-		l->fd = -1;
-		(void)unlink(tmp);
-		errno = saved;
-	}
-	free(tmp);
-	return r;
-}
-
-/*
- * Takes the dotlock of mbox, waiting at most FETCH_LOCK_WAIT seconds (of
- * the monotonic clock) for a live owner.  0, or -1 with errno
- * (EWOULDBLOCK: still held; l->unreplaceable: stale, but rename() failed).
- */
-static int
-dv_lock_take(struct dv_lock *l, const char *mbox)
-{
-	struct stat	 st;
-	struct timespec	 now;
-	time_t		 end;
-	off_t		 off;
-	int		 r;
-
-	memset(l, 0, sizeof(*l));
-	l->fd = -1;
-	l->repair = -1;
-	xasprintf(&l->path, "%s.lock", mbox);
-	dv_lock_text(l);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	end = now.tv_sec + FETCH_LOCK_WAIT;
-	for (;;) {
-		if (dv_lock_try(l) == 0)
-			return 0;
-		if (errno != EEXIST)
-			break;
-		r = dv_lock_stale(l, &st, &off);
-		if (r == -1 && l->notfile)
-			break;
-		if (r == 1 && dv_lock_replace(l, &st, off) == 0) {
-			l->repair = off;
-			if (off == -1)
-				log_warn("%s: taking over the stale lock",
-				    l->path);
-			return 0;
-		}
-		if (r == 1 && errno != EAGAIN && errno != ENOENT) {
-			l->unreplaceable = 1;	/* EPERM: a sticky directory */
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec >= end) {
-			errno = EWOULDBLOCK;
-			break;
-		}
-		if (r == -1 && errno == ENOENT)
-			continue;	/* just released */
-		usleep(100000);
-	}
-	free(l->path);
-	l->path = NULL;
-	return -1;
-}
-
-/* Says in the lock where the append begins (see dv_lock_take). */
-static void
-dv_lock_offset(struct dv_lock *l, off_t off)
-{
-	char	 buf[DELIVER_LOCK_TEXT + 32];
-	int	 n;
-
-	n = snprintf(buf, sizeof(buf), "%s %lld\n", l->text, (long long)off);
-	if (n > 0 && (size_t)n < sizeof(buf) &&
-	    pwrite(l->fd, buf, (size_t)n, 0) == n)
-		(void)ftruncate(l->fd, n);	/* a shorter OFFSET than before */
-}
-
-/*
- * 1 if the dotlock is still our file.  Checked under the mbox's fcntl
- * lock before anything is cut or appended: whoever replaced or removed
- * our lock in the meantime (it was judged stale: we were stopped for
- * minutes, or two takers raced) may have written since, so a dead run's
- * OFFSET proves nothing any more, and we do not hold the lock we would
- * write under.  Our open fd keeps the inode, so its number is not reused.
- */
-static int
-dv_lock_ours(const struct dv_lock *l)
-{
-	struct stat	 now;
-
-	return lstat(l->path, &now) == 0 && now.st_dev == l->st.st_dev &&
-	    now.st_ino == l->st.st_ino;
-}
-
-/* The error of a run whose dotlock was taken from it (see dv_lock_ours). */
-static void
-dv_lock_lost(const struct deliver *d, char **errp)
-{
-	xasprintf(errp, "mbox %s: dotlock %s.lock: no longer ours (another "
-	    "process took it over while we waited for the mbox): nothing "
-	    "written, the next run tries again", d->path, d->path);
-}
-
-/* Drops the dotlock: removed only if the path is still our file. */
-static void
-dv_lock_drop(struct dv_lock *l)
-{
-	if (l->path == NULL)
-		return;
-	if (dv_lock_ours(l))
-		(void)unlink(l->path);
-	close(l->fd);
-	free(l->path);
-	l->path = NULL;
-}
-
-/* fcntl write lock on fd, waiting at most FETCH_LOCK_WAIT seconds. */
-static int
-dv_fcntl_lock(int fd)
-{
-	struct flock	 fl;
-	int		 i;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	for (i = 0; i < FETCH_LOCK_WAIT * 10; i++) {
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES)
-			return -1;
-		usleep(100000);
-	}
-	errno = EWOULDBLOCK;
-	return -1;
-}
 
 /*
  * The message as mboxrd: a From_ line carrying the key and the length of
@@ -565,28 +174,6 @@ dv_mbox_format(const char *key, const unsigned char *data, size_t len,
 	(void)buf_add(&b, body.data, body.len);
 	buf_clear(&body);
 	return buf_take(&b, outlen);
-}
-
-/* Takes the mbox's dotlock into l.  0, or -1 with *errp allocated. */
-static int
-dv_mbox_lock(struct deliver *d, struct dv_lock *l, char **errp)
-{
-	if (dv_lock_take(l, d->path) == 0)
-		return 0;
-	if (l->notfile)
-		xasprintf(errp, "mbox %s: dotlock %s.lock: not a regular file "
-		    "(remove it by hand)", d->path, d->path);
-	else if (l->unreplaceable)
-		xasprintf(errp, "mbox %s: dotlock %s.lock: stale, but cannot "
-		    "be replaced: %s", d->path, d->path, strerror(errno));
-	else if (errno == EWOULDBLOCK)
-		xasprintf(errp, "mbox %s: dotlock %s.lock: held by another "
-		    "process (waited %d s)", d->path, d->path,
-		    FETCH_LOCK_WAIT);
-	else
-		xasprintf(errp, "mbox %s: dotlock %s.lock: %s", d->path,
-		    d->path, strerror(errno));
-	return -1;
 }
 
 /*
@@ -637,23 +224,22 @@ static int
 dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
     size_t len, char **errp)
 {
-	struct dv_lock	 l;
-	struct stat	 st;
-	unsigned char	*out, c;
-	size_t		 outlen;
-	int		 fd = -1, ok = 0, saved, reported = 0;
-	const char	*what = "open";
+	struct mbox_lock	 l;
+	struct stat		 st;
+	unsigned char		*out, c;
+	size_t			 outlen;
+	int			 fd = -1, ok = 0, saved, reported = 0;
+	const char		*what = "open";
 
-	if (dv_mbox_lock(d, &l, errp) == -1)
+	if (mbox_lock_take(&l, d->path, errp) == -1)
 		return -1;
 	out = dv_mbox_format(key, data, len, &outlen);
 	if ((fd = dv_mbox_open(d->path, O_APPEND | O_CREAT)) == -1)
 		goto out;
 	what = "lock";
-	if (dv_fcntl_lock(fd) == -1)
+	if (mbox_lock_fcntl(fd) == -1)
 		goto out;
-	if (!dv_lock_ours(&l)) {
-		dv_lock_lost(d, errp);
+	if (mbox_lock_held(&l, d->path, errp) == -1) {
 		reported = 1;
 		goto out;
 	}
@@ -668,7 +254,7 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 		if (fstat(fd, &st) == -1)
 			goto out;
 	}
-	dv_lock_offset(&l, st.st_size);
+	mbox_lock_offset(&l, st.st_size);
 	/* Our From_ line starts a line, whatever the mbox ended with. */
 	what = "read";
 	if (st.st_size > 0 && dv_byte_at(fd, st.st_size - 1, &c) == -1)
@@ -693,7 +279,7 @@ dv_mbox(struct deliver *d, const char *key, const unsigned char *data,
 		    strerror(errno));
 	if (fd != -1)
 		close(fd);	/* drops the fcntl lock */
-	dv_lock_drop(&l);
+	mbox_lock_drop(&l);
 	free(out);
 	return ok ? 0 : -1;
 }
@@ -1011,15 +597,15 @@ dv_mbox_repair(struct deliver *d, int fd, off_t off, off_t size, char **errp)
 static int
 dv_mbox_keys(struct deliver *d, char **errp)
 {
-	struct dv_lock	 l;
-	struct dv_scan	 s;
-	struct stat	 st;
-	off_t		 size;
-	int		 fd = -1, rc = -1;
+	struct mbox_lock	 l;
+	struct dv_scan		 s;
+	struct stat		 st;
+	off_t			 size;
+	int			 fd = -1, rc = -1;
 
 	memset(&s, 0, sizeof(s));
 	s.d = d;
-	if (dv_mbox_lock(d, &l, errp) == -1)
+	if (mbox_lock_take(&l, d->path, errp) == -1)
 		return -1;
 	if ((fd = dv_mbox_open(d->path, 0)) == -1) {
 		if (errno == ENOENT)
@@ -1029,14 +615,12 @@ dv_mbox_keys(struct deliver *d, char **errp)
 			    EINVAL ? "not a regular file" : strerror(errno));
 		goto out;
 	}
-	if (dv_fcntl_lock(fd) == -1 || fstat(fd, &st) == -1) {
+	if (mbox_lock_fcntl(fd) == -1 || fstat(fd, &st) == -1) {
 		xasprintf(errp, "mbox %s: lock: %s", d->path, strerror(errno));
 		goto out;
 	}
-	if (!dv_lock_ours(&l)) {
-		dv_lock_lost(d, errp);
+	if (mbox_lock_held(&l, d->path, errp) == -1)
 		goto out;
-	}
 	if (l.repair != -1 &&
 	    dv_mbox_repair(d, fd, l.repair, st.st_size, errp) == -1)
 		goto out;
@@ -1059,7 +643,7 @@ dv_mbox_keys(struct deliver *d, char **errp)
  out:
 	if (fd != -1)
 		close(fd);	/* drops the fcntl lock */
-	dv_lock_drop(&l);
+	mbox_lock_drop(&l);
 	return rc;
 }
 
