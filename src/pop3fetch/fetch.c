@@ -42,7 +42,7 @@
  * (a failed append is truncated away); the key is in the From_ line.  A
  * kill in the append leaves the dotlock with the PID and the offset where
  * the append began; the next run's key scan takes that lock over and
- * cuts the partial record off (deliver.c), and B then finds no key: the
+ * cuts the partial record off (mbox.c), and B then finds no key: the
  * message is fetched again, once.  A whole record counts, done or not.
  * MDA (cannot be asked): a "pending" row, durable, before the MDA starts;
  * exit status 0; "done", durable, before the DELE (a batch of one).  A

@@ -5,7 +5,7 @@
  * stale (its PID gone or another program's, or by its age when the owner
  * cannot be checked), taking a stale one over in one rename(), and the
  * fcntl write lock on the mbox.  What a dead run's OFFSET allows is
- * deliver.c's (dv_mbox_repair).
+ * mbox.c's (mbox_repair).
  */
 #include <sys/stat.h>
 

@@ -21,7 +21,7 @@
  * older than MBOX_LOCK_STALE, as liblockfile does.  A dead
  * pop3fetch's lock with an OFFSET, still in place, proves that nobody
  * who honours the lock wrote after that offset: what is there is the
- * start of its record, which dv_mbox_repair() (deliver.c) may cut off.
+ * start of its record, which mbox_repair() (mbox.c) may cut off.
  */
 struct mbox_lock {
 	char		*path;
