@@ -2,7 +2,8 @@
  * fetch.c - pop3fetch's client state machine (curl lib/pop3.c):
  * perform_<cmd>() queues a command and enters its state, resp_<state>()
  * handles the reply; fetch_enter_state() is the only writer of the state
- * and traces it.  Blocking I/O with timeouts (net.c).
+ * and traces it (fetch_io.c, with the command and reply I/O).  Blocking
+ * I/O with timeouts (net.c).
  *
  * Exactly-once.  Steps for a Maildir, per message: (1) RETR into memory;
  * (2) write tmp/F (F carrying the key SHA-256(account, UIDL)) and start
@@ -50,7 +51,6 @@
  * again with the same POP3FETCH_KEY, so the MDA can drop the duplicate.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,253 +59,16 @@
 
 #include "auth.h"
 #include "deliver.h"
+#include "deliver_key.h"
 #include "dot.h"
 #include "fetch.h"
+#include "fetch_io.h"
 #include "log.h"
 #include "net.h"
 #include "pop3_resp.h"
 #include "tls.h"
 #include "uidlcache.h"
 #include "xmalloc.h"
-
-enum fetch_state {
-	FETCH_CONNECT,
-	FETCH_GREETING,
-	FETCH_CAPA,
-	FETCH_STLS,
-	FETCH_AUTH,
-	FETCH_USER,
-	FETCH_PASS,
-	FETCH_STAT,
-	FETCH_UIDL,
-	FETCH_LIST,
-	FETCH_RETR,
-	FETCH_DELE,
-	FETCH_QUIT,
-	FETCH_DONE,
-};
-
-struct fetch_msg {
-	uint64_t	 size;		/* from LIST, 0 if unknown */
-	char		 uid[FETCH_UID_MAX + 1];	/* "" if none */
-};
-
-/* A command in flight: replies come in command order. */
-struct fetch_inflight {
-	enum fetch_state st;
-	size_t		 m;		/* message index */
-};
-
-struct fetch {
-	const struct account	*a;
-	const struct fetch_opts	*o;
-	struct fetch_result	*res;
-	enum fetch_state	 state;
-	struct net		 net;
-	SSL_CTX			*ctx;
-	struct uidlcache	*uc;
-	struct deliver		*dv;
-	struct pop3_capa	 capa;
-	int			 capa_known;
-	struct buf		 line;	/* the last line read */
-	struct buf		 msg;	/* the message being received */
-	struct fetch_msg	*msgs;
-	size_t			 nmsgs;
-	size_t			*retr, nretr, retr_next;
-	size_t			*dele, ndele, dele_next;
-	struct fetch_inflight	 q[FETCH_PIPELINE_MAX];
-	size_t			 qhead, qlen;
-	size_t			 qretr;	/* RETRs among them */
-	/* Delivered, not yet synced and recorded "done": fetch_commit(). */
-	size_t			 batch[FETCH_BATCH_MAX];
-	size_t			 nbatch;
-	uint64_t		 batch_bytes;
-	size_t			 nbody;	/* lines read by fetch_body() */
-	int			 stop;	/* delivery failed: drain, QUIT */
-	int			 code;	/* sysexits of the first error */
-	char			*err;
-};
-
-static const char *
-fetch_state_str(enum fetch_state s)
-{
-	switch (s) {
-	case FETCH_CONNECT:
-		return "CONNECT";
-	case FETCH_GREETING:
-		return "GREETING";
-	case FETCH_CAPA:
-		return "CAPA";
-	case FETCH_STLS:
-		return "STLS";
-	case FETCH_AUTH:
-		return "AUTH";
-	case FETCH_USER:
-		return "USER";
-	case FETCH_PASS:
-		return "PASS";
-	case FETCH_STAT:
-		return "STAT";
-	case FETCH_UIDL:
-		return "UIDL";
-	case FETCH_LIST:
-		return "LIST";
-	case FETCH_RETR:
-		return "RETR";
-	case FETCH_DELE:
-		return "DELE";
-	case FETCH_QUIT:
-		return "QUIT";
-	case FETCH_DONE:
-		return "DONE";
-	}
-	return "?";
-}
-
-/* The only writer of f->state. */
-static void
-fetch_enter_state(struct fetch *f, enum fetch_state to)
-{
-	if (f->o->verbose && f->state != to)
-		fprintf(stderr, "pop3fetch: %s: state %s -> %s\n", f->a->name,
-		    fetch_state_str(f->state), fetch_state_str(to));
-	f->state = to;
-}
-
-static int fetch_fail(struct fetch *, int, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Records the first error; returns -1. */
-static int
-fetch_fail(struct fetch *f, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
-	va_end(ap);
-	if (f->err == NULL) {
-		f->err = s != NULL ? s : xstrdup("out of memory");
-		f->code = code;
-	} else
-		free(s);
-	return -1;
-}
-
-/* Queues a command; shown (secret masked) with --verbose. */
-static int
-fetch_send(struct fetch *f, const char *shown, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fetch_send(struct fetch *f, const char *shown, const char *fmt, ...)
-{
-	struct buf	 cmd;
-	va_list		 ap;
-	int		 r;
-
-	buf_init(&cmd, 4 * FETCH_SECRET_MAX);
-	va_start(ap, fmt);
-	if (vasprintf((char **)&cmd.data, fmt, ap) == -1)
-		cmd.data = NULL;
-	va_end(ap);
-	if (cmd.data == NULL)
-		return fetch_fail(f, EX_OSERR, "out of memory");
-	cmd.len = cmd.cap = strlen((char *)cmd.data);
-	if (f->o->verbose)
-		fprintf(stderr, "pop3fetch: %s: C: %s\n", f->a->name,
-		    shown != NULL ? shown : (char *)cmd.data);
-	r = net_queue(&f->net, (char *)cmd.data, cmd.len) == -1 ||
-	    net_queue(&f->net, "\r\n", 2) == -1;
-	buf_wipe(&cmd);
-	return r ? fetch_fail(f, EX_SOFTWARE, "command too long") : 0;
-}
-
-static int
-fetch_flush(struct fetch *f)
-{
-	const char	*e;
-
-	if (net_flush(&f->net, &e) == -1)
-		return fetch_fail(f, EX_TEMPFAIL, "%s: %s", f->a->host, e);
-	return 0;
-}
-
-/* Reads and parses a status line into r. */
-static int
-fetch_reply(struct fetch *f, struct pop3_resp *r)
-{
-	const char	*e;
-	char		 esc[FETCH_LINE_MAX * 4];
-
-	if (fetch_flush(f) == -1)
-		return -1;
-	if (net_readline(&f->net, &f->line, FETCH_LINE_MAX, &e) == -1)
-		return fetch_fail(f, strcmp(e, "line too long") == 0 ?
-		    EX_PROTOCOL : EX_TEMPFAIL, "%s: %s (in %s)", f->a->host, e,
-		    fetch_state_str(f->state));
-	if (f->o->verbose)
-		fprintf(stderr, "pop3fetch: %s: S: %s\n", f->a->name,
-		    log_escape((char *)f->line.data, f->line.len -
-		    (f->line.len >= 2 && f->line.data[f->line.len - 2] ==
-		    '\r' ? 2 : 1), esc, sizeof(esc)));
-	if (pop3_resp_parse((char *)f->line.data, f->line.len, r, &e) == -1)
-		return fetch_fail(f, EX_PROTOCOL, "%s: %s (in %s)", f->a->host,
-		    e, fetch_state_str(f->state));
-	return 0;
-}
-
-/* Escaped server text of the last reply, for error messages. */
-static const char *
-fetch_text(const struct pop3_resp *r, char *out, size_t outlen)
-{
-	return log_escape(r->text, r->textlen, out, outlen);
-}
-
-/*
- * Next line of a multi-line body, decoded, into *p and *len (valid until the
- * next read).  1 at the terminator, 0 for a line, -1 on error.
- */
-static int
-fetch_body_line(struct fetch *f, struct dot_dec *d, size_t max,
-    const unsigned char **p, size_t *len)
-{
-	const char	*e;
-
-	if (net_readline(&f->net, &f->line, max, &e) == -1)
-		return fetch_fail(f, strcmp(e, "line too long") == 0 ?
-		    EX_PROTOCOL : EX_TEMPFAIL, "%s: %s (in %s)", f->a->host, e,
-		    fetch_state_str(f->state));
-	return dot_dec_line(d, f->line.data, f->line.len, p, len);
-}
-
-/*
- * Reads a multi-line body of short lines (CAPA, UIDL, LIST) to its
- * terminator, handing each decoded line (CRLF included, valid during the
- * call) to each(); counts them in f->nbody.  0, or -1 (error recorded).
- */
-static int
-fetch_body(struct fetch *f, int (*each)(struct fetch *, const char *,
-    size_t))
-{
-	struct dot_dec		 d;
-	const unsigned char	*p;
-	size_t			 len;
-	int			 end;
-
-	f->nbody = 0;
-	dot_dec_init(&d);
-	while ((end = fetch_body_line(f, &d, FETCH_LINE_MAX, &p, &len)) == 0) {
-		f->nbody++;
-		if (each(f, (const char *)p, len) == -1)
-			return -1;
-	}
-	return end == -1 ? -1 : 0;
-}
-
-/* ---------------------------------------------------------------- */
 
 static int
 resp_greeting(struct fetch *f)
@@ -1067,3 +830,4 @@ fetch_account(const struct account *a, const struct fetch_opts *o,
 	}
 	return EX_OK;
 }
+
