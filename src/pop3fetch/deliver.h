@@ -1,18 +1,17 @@
 /*
  * deliver.h - pop3fetch's destinations: Maildir (tmp, fsync, rename; the
- * name carries the message's key; new/ fsynced once per batch), mbox (dotlock and fcntl lock, append,
- * fsync; the key is in the From_ line), or an MDA (a shell command fed
- * the message, exit status 0 required).  Messages come with LF line ends.
+ * name carries the message's key; new/ fsynced once per batch), mbox
+ * (dotlock and fcntl lock, append, fsync; the key is in the From_ line:
+ * mbox.h), or an MDA (a shell command fed the message, exit status 0
+ * required).  Messages come with LF line ends.
  */
 #ifndef FETCH_DELIVER_H
 #define FETCH_DELIVER_H
 
 #include <stddef.h>
 
+#include "deliver_key.h"
 #include "fetch_config.h"
-
-/* Delivery key: hex of SHA-256(account NUL uid), cut to this length. */
-#define DELIVER_KEY_LEN	32
 
 struct deliver;
 
@@ -22,8 +21,6 @@ struct deliver;
  */
 struct deliver *deliver_open(const struct account *, char **errp);
 void	deliver_free(struct deliver **);
-/* key (DELIVER_KEY_LEN + 1 bytes) for account and uid. */
-void	deliver_key(const char *account, const char *uid, char *key);
 /*
  * Delivers data/len.  0, or -1 with *errp allocated; then nothing was
  * delivered (a partial mbox append is truncated away; an MDA that failed

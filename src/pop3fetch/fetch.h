@@ -8,27 +8,8 @@
 #ifndef FETCH_FETCH_H
 #define FETCH_FETCH_H
 
-#include <stdint.h>
-
 #include "fetch_config.h"
-
-struct fetch_result {
-	uint64_t	 total_msgs;	/* to fetch this run */
-	uint64_t	 total_bytes;
-	uint64_t	 fetched;	/* delivered this run */
-	uint64_t	 bytes;
-	uint64_t	 deleted;	/* DELE answered +OK (committed by QUIT) */
-	uint64_t	 skipped;	/* over size_limit */
-};
-
-struct fetch_opts {
-	int		 check;		/* only count new messages */
-	int		 verbose;	/* protocol on stderr, secrets masked */
-	const char	*state_dir;
-	/* Called after each message when set (main's progress bar). */
-	void		(*progress)(const struct account *,
-			    const struct fetch_result *);
-};
+#include "fetch_opts.h"
 
 /*
  * Fetches (or with opts->check, counts) the new mail of a.  Returns a
