@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "auth_req.h"
 #include "authcache.h"
 #include "ipc.h"
 #include "log.h"
@@ -37,7 +38,6 @@
 
 #define AUTH_CHANS_MAX		256	/* worker channels, all generations */
 #define AUTH_QUEUE_MAX		4096	/* requests waiting for a thread */
-#define APOP_TS_MAX		128
 
 struct auth_conf {
 	char			 passwd_file[4096];
@@ -53,12 +53,7 @@ struct chan {
 
 struct areq {
 	struct chan	*ch;
-	uint64_t	 sid;
-	uint32_t	 mech;
-	char		 user[POP3_USER_MAX + 1];
-	char		 secret[POP3_SECRET_MAX + 1];
-	char		 apop_ts[APOP_TS_MAX];
-	char		 rip[64];
+	struct auth_req	 q;		/* as the worker sent it */
 	struct areq	*next;
 };
 
@@ -208,7 +203,7 @@ send_result(int fd, uint64_t sid, enum auth_result result, uint32_t delay)
 static enum auth_verdict
 step_check(const struct areq *r, time_t now)
 {
-	switch (penalty_check(r->rip, r->user, now)) {
+	switch (penalty_check(r->q.rip, r->q.user, now)) {
 	case PENALTY_PASS:
 		break;
 	case PENALTY_BANNED:
@@ -230,27 +225,27 @@ step_verify(const struct areq *r)
 	/* The answer follows the file as it is now: an edit that is done
 	   (pop3ctl has returned) counts for this request. */
 	db_refresh(0);
-	valid = passwd_valid_user(r->user, strlen(r->user));
+	valid = passwd_valid_user(r->q.user, strlen(r->q.user));
 	pthread_rwlock_rdlock(&dblock);
 	if (!db_ok) {
 		pthread_rwlock_unlock(&dblock);
 		return AV_TEMPFAIL;
 	}
 	if (valid)
-		e = passwd_db_find(&db, r->user);
-	if (r->mech == AUTH_MECH_APOP) {
+		e = passwd_db_find(&db, r->q.user);
+	if (r->q.mech == AUTH_MECH_APOP) {
 		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
-			ok = apop_check(e->hash, r->apop_ts, r->secret);
+			ok = apop_check(e->hash, r->q.apop_ts, r->q.secret);
 		else
-			(void)apop_check("", r->apop_ts, r->secret);
+			(void)apop_check("", r->q.apop_ts, r->q.secret);
 	} else if (e != NULL) {
 		/* A verified pair is cached for this load of the file only. */
-		if (authcache_check(r->user, r->secret, db_gen))
+		if (authcache_check(r->q.user, r->q.secret, db_gen))
 			ok = 1;
-		else if ((ok = hashcost_verify(hcost, e, r->secret)) == 1)
-			authcache_put(r->user, r->secret, db_gen);
+		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1)
+			authcache_put(r->q.user, r->q.secret, db_gen);
 	} else
-		(void)hashcost_verify(hcost, NULL, r->secret);
+		(void)hashcost_verify(hcost, NULL, r->q.secret);
 	pthread_rwlock_unlock(&dblock);
 	return ok ? AV_OK : AV_FAILED;
 }
@@ -261,9 +256,9 @@ step_record(const struct areq *r, enum auth_verdict v, time_t now,
     uint32_t *fails, uint32_t *delay)
 {
 	if (v == AV_OK)
-		return penalty_record_success(r->rip, r->user, now) == -1 ?
+		return penalty_record_success(r->q.rip, r->q.user, now) == -1 ?
 		    AV_LOGIN_DELAY : AV_OK;
-	*fails = penalty_record_failure(r->rip, r->user, now, delay);
+	*fails = penalty_record_failure(r->q.rip, r->q.user, now, delay);
 	return AV_FAILED;
 }
 
@@ -276,38 +271,38 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 	char			 esc[POP3_USER_MAX * 4 + 8];
 	enum auth_result	 result = AUTH_RES_FAIL;
 
-	log_escape(r->user, strlen(r->user), esc, sizeof(esc));
+	log_escape(r->q.user, strlen(r->q.user), esc, sizeof(esc));
 	switch (v) {
 	case AV_OK:
 		result = AUTH_RES_OK;
 		log_info(SID_FMT " auth ok user=%s rip=%s mech=%s",
-		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech));
+		    SID_ARG(r->q.sid), esc, r->q.rip, mech_str(r->q.mech));
 		break;
 	case AV_FAILED:
 		result = AUTH_RES_FAIL;
 		/* fail2ban: "auth failed user=\S* rip=<HOST>" */
 		log_warn(SID_FMT " auth failed user=%s rip=%s mech=%s fails=%u",
-		    SID_ARG(r->sid), esc, r->rip, mech_str(r->mech),
+		    SID_ARG(r->q.sid), esc, r->q.rip, mech_str(r->q.mech),
 		    fails);
 		break;
 	case AV_BANNED:
 		result = AUTH_RES_BANNED;
 		delay = penalty_delay(1);
 		log_info(SID_FMT " auth refused user=%s rip=%s reason=banned",
-		    SID_ARG(r->sid), esc, r->rip);
+		    SID_ARG(r->q.sid), esc, r->q.rip);
 		break;
 	case AV_LOGIN_DELAY:
 		result = AUTH_RES_LOGIN_DELAY;
 		log_info(SID_FMT " auth refused user=%s rip=%s reason=login_delay",
-		    SID_ARG(r->sid), esc, r->rip);
+		    SID_ARG(r->q.sid), esc, r->q.rip);
 		break;
 	case AV_TEMPFAIL:
 		result = AUTH_RES_TEMPFAIL;
 		log_err(SID_FMT " auth tempfail user=%s rip=%s reason=passwd_file",
-		    SID_ARG(r->sid), esc, r->rip);
+		    SID_ARG(r->q.sid), esc, r->q.rip);
 		break;
 	}
-	if (send_result(r->ch->fd, r->sid, result, delay) == -1 &&
+	if (send_result(r->ch->fd, r->q.sid, result, delay) == -1 &&
 	    errno != EPIPE)
 		log_warn("auth reply: %s", strerror(errno));
 }
@@ -359,7 +354,6 @@ read_request(struct chan *ch)
 {
 	struct msg	 m;
 	struct areq	*r;
-	uint32_t	 type;
 	uint64_t	 sid;
 	long		 n;
 
@@ -369,22 +363,15 @@ read_request(struct chan *ch)
 	if (n <= 0)
 		return -1;
 	r = xcalloc(1, sizeof(*r));
-	if (msg_begin(&m, &type, &sid) == -1 || type != IPC_AUTH_REQ ||
-	    msg_get_u32(&m, &r->mech) == -1 ||
-	    msg_get_str(&m, r->user, sizeof(r->user)) == -1 ||
-	    msg_get_str(&m, r->secret, sizeof(r->secret)) == -1 ||
-	    msg_get_str(&m, r->apop_ts, sizeof(r->apop_ts)) == -1 ||
-	    msg_get_str(&m, r->rip, sizeof(r->rip)) == -1 ||
-	    msg_end(&m) == -1) {
-		/* A worker is unprivileged but ours: this is a bug. */
+	if (auth_req_decode(&m, &r->q) == -1) {
+		/* A worker is unprivileged but ours: a bug, or taken over. */
 		msg_wipe(&m);
-		explicit_bzero(r, sizeof(*r));
 		free(r);
 		log_err("malformed request from a worker; dropping its channel");
 		return -1;
 	}
 	msg_wipe(&m);
-	r->sid = sid;
+	sid = r->q.sid;
 	r->ch = ch;
 	pthread_mutex_lock(&lock);
 	if (qlen >= AUTH_QUEUE_MAX) {

@@ -1,0 +1,29 @@
+/*
+ * auth_req.c - decoding a worker's login request in the auth process
+ * (auth_req.h).  Fuzzed by fuzz/fuzz_auth_req.c.
+ */
+#include <string.h>
+
+#include "auth_req.h"
+#include "ipc.h"
+
+int
+auth_req_decode(struct msg *m, struct auth_req *r)
+{
+	uint32_t	type;
+
+	memset(r, 0, sizeof(*r));
+	if (msg_begin(m, &type, &r->sid) == -1 || type != IPC_AUTH_REQ ||
+	    msg_get_u32(m, &r->mech) == -1 ||
+	    (r->mech != AUTH_MECH_PASS && r->mech != AUTH_MECH_PLAIN &&
+	    r->mech != AUTH_MECH_APOP) ||
+	    msg_get_str(m, r->user, sizeof(r->user)) == -1 ||
+	    msg_get_str(m, r->secret, sizeof(r->secret)) == -1 ||
+	    msg_get_str(m, r->apop_ts, sizeof(r->apop_ts)) == -1 ||
+	    msg_get_str(m, r->rip, sizeof(r->rip)) == -1 ||
+	    msg_end(m) == -1) {
+		explicit_bzero(r, sizeof(*r));
+		return -1;
+	}
+	return 0;
+}

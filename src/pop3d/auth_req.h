@@ -1,0 +1,34 @@
+/*
+ * auth_req.h - a login request as the auth process reads it from a
+ * worker (IPC_AUTH_REQ, ipc.h).  Workers are unprivileged and face the
+ * network, so the auth process treats what they send as hostile: the
+ * decoder checks every length and field before anything is used.
+ */
+#ifndef POP3D_AUTH_REQ_H
+#define POP3D_AUTH_REQ_H
+
+#include <stdint.h>
+
+#include "msg.h"
+#include "pop3_limits.h"
+
+#define AUTH_APOP_TS_MAX	128	/* the greeting's <...> timestamp */
+#define AUTH_RIP_MAX		64	/* a printable client address */
+
+struct auth_req {
+	uint64_t	 sid;
+	uint32_t	 mech;			/* enum auth_mech */
+	char		 user[POP3_USER_MAX + 1];
+	char		 secret[POP3_SECRET_MAX + 1];
+	char		 apop_ts[AUTH_APOP_TS_MAX];
+	char		 rip[AUTH_RIP_MAX];
+};
+
+/*
+ * Decodes a received message into r: type IPC_AUTH_REQ, a known
+ * mechanism, every string within its bound and without NUL, nothing
+ * left over.  Returns 0, or -1 (r then holds no secret).
+ */
+int	auth_req_decode(struct msg *, struct auth_req *r);
+
+#endif
