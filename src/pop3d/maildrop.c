@@ -303,3 +303,69 @@ maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
 	maildir_uidl(md->msgs[i].name + 4, out);
 }
+
+size_t
+maildrop_count(const struct maildrop *md)
+{
+	return md->n;
+}
+
+void
+maildrop_stat(const struct maildrop *md, size_t *count, uint64_t *size)
+{
+	*count = md->n - md->ndel;
+	*size = md->size - md->delsize;
+}
+
+size_t
+maildrop_ndeleted(const struct maildrop *md)
+{
+	return md->ndel;
+}
+
+size_t
+maildrop_sized(const struct maildrop *md)
+{
+	return md->sized;
+}
+
+enum md_msg_state
+maildrop_msg(const struct maildrop *md, size_t i, const struct md_msg **mp)
+{
+	if (i >= md->n)
+		return MD_MSG_NONE;
+	if (mp != NULL)
+		*mp = &md->msgs[i];
+	return md->msgs[i].deleted ? MD_MSG_DELETED : MD_MSG_OK;
+}
+
+const struct md_msg *
+maildrop_msgs(const struct maildrop *md, size_t *n)
+{
+	*n = md->n;
+	return md->msgs;
+}
+
+enum md_msg_state
+maildrop_dele(struct maildrop *md, size_t i)
+{
+	enum md_msg_state	st;
+
+	if ((st = maildrop_msg(md, i, NULL)) != MD_MSG_OK)
+		return st;
+	md->msgs[i].deleted = 1;
+	md->ndel++;
+	md->delsize += md->msgs[i].size;
+	return MD_MSG_OK;
+}
+
+void
+maildrop_rset(struct maildrop *md)
+{
+	size_t	i;
+
+	for (i = 0; i < md->n; i++)
+		md->msgs[i].deleted = 0;
+	md->ndel = 0;
+	md->delsize = 0;
+}

@@ -19,21 +19,8 @@ struct md_msg {
 	int		 deleted;
 };
 
-struct maildrop {
-	char		*path;		/* the Maildir; opened only when needed,
-					   so an idle session holds one fd
-					   besides its socket: the lock */
-	int		 lockfd;	/* holds the OFD lock while open */
-	int		 dirfd;		/* the Maildir, from the first message
-					   read on (-1 before): a RETR then
-					   opens its file in one openat */
-	struct md_msg	*msgs;
-	size_t		 n;
-	size_t		 ndel;
-	uint64_t	 size;		/* of all messages */
-	uint64_t	 delsize;	/* of the deleted ones */
-	size_t		 sized;		/* sizes we had to compute (no ,W=) */
-};
+/* One session's maildrop; the fields are the maildrop files' (md_priv.h). */
+struct maildrop;
 
 enum md_fail {
 	MD_FAIL_TEMP,	/* may work later: I/O error, out of fds, no space */
@@ -66,6 +53,36 @@ struct maildrop	*maildrop_open(const char *mail_root, const char *user,
 size_t		 maildrop_commit(struct maildrop *, size_t *failed);
 /* Closes everything, releasing the lock; NULLs the caller's pointer. */
 void		 maildrop_free(struct maildrop **);
+
+/*
+ * The session's view: message numbers are 0-based indexes here, into
+ * the list fixed at login, deleted messages included.  Cheap, no I/O,
+ * the loop thread.  Message pointers stay valid until maildrop_commit()
+ * or maildrop_free().
+ */
+enum md_msg_state {
+	MD_MSG_OK,
+	MD_MSG_NONE,		/* no such message */
+	MD_MSG_DELETED,		/* marked deleted */
+};
+/* All messages, deleted ones included: the indexes are 0..this-1. */
+size_t		 maildrop_count(const struct maildrop *);
+/* The messages not marked deleted and their size in octets (STAT). */
+void		 maildrop_stat(const struct maildrop *, size_t *count,
+		    uint64_t *size);
+/* Messages marked deleted: none, and QUIT has nothing to commit. */
+size_t		 maildrop_ndeleted(const struct maildrop *);
+/* Sizes the open had to compute by reading (names without ,W=). */
+size_t		 maildrop_sized(const struct maildrop *);
+/* Message i, into *mp (if not NULL) unless MD_MSG_NONE. */
+enum md_msg_state maildrop_msg(const struct maildrop *, size_t i,
+		    const struct md_msg **mp);
+/* The whole list, *n entries (LIST and UIDL walk it). */
+const struct md_msg *maildrop_msgs(const struct maildrop *, size_t *n);
+/* Marks message i deleted: MD_MSG_OK, or why not (nothing changed). */
+enum md_msg_state maildrop_dele(struct maildrop *, size_t i);
+/* Unmarks every message (RSET). */
+void		 maildrop_rset(struct maildrop *);
 
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */

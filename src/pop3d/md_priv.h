@@ -14,6 +14,22 @@
 
 #include "maildrop.h"
 
+struct maildrop {
+	char		*path;		/* the Maildir; opened only when needed,
+					   so an idle session holds one fd
+					   besides its socket: the lock */
+	int		 lockfd;	/* holds the OFD lock while open */
+	int		 dirfd;		/* the Maildir, from the first message
+					   read on (-1 before): a RETR then
+					   opens its file in one openat */
+	struct md_msg	*msgs;
+	size_t		 n;
+	size_t		 ndel;
+	uint64_t	 size;		/* of all messages */
+	uint64_t	 delsize;	/* of the deleted ones */
+	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+};
+
 /* In tmp/: "<pfx><sub>.<unique>", with the swap prefix from the
    exchange until the commit point, then with the trash prefix until the
    purge has emptied it.  A pop3d before the manifest named its trash
