@@ -17,7 +17,6 @@
 #include "ipc.h"
 #include "jobs.h"
 #include "log.h"
-#include "maildir.h"
 #include "maildrop.h"
 #include "session.h"
 #include "worker.h"
@@ -375,17 +374,14 @@ start_retr(struct session *s, size_t i)
 static void
 retr_wire(struct session *s, const struct md_msg *m)
 {
-	struct maildir_name	 mn;
-	struct stat		 st;
+	struct stat	st;
 
-	if (maildir_name_parse(m->name + 4, &mn) == -1 || !mn.has_dots ||
-	    !mn.has_size || !mn.has_wsize || mn.size != mn.wsize ||
-	    fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	if (!m->wire || fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != m->size)
 		return;
 	s->msgsize = m->size;
-	if (mn.dots > 0) {
-		dot_enc_init_wire(&s->enc, mn.dots);
+	if (m->dots > 0) {
+		dot_enc_init_wire(&s->enc, m->dots);
 		s->cont = retr_dots_cont;
 	} else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN)
 		s->cont = retr_sendfile_cont;

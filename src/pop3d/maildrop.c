@@ -27,9 +27,10 @@
 #define MD_READ_CHUNK	(64 * 1024)
 
 struct scan_ent {
-	char			*name;	/* "new/x" or "cur/x" */
+	char			*file;	/* in sub */
 	struct maildir_name	 mn;
 	uint64_t		 size;
+	enum md_sub		 sub;
 };
 
 static int
@@ -56,7 +57,7 @@ lock_maildrop(int dirfd, int *inuse)
 
 /* CRLF size by reading the file: for names without ,W=. */
 static int
-compute_size(int dirfd, const char *name, uint64_t *out)
+compute_size(int subfd, const char *name, uint64_t *out)
 {
 	unsigned char	 buf[MD_READ_CHUNK];
 	ssize_t		 n;
@@ -64,7 +65,7 @@ compute_size(int dirfd, const char *name, uint64_t *out)
 	int		 fd, st = 0;
 
 	/* O_NONBLOCK: a FIFO put in the maildrop must not stop the thread. */
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	if ((fd = openat(subfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) == -1)
 		return -1;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -82,23 +83,24 @@ compute_size(int dirfd, const char *name, uint64_t *out)
  * not change.  Failure is harmless: the size is computed again next time.
  */
 static void
-cache_size(int dirfd, struct scan_ent *e)
+cache_size(int subfd, struct scan_ent *e)
 {
-	char		 nname[POP3_MDNAME_MAX + 8];
+	char		 nname[POP3_MDNAME_MAX + 1];
 	const char	*colon;
 	size_t		 pre;
 	int		 n;
 
-	colon = strchr(e->name + 4, ':');
-	pre = colon != NULL ? (size_t)(colon - e->name) : strlen(e->name);
-	n = snprintf(nname, sizeof(nname), "%.*s,W=%llu%s", (int)pre, e->name,
+	colon = strchr(e->file, ':');
+	pre = colon != NULL ? (size_t)(colon - e->file) : strlen(e->file);
+	n = snprintf(nname, sizeof(nname), "%.*s,W=%llu%s", (int)pre, e->file,
 	    (unsigned long long)e->size, colon != NULL ? colon : "");
-	if (n < 0 || (size_t)n >= sizeof(nname) || strlen(nname + 4) >
-	    POP3_MDNAME_MAX)
+	if (n < 0 || (size_t)n >= sizeof(nname))
 		return;
-	if (renameat(dirfd, e->name, dirfd, nname) == 0) {
-		free(e->name);
-		e->name = xstrdup(nname);
+	if (renameat(subfd, e->file, subfd, nname) == 0) {
+		free(e->file);
+		e->file = xstrdup(nname);
+		/* What RETR learns from the name (the ,W= now among it). */
+		(void)maildir_name_parse(e->file, &e->mn);
 	}
 }
 
@@ -108,19 +110,19 @@ cache_size(int dirfd, struct scan_ent *e)
  * same directory could show it twice.
  */
 static int
-scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
+scan_dir(int dirfd, enum md_sub sub, struct scan_ent **v, size_t *n,
     size_t *cap, size_t *sized)
 {
 	DIR		*d;
 	struct dirent	*de;
 	struct scan_ent	 e;
-	char		 path[POP3_MDNAME_MAX + 8];
 	size_t		 first = *n, i, k;
 	int		 fd;
 
-	if ((fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = openat(dirfd, MD_SUB_NAME(sub), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
+	if ((d = md_opendir_fd(fd)) == NULL) {
 		close(fd);
 		return -1;
 	}
@@ -134,9 +136,9 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 			    "serving the first", POP3_MAILDROP_MAX);
 			break;
 		}
-		snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
-		e.name = xstrdup(path);
+		e.file = xstrdup(de->d_name);
 		e.size = e.mn.wsize;
+		e.sub = sub;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
 			*v = xreallocarray(*v, *cap, sizeof(**v));
@@ -148,16 +150,17 @@ scan_dir(int dirfd, const char *sub, struct scan_ent **v, size_t *n,
 	for (i = k = first; i < *n; i++) {
 		e = (*v)[i];
 		if (!e.mn.has_wsize) {
-			if (compute_size(dirfd, e.name, &e.size) == -1) {
+			if (compute_size(fd, e.file, &e.size) == -1) {
 				/* Gone meanwhile, or a directory: not a message. */
-				free(e.name);
+				free(e.file);
 				continue;
 			}
 			(*sized)++;
-			cache_size(dirfd, &e);
+			cache_size(fd, &e);
 		}
 		(*v)[k++] = e;
 	}
+	close(fd);
 	*n = k;
 	return 0;
 }
@@ -167,7 +170,21 @@ ent_cmp(const void *a, const void *b)
 {
 	const struct scan_ent *x = a, *y = b;
 
-	return maildir_name_cmp(x->name + 4, &x->mn, y->name + 4, &y->mn);
+	return maildir_name_cmp(x->file, &x->mn, y->file, &y->mn);
+}
+
+/* A message from its scan: the parse kept in a few bytes. */
+static void
+msg_init(struct md_msg *m, const struct scan_ent *e)
+{
+	const struct maildir_name	*mn = &e->mn;
+
+	m->file = e->file;
+	m->size = e->size;
+	m->sub = (uint8_t)e->sub;
+	m->wire = mn->has_dots && mn->dots <= UINT32_MAX && mn->has_size &&
+	    mn->has_wsize && mn->size == mn->wsize;
+	m->dots = m->wire ? (uint32_t)mn->dots : 0;
 }
 
 static int
@@ -231,11 +248,11 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 		return NULL;
 	}
 	md_recover(dirfd, user);
-	if (scan_dir(dirfd, "new", &v, &n, &cap, &sized) == -1 ||
-	    scan_dir(dirfd, "cur", &v, &n, &cap, &sized) == -1) {
+	if (scan_dir(dirfd, MD_SUB_NEW, &v, &n, &cap, &sized) == -1 ||
+	    scan_dir(dirfd, MD_SUB_CUR, &v, &n, &cap, &sized) == -1) {
 		*why = fail_kind(errno);
 		for (i = 0; i < n; i++)
-			free(v[i].name);
+			free(v[i].file);
 		free(v);
 		close(lockfd);
 		close(dirfd);
@@ -255,8 +272,7 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	md->sized = sized;
 	md->msgs = xcalloc(n > 0 ? n : 1, sizeof(*md->msgs));
 	for (i = 0; i < n; i++) {
-		md->msgs[i].name = v[i].name;
-		md->msgs[i].size = v[i].size;
+		msg_init(&md->msgs[i], &v[i]);
 		md->size += v[i].size;
 	}
 	free(v);
@@ -278,7 +294,7 @@ maildrop_free(struct maildrop **mdp)
 		return;
 	*mdp = NULL;
 	for (i = 0; i < md->n; i++)
-		free(md->msgs[i].name);
+		free(md->msgs[i].file);
 	free(md->msgs);
 	free(md->path);
 	close(md->lockfd);
@@ -287,21 +303,30 @@ maildrop_free(struct maildrop **mdp)
 	free(md);
 }
 
+const char *
+md_msg_path(const struct md_msg *m, char *buf)
+{
+	snprintf(buf, MD_MSG_PATH_MAX, "%s/%s", MD_SUB_NAME(m->sub), m->file);
+	return buf;
+}
+
 int
 maildrop_open_msg(struct maildrop *md, size_t i)
 {
+	char	path[MD_MSG_PATH_MAX];
+
 	if (md->dirfd == -1 && (md->dirfd = md_open_dir(md)) == -1)
 		return -1;
 	/* O_NONBLOCK: a FIFO renamed over a message must not stop the
 	   loop; on a regular file it changes nothing. */
-	return openat(md->dirfd, md->msgs[i].name, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW | O_NONBLOCK);
+	return openat(md->dirfd, md_msg_path(&md->msgs[i], path), O_RDONLY |
+	    O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 }
 
 void
 maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
-	maildir_uidl(md->msgs[i].name + 4, out);
+	maildir_uidl(md->msgs[i].file, out);
 }
 
 size_t

@@ -13,11 +13,33 @@
 
 #include "pop3_limits.h"
 
-struct md_msg {
-	char		*name;		/* "new/<file>" or "cur/<file>", owned */
-	uint64_t	 size;		/* CRLF size, what LIST says */
-	int		 deleted;
+/* The inbox: a message is in new/ or cur/ of the Maildir. */
+enum md_sub {
+	MD_SUB_NEW,
+	MD_SUB_CUR,
 };
+
+/*
+ * A message, as its name was parsed at login (maildir_name_parse): what
+ * the commands need of the parse, kept small, as a maildrop may hold
+ * POP3_MAILDROP_MAX of them.  The name is untrusted (whoever can
+ * deliver chooses it).
+ */
+struct md_msg {
+	char		*file;		/* the file name in sub, owned */
+	uint64_t	 size;		/* CRLF size, what LIST says */
+	uint32_t	 dots;		/* lines starting with '.' (,D=), if wire */
+	uint8_t		 sub;		/* enum md_sub */
+	uint8_t		 wire;		/* the name says the file is wire form
+					   (,S= equal to ,W=, and a ,D= that
+					   fits dots): its bytes are RETR's
+					   answer, but for the dots to stuff,
+					   if it still has that size */
+	uint8_t		 deleted;
+};
+/* As many as POP3_MAILDROP_MAX in memory: a field more costs that many. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct md_msg) <= 24,
+    "struct md_msg grew");
 
 /* One session's maildrop; the fields are the maildrop files' (md_priv.h). */
 struct maildrop;

@@ -246,7 +246,7 @@ purge_run(struct job *j)
 	close(p->dirfd);
 	/* Here, not on the loop thread: up to POP3_MAILDROP_MAX names. */
 	for (i = 0; i < p->n; i++)
-		free(p->msgs[i].name);
+		free(p->msgs[i].file);
 	free(p->msgs);
 	free(p->path);
 	p->msgs = NULL;
@@ -264,18 +264,13 @@ purge_done(struct job *j)
 		free(p);
 }
 
-/* 0 for "new/...", 1 for "cur/...". */
-static size_t
-sub_index(const char *name)
-{
-	return name[0] == 'n' ? 0 : 1;
-}
-
 size_t
 maildrop_commit(struct maildrop *md, size_t *failed)
 {
 	struct md_swap	 sw[2];
 	struct md_purge	*p;
+	struct md_msg	*m;
+	char		 path[MD_MSG_PATH_MAX];
 	size_t		 i, k, removed = 0, unlinked[2] = { 0, 0 };
 	int		 dirfd, swapped = 0;
 
@@ -286,27 +281,28 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		return 0;
 	}
 	memset(sw, 0, sizeof(sw));
-	sw[0].sub = "new";
-	sw[1].sub = "cur";
-	for (k = 0; k < 2; k++)
+	/* sw[] is indexed by enum md_sub. */
+	for (k = 0; k < 2; k++) {
+		sw[k].sub = MD_SUB_NAME(k);
 		sw[k].oldfd = sw[k].newfd = -1;
+	}
 	/* One pass over the names (each a cache miss in a large maildrop):
 	   the sets are filled before it is known which will be used. */
 	if (md->ndel >= MD_SWAP_MIN)
 		for (k = 0; k < 2; k++)
 			md_nameset_init(&sw[k].del, md->ndel);
 	for (i = 0; i < md->n; i++) {
-		k = sub_index(md->msgs[i].name);
-		sw[k].nscan++;
-		if (!md->msgs[i].deleted)
+		m = &md->msgs[i];
+		sw[m->sub].nscan++;
+		if (!m->deleted)
 			continue;
-		sw[k].ndel++;
-		if (sw[k].del.slot == NULL)
+		sw[m->sub].ndel++;
+		if (sw[m->sub].del.slot == NULL)
 			continue;
-		md_nameset_add(&sw[k].del, md->msgs[i].name + 4);
+		md_nameset_add(&sw[m->sub].del, m->file);
 		/* The manifest has a line a name: this one gets unlinked. */
-		if (strchr(md->msgs[i].name + 4, '\n') != NULL)
-			sw[k].unlisted = 1;
+		if (strchr(m->file, '\n') != NULL)
+			sw[m->sub].unlisted = 1;
 	}
 	for (k = 0; k < 2; k++) {
 		if (sw[k].ndel < MD_SWAP_MIN || sw[k].nscan - sw[k].ndel >
@@ -327,18 +323,15 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 		log_warn("maildrop %s: fsync: %s", md->path, strerror(errno));
 
 	for (i = 0; i < md->n; i++) {
-		if (!md->msgs[i].deleted)
+		m = &md->msgs[i];
+		if (!m->deleted || sw[m->sub].state != SW_NONE)
 			continue;
-		k = sub_index(md->msgs[i].name);
-		if (sw[k].state != SW_NONE)
-			continue;
-		unlinked[k]++;
-		if (unlinkat(dirfd, md->msgs[i].name, 0) == 0 ||
+		unlinked[m->sub]++;
+		if (unlinkat(dirfd, md_msg_path(m, path), 0) == 0 ||
 		    errno == ENOENT)
 			removed++;
 		else {
-			log_warn("unlink %s: %s", md->msgs[i].name,
-			    strerror(errno));
+			log_warn("unlink %s: %s", path, strerror(errno));
 			(*failed)++;
 		}
 	}

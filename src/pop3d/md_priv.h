@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "maildrop.h"
+#include "pop3_limits.h"
 
 struct maildrop {
 	char		*path;		/* the Maildir; opened only when needed,
@@ -53,6 +54,13 @@ struct maildrop {
 /* "tmp/<pfx><sub>.<unique>" */
 #define MD_PATH_MAX		128
 
+/* "new" or "cur": the directory of enum md_sub k. */
+#define MD_SUB_NAME(k)		((k) == MD_SUB_NEW ? "new" : "cur")
+/* A message's path under the Maildir: "<sub>/<file>". */
+#define MD_MSG_PATH_MAX		(POP3_MDNAME_MAX + 5)
+
+/* m's path under the Maildir, into buf (MD_MSG_PATH_MAX bytes). */
+const char *md_msg_path(const struct md_msg *m, char *buf);
 /* The Maildir of md, opened anew: -1 with errno. */
 int	md_open_dir(const struct maildrop *md);
 /* The directory path under dirfd, not following a symlink. */
@@ -63,7 +71,7 @@ DIR	*md_opendir_fd(int fd);
 
 /*
  * The deleted names of one subdirectory, for the swap commit: open
- * addressing over borrowed keys (the file part of md_msg.name), at most
+ * addressing over borrowed keys (md_msg.file), at most
  * half full, so every probe sequence ends at an empty slot.  A zeroed
  * set is empty; md_nameset_has() takes NULL for one.
  */
