@@ -3,7 +3,8 @@
  * the exclusive lock, the message list fixed at login, the marks of
  * DELE, and the commit of QUIT.  maildrop_open() and maildrop_commit()
  * block on the disk and run on the worker's job threads; the rest is
- * cheap and runs on the loop thread.
+ * cheap and runs on the loop thread.  maildrop.c implements it, with
+ * the commit in md_commit.c and md_trash.c (md_priv.h).
  */
 #ifndef POP3D_MAILDROP_H
 #define POP3D_MAILDROP_H

@@ -3,7 +3,8 @@
  * maildrop.c (open, scan, lock, the session's view), md_commit.c (the
  * swap commit of QUIT and its purge) and md_trash.c (the directories
  * that commit leaves in tmp/: the manifest, emptying a trash, undoing a
- * swap, the recovery at login).  Worker processes, job threads.
+ * swap, the recovery at login).  Worker processes: the commit, trash and
+ * recovery on job threads.
  */
 #ifndef POP3D_MD_PRIV_H
 #define POP3D_MD_PRIV_H
