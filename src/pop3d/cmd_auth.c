@@ -267,6 +267,8 @@ open_done(struct job *j)
 {
 	struct open_job	*oj = (struct open_job *)j;
 	struct session	*s;
+	uint64_t	 size;
+	size_t		 count;
 
 	if ((s = worker_find(j->sid)) == NULL || s->state != SESS_AUTH) {
 		/* The client left meanwhile: let go of the lock. */
@@ -298,12 +300,12 @@ open_done(struct job *j)
 	s->authed = 1;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
+	maildrop_stat(s->md, &count, &size);
 	log_info(SID_FMT " login user=%s rip=%s msgs=%zu size=%llu "
 	    "computed_sizes=%zu", SID_ARG(s->id), s->user, s->rip,
-	    s->md->n, (unsigned long long)s->md->size, s->md->sized);
+	    count, (unsigned long long)size, maildrop_sized(s->md));
 	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
-	    s->md->n, s->md->n == 1 ? "" : "s",
-	    (unsigned long long)s->md->size);
+	    count, count == 1 ? "" : "s", (unsigned long long)size);
 	session_finish(s, POP_OK);
 }
 

@@ -17,7 +17,6 @@
 #include "ipc.h"
 #include "jobs.h"
 #include "log.h"
-#include "maildir.h"
 #include "maildrop.h"
 #include "session.h"
 #include "worker.h"
@@ -42,49 +41,80 @@ static unsigned char	retr_in[RETR_WIRE_STEP];
 #define RETR_SENDFILE_MIN	(32 * 1024)
 
 /*
- * Message number argument -> 0-based index of a message not deleted:
- * POP_OK, or POP_ERR for an argument that is not a number (a bad
- * command), or POP_FAIL for a number with no message or a deleted one
- * (a well-formed command that failed; clients pipeline such, and it
- * must not count toward the disconnect).
+ * Message number argument -> 0-based index of a message: POP_OK, or
+ * POP_ERR for an argument that is not a number (a bad command), or
+ * POP_FAIL for a number with no message (a well-formed command that
+ * failed; clients pipeline such, and it must not count toward the
+ * disconnect).
  */
 static enum cmd_result
-get_msg(struct session *s, const char *arg, size_t *idx)
+msg_num(struct session *s, const char *arg, size_t *idx)
 {
 	const char	*errstr;
 	uint64_t	 n;
 	int		 r;
 
-	if ((r = pop3_msgnum(arg, s->md->n, &n, &errstr)) != 0) {
+	if ((r = pop3_msgnum(arg, maildrop_count(s->md), &n, &errstr)) != 0) {
 		session_set_reply(s, "%s", errstr);
 		return r == -1 ? POP_ERR : POP_FAIL;
-	}
-	if (s->md->msgs[n - 1].deleted) {
-		session_set_reply(s, "message %llu is deleted",
-		    (unsigned long long)n);
-		return POP_FAIL;
 	}
 	*idx = (size_t)(n - 1);
 	return POP_OK;
 }
 
+/* What the maildrop said of message i: POP_OK, or POP_FAIL, replied. */
+static enum cmd_result
+msg_state(struct session *s, size_t i, enum md_msg_state st)
+{
+	switch (st) {
+	case MD_MSG_OK:
+		return POP_OK;
+	case MD_MSG_NONE:
+		session_set_reply(s, "no such message");
+		break;
+	case MD_MSG_DELETED:
+		session_set_reply(s, "message %zu is deleted", i + 1);
+		break;
+	}
+	return POP_FAIL;
+}
+
+/* msg_num() of a message not deleted, which goes into *mp (if not NULL). */
+static enum cmd_result
+get_msg(struct session *s, const char *arg, size_t *idx,
+    const struct md_msg **mp)
+{
+	enum cmd_result	res;
+
+	if ((res = msg_num(s, arg, idx)) != POP_OK)
+		return res;
+	return msg_state(s, *idx, maildrop_msg(s->md, *idx, mp));
+}
+
 enum cmd_result
 cmd_stat(struct session *s, struct pop3_cmd *cmd)
 {
-	session_set_reply(s, "%zu %llu", s->md->n - s->md->ndel,
-	    (unsigned long long)(s->md->size - s->md->delsize));
+	uint64_t	size;
+	size_t		count;
+
+	maildrop_stat(s->md, &count, &size);
+	session_set_reply(s, "%zu %llu", count, (unsigned long long)size);
 	return POP_OK;
 }
 
 static int
 list_cont(struct session *s)
 {
-	while (s->iter < s->md->n) {
+	const struct md_msg	*m;
+	size_t			 n;
+
+	m = maildrop_msgs(s->md, &n);
+	while (s->iter < n) {
 		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
 			return 0;
-		if (!s->md->msgs[s->iter].deleted)
+		if (!m[s->iter].deleted)
 			conn_printf(s->conn, "%zu %llu\r\n", s->iter + 1,
-			    (unsigned long long)s->md->msgs[s->iter].size);
+			    (unsigned long long)m[s->iter].size);
 		s->iter++;
 	}
 	conn_write(s->conn, ".\r\n", 3);
@@ -94,19 +124,21 @@ list_cont(struct session *s)
 enum cmd_result
 cmd_list(struct session *s, struct pop3_cmd *cmd)
 {
-	enum cmd_result	res;
-	size_t		i;
+	const struct md_msg	*m;
+	enum cmd_result		 res;
+	uint64_t		 size;
+	size_t			 i, count;
 
 	if (cmd->argc == 1) {
-		if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+		if ((res = get_msg(s, cmd->argv[0], &i, &m)) != POP_OK)
 			return res;
 		session_set_reply(s, "%zu %llu", i + 1,
-		    (unsigned long long)s->md->msgs[i].size);
+		    (unsigned long long)m->size);
 		return POP_OK;
 	}
-	session_set_reply(s, "%zu message%s (%llu octets)",
-	    s->md->n - s->md->ndel, s->md->n - s->md->ndel == 1 ? "" : "s",
-	    (unsigned long long)(s->md->size - s->md->delsize));
+	maildrop_stat(s->md, &count, &size);
+	session_set_reply(s, "%zu message%s (%llu octets)", count,
+	    count == 1 ? "" : "s", (unsigned long long)size);
 	s->iter = 0;
 	s->cont = list_cont;
 	return POP_OK;
@@ -115,12 +147,15 @@ cmd_list(struct session *s, struct pop3_cmd *cmd)
 static int
 uidl_cont(struct session *s)
 {
-	char	uidl[POP3_UIDL_MAX + 1];
+	const struct md_msg	*m;
+	char			 uidl[POP3_UIDL_MAX + 1];
+	size_t			 n;
 
-	while (s->iter < s->md->n) {
+	m = maildrop_msgs(s->md, &n);
+	while (s->iter < n) {
 		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)
 			return 0;
-		if (!s->md->msgs[s->iter].deleted) {
+		if (!m[s->iter].deleted) {
 			maildrop_uidl(s->md, s->iter, uidl);
 			conn_printf(s->conn, "%zu %s\r\n", s->iter + 1, uidl);
 		}
@@ -138,7 +173,7 @@ cmd_uidl(struct session *s, struct pop3_cmd *cmd)
 	size_t		i;
 
 	if (cmd->argc == 1) {
-		if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+		if ((res = get_msg(s, cmd->argv[0], &i, NULL)) != POP_OK)
 			return res;
 		maildrop_uidl(s->md, i, uidl);
 		session_set_reply(s, "%zu %s", i + 1, uidl);
@@ -337,20 +372,16 @@ start_retr(struct session *s, size_t i)
  * Anything else (LF files, a file changed since) takes the encoder.
  */
 static void
-retr_wire(struct session *s, size_t i)
+retr_wire(struct session *s, const struct md_msg *m)
 {
-	const struct md_msg	*m = &s->md->msgs[i];
-	struct maildir_name	 mn;
-	struct stat		 st;
+	struct stat	st;
 
-	if (maildir_name_parse(m->name + 4, &mn) == -1 || !mn.has_dots ||
-	    !mn.has_size || !mn.has_wsize || mn.size != mn.wsize ||
-	    fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	if (!m->wire || fstat(s->msgfd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != m->size)
 		return;
 	s->msgsize = m->size;
-	if (mn.dots > 0) {
-		dot_enc_init_wire(&s->enc, mn.dots);
+	if (m->dots > 0) {
+		dot_enc_init_wire(&s->enc, m->dots);
 		s->cont = retr_dots_cont;
 	} else if (!conn_is_tls(s->conn) && m->size >= RETR_SENDFILE_MIN)
 		s->cont = retr_sendfile_cont;
@@ -361,19 +392,19 @@ retr_wire(struct session *s, size_t i)
 enum cmd_result
 cmd_retr(struct session *s, struct pop3_cmd *cmd)
 {
-	enum cmd_result	res;
-	size_t		i;
+	const struct md_msg	*m;
+	enum cmd_result		 res;
+	size_t			 i;
 
-	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+	if ((res = get_msg(s, cmd->argv[0], &i, &m)) != POP_OK)
 		return res;
 	dot_enc_init(&s->enc);
 	if ((res = start_retr(s, i)) != POP_OK)
 		return res;
-	retr_wire(s, i);
+	retr_wire(s, m);
 	s->n_retr++;
-	s->bytes_retr += s->md->msgs[i].size;
-	session_set_reply(s, "%llu octets",
-	    (unsigned long long)s->md->msgs[i].size);
+	s->bytes_retr += m->size;
+	session_set_reply(s, "%llu octets", (unsigned long long)m->size);
 	return POP_OK;
 }
 
@@ -385,7 +416,7 @@ cmd_top(struct session *s, struct pop3_cmd *cmd)
 	uint64_t	 lines;
 	size_t		 i;
 
-	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+	if ((res = get_msg(s, cmd->argv[0], &i, NULL)) != POP_OK)
 		return res;
 	if (pop3_linecount(cmd->argv[1], &lines, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);
@@ -405,11 +436,9 @@ cmd_dele(struct session *s, struct pop3_cmd *cmd)
 	enum cmd_result	res;
 	size_t		i;
 
-	if ((res = get_msg(s, cmd->argv[0], &i)) != POP_OK)
+	if ((res = msg_num(s, cmd->argv[0], &i)) != POP_OK ||
+	    (res = msg_state(s, i, maildrop_dele(s->md, i))) != POP_OK)
 		return res;
-	s->md->msgs[i].deleted = 1;
-	s->md->ndel++;
-	s->md->delsize += s->md->msgs[i].size;
 	session_set_reply(s, "message %zu deleted", i + 1);
 	return POP_OK;
 }
@@ -423,15 +452,13 @@ cmd_noop(struct session *s, struct pop3_cmd *cmd)
 enum cmd_result
 cmd_rset(struct session *s, struct pop3_cmd *cmd)
 {
-	size_t	i;
+	uint64_t	size;
+	size_t		count;
 
-	for (i = 0; i < s->md->n; i++)
-		s->md->msgs[i].deleted = 0;
-	s->md->ndel = 0;
-	s->md->delsize = 0;
+	maildrop_rset(s->md);
+	maildrop_stat(s->md, &count, &size);
 	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
-	    s->md->n, s->md->n == 1 ? "" : "s",
-	    (unsigned long long)s->md->size);
+	    count, count == 1 ? "" : "s", (unsigned long long)size);
 	return POP_OK;
 }
 
@@ -482,7 +509,7 @@ cmd_quit(struct session *s, struct pop3_cmd *cmd)
 	struct commit_job	*cj;
 
 	s->end_reason = "quit";
-	if (s->state != SESS_TRANS || s->md->ndel == 0) {
+	if (s->state != SESS_TRANS || maildrop_ndeleted(s->md) == 0) {
 		/*
 		 * Release the maildrop lock before the +OK goes out: a client
 		 * that reconnects as soon as it reads it must not meet

@@ -3,7 +3,8 @@
  * the exclusive lock, the message list fixed at login, the marks of
  * DELE, and the commit of QUIT.  maildrop_open() and maildrop_commit()
  * block on the disk and run on the worker's job threads; the rest is
- * cheap and runs on the loop thread.
+ * cheap and runs on the loop thread.  maildrop.c implements it, with
+ * the commit in md_commit.c and md_trash.c (md_priv.h).
  */
 #ifndef POP3D_MAILDROP_H
 #define POP3D_MAILDROP_H
@@ -13,27 +14,36 @@
 
 #include "pop3_limits.h"
 
-struct md_msg {
-	char		*name;		/* "new/<file>" or "cur/<file>", owned */
-	uint64_t	 size;		/* CRLF size, what LIST says */
-	int		 deleted;
+/* The inbox: a message is in new/ or cur/ of the Maildir. */
+enum md_sub {
+	MD_SUB_NEW,
+	MD_SUB_CUR,
 };
 
-struct maildrop {
-	char		*path;		/* the Maildir; opened only when needed,
-					   so an idle session holds one fd
-					   besides its socket: the lock */
-	int		 lockfd;	/* holds the OFD lock while open */
-	int		 dirfd;		/* the Maildir, from the first message
-					   read on (-1 before): a RETR then
-					   opens its file in one openat */
-	struct md_msg	*msgs;
-	size_t		 n;
-	size_t		 ndel;
-	uint64_t	 size;		/* of all messages */
-	uint64_t	 delsize;	/* of the deleted ones */
-	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+/*
+ * A message, as its name was parsed at login (maildir_name_parse): what
+ * the commands need of the parse, kept small, as a maildrop may hold
+ * POP3_MAILDROP_MAX of them.  The name is untrusted (whoever can
+ * deliver chooses it).
+ */
+struct md_msg {
+	char		*file;		/* the file name in sub, owned */
+	uint64_t	 size;		/* CRLF size, what LIST says */
+	uint32_t	 dots;		/* lines starting with '.' (,D=), if wire */
+	uint8_t		 sub;		/* enum md_sub */
+	uint8_t		 wire;		/* the name says the file is wire form
+					   (,S= equal to ,W=, and a ,D= that
+					   fits dots): its bytes are RETR's
+					   answer, but for the dots to stuff,
+					   if it still has that size */
+	uint8_t		 deleted;
 };
+/* As many as POP3_MAILDROP_MAX in memory: a field more costs that many. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct md_msg) <= 24,
+    "struct md_msg grew");
+
+/* One session's maildrop; the fields are the maildrop files' (md_priv.h). */
+struct maildrop;
 
 enum md_fail {
 	MD_FAIL_TEMP,	/* may work later: I/O error, out of fds, no space */
@@ -66,6 +76,36 @@ struct maildrop	*maildrop_open(const char *mail_root, const char *user,
 size_t		 maildrop_commit(struct maildrop *, size_t *failed);
 /* Closes everything, releasing the lock; NULLs the caller's pointer. */
 void		 maildrop_free(struct maildrop **);
+
+/*
+ * The session's view: message numbers are 0-based indexes here, into
+ * the list fixed at login, deleted messages included.  Cheap, no I/O,
+ * the loop thread.  Message pointers stay valid until maildrop_commit()
+ * or maildrop_free().
+ */
+enum md_msg_state {
+	MD_MSG_OK,
+	MD_MSG_NONE,		/* no such message */
+	MD_MSG_DELETED,		/* marked deleted */
+};
+/* All messages, deleted ones included: the indexes are 0..this-1. */
+size_t		 maildrop_count(const struct maildrop *);
+/* The messages not marked deleted and their size in octets (STAT). */
+void		 maildrop_stat(const struct maildrop *, size_t *count,
+		    uint64_t *size);
+/* Messages marked deleted: none, and QUIT has nothing to commit. */
+size_t		 maildrop_ndeleted(const struct maildrop *);
+/* Sizes the open had to compute by reading (names without ,W=). */
+size_t		 maildrop_sized(const struct maildrop *);
+/* Message i, into *mp (if not NULL) unless MD_MSG_NONE. */
+enum md_msg_state maildrop_msg(const struct maildrop *, size_t i,
+		    const struct md_msg **mp);
+/* The whole list, *n entries (LIST and UIDL walk it). */
+const struct md_msg *maildrop_msgs(const struct maildrop *, size_t *n);
+/* Marks message i deleted: MD_MSG_OK, or why not (nothing changed). */
+enum md_msg_state maildrop_dele(struct maildrop *, size_t i);
+/* Unmarks every message (RSET). */
+void		 maildrop_rset(struct maildrop *);
 
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */

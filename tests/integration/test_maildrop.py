@@ -50,6 +50,35 @@ def test_list_trusts_w_size(srv):
         c.ok("QUIT")
 
 
+def test_wire_name_without_w_size(srv):
+    """A wire-form file (CRLF lines) named with ,S= and ,D= but no ,W=, as
+    another delivery agent may write it: the login computes its size and
+    adds ,W= to the name (in new/ or cur/), and RETR and TOP answer it
+    byte for byte, dot-stuffed, in that session and the next."""
+    u = srv.new_user()
+    body = b"Subject: dots\r\n\r\n.one\r\nplain\r\n..two\r\n.\r\nend\r\n"
+    lines = body.split(b"\r\n")[:-1]
+    dots = sum(1 for l in lines if l.startswith(b"."))
+    want = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines) + b".\r\n"
+    for i, (sub, info) in enumerate((("new", ""), ("cur", ":2,S"))):
+        srv.deliver(u, body, sub=sub, name="1700000000.M%dP1.wire,S=%d,D=%d%s"
+                    % (i, len(body), dots, info))
+    for _ in range(2):
+        with sess(srv, u) as c:
+            assert c.stat() == (2, 2 * len(body))
+            for i in (1, 2):
+                assert c.ok("RETR %d" % i).split()[1] == str(len(body))
+                assert c.multi_raw() == want
+            c.ok("TOP 2 1")
+            assert c.multi_raw() == b"Subject: dots\r\n\r\n..one\r\n.\r\n"
+            c.ok("QUIT")
+        names = srv.names(u)
+        assert len(names) == 2 and all(
+            ",S=%d,D=%d,W=%d" % (len(body), dots, len(body)) in n
+            for n in names), names
+
+
 def test_empty_message(srv):
     u = srv.new_user()
     srv.deliver(u, b"")
