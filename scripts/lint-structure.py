@@ -18,7 +18,10 @@ INC = re.compile(r'\s*#\s*include\s+"([a-z0-9_/]+)\.h"')
 
 
 def modules(d):
-    """{module: set of local modules its .c/.h include} for one directory."""
+    """{module: set of local modules its .c/.h include} for one directory.
+    A module is NAME.c with NAME.h; a header without a .c (types, or a
+    module's private half such as md_priv.h) has no code of its own, so
+    what includes it depends on what it includes instead."""
     deps = {}
     for f in sorted(os.listdir(d)):
         mod, ext = os.path.splitext(f)
@@ -30,7 +33,24 @@ def modules(d):
                 m = INC.match(line)
                 if m and m.group(1) != mod:
                     deps[mod].add(m.group(1))
-    return deps
+    code = {m for m in deps if os.path.exists(os.path.join(d, m + '.c'))}
+    out = {}
+    for m in code:
+        seen, todo, res = set(), list(deps[m]), set()
+        while todo:
+            x = todo.pop()
+            if x in seen:
+                continue
+            seen.add(x)
+            if x in code:
+                res.add(x)
+            elif x in deps:
+                todo += deps[x]
+            else:
+                res.add(x)      # a header of another directory
+        res.discard(m)
+        out[m] = res
+    return out
 
 
 def circles(deps):
