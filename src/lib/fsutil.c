@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "xmalloc.h"
@@ -70,6 +72,71 @@ write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char		 part[NAME_MAX + 1];
+	const char	*p = path, *slash;
+	size_t		 n;
+	int		 fd = dirfd, next, e;
+
+	if (*path == '/' || *path == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	while ((slash = strchr(p, '/')) != NULL) {
+		n = (size_t)(slash - p);
+		if (n == 0 || n > NAME_MAX || (n == 2 && p[0] == '.' &&
+		    p[1] == '.')) {
+			e = n > NAME_MAX ? ENAMETOOLONG : EINVAL;
+			goto fail;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		e = errno;
+		if (fd != dirfd)
+			close(fd);
+		if ((fd = next) == -1) {
+			errno = e;
+			return -1;
+		}
+		p = slash + 1;
+	}
+	if (*p == '\0' || strcmp(p, "..") == 0) {
+		e = EINVAL;
+		goto fail;
+	}
+	next = openat(fd, p, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	e = errno;
+	if (fd != dirfd)
+		close(fd);
+	errno = e;
+	return next;
+fail:
+	if (fd != dirfd)
+		close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+dirs_are_real(int dirfd, const char *const *subs)
+{
+	struct stat	st;
+
+	for (; *subs != NULL; subs++) {
+		if (fstatat(dirfd, *subs, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #define POP3_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * fsync(2) of the directory sub under dirfd: dirfd may be AT_FDCWD (sub
@@ -36,5 +37,19 @@ int	rename_noreplace(int fromfd, const char *from, int tofd,
  * that is full); then a part may have been written.
  */
 int	write_all(int fd, const void *buf, size_t len);
+/*
+ * openat(2) of the relative path under dirfd ("tmp/name"), following no
+ * symbolic link on the way: each directory is opened with O_NOFOLLOW,
+ * and the last component gets O_NOFOLLOW added to flags.  A symlink
+ * anywhere fails with ELOOP (or ENOTDIR), an absolute path, an empty
+ * component or ".." with EINVAL.  The descriptor, or -1 with errno.
+ */
+int	openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/*
+ * Whether each name in subs (NULL-terminated) under dirfd is a real
+ * directory, not a symbolic link to one: 0, or -1 with errno ELOOP for a
+ * symlink, ENOTDIR for anything else, or fstatat's errno (ENOENT).
+ */
+int	dirs_are_real(int dirfd, const char *const *subs);
 
 #endif

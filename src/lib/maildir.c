@@ -220,6 +220,7 @@ maildir_unique(char *out, size_t outlen)
 static int
 md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
 {
+	static const char *const subs[] = { "tmp", "new", NULL };
 	char	 tmp[POP3_MDNAME_MAX + 8];
 
 	memset(tx, 0, sizeof(*tx));
@@ -232,8 +233,11 @@ md_tx_open(struct maildir_tx *tx, int dirfd, const char *uniq)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	tx->fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	/* Not into another Maildir through a symlinked tmp/ or new/. */
+	if (dirs_are_real(dirfd, subs) == -1)
+		return -1;
+	tx->fd = openat_beneath(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
+	    0600);
 	return tx->fd == -1 ? -1 : 0;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "dot.h"
+#include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
 #include "md_priv.h"
@@ -119,8 +120,8 @@ scan_dir(int dirfd, enum md_sub sub, struct scan_ent **v, size_t *n,
 	size_t		 first = *n, i, k;
 	int		 fd;
 
-	if ((fd = openat(dirfd, MD_SUB_NAME(sub), O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((fd = openat_beneath(dirfd, MD_SUB_NAME(sub), O_RDONLY |
+	    O_DIRECTORY, 0)) == -1)
 		return -1;
 	if ((d = md_opendir_fd(fd)) == NULL) {
 		close(fd);
@@ -190,7 +191,8 @@ msg_init(struct md_msg *m, const struct scan_ent *e)
 static int
 ensure_maildir(const char *mail_root, const char *user)
 {
-	int	rootfd, fd;
+	static const char *const subs[] = { "new", "cur", "tmp", NULL };
+	int	rootfd, fd, e;
 
 	if ((rootfd = open(mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
@@ -203,10 +205,18 @@ ensure_maildir(const char *mail_root, const char *user)
 	close(rootfd);
 	if (fd == -1)
 		return -1;
+	/*
+	 * A symlink where new/, cur/ or tmp/ belongs (planted by whatever
+	 * else writes here as the mail user) would lead into another
+	 * user's Maildir: [SYS/PERM] until an administrator looks.
+	 */
 	if ((mkdirat(fd, "new", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(fd, "cur", 0700) == -1 && errno != EEXIST) ||
-	    (mkdirat(fd, "tmp", 0700) == -1 && errno != EEXIST)) {
+	    (mkdirat(fd, "tmp", 0700) == -1 && errno != EEXIST) ||
+	    dirs_are_real(fd, subs) == -1) {
+		e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
@@ -319,8 +329,8 @@ maildrop_open_msg(struct maildrop *md, size_t i)
 		return -1;
 	/* O_NONBLOCK: a FIFO renamed over a message must not stop the
 	   loop; on a regular file it changes nothing. */
-	return openat(md->dirfd, md_msg_path(&md->msgs[i], path), O_RDONLY |
-	    O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	return openat_beneath(md->dirfd, md_msg_path(&md->msgs[i], path),
+	    O_RDONLY | O_NONBLOCK, 0);
 }
 
 void

@@ -79,8 +79,7 @@ md_nameset_clear(struct md_nameset *s)
 int
 md_open_subdir(int dirfd, const char *path)
 {
-	return openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	return openat_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
 }
 
 DIR *

@@ -584,3 +584,40 @@ def test_symlinked_maildrop_is_refused(srv):
     finally:
         os.unlink(d)
         os.rename(real, d)
+
+
+@pytest.mark.parametrize("sub", ["new", "cur", "tmp"])
+def test_symlinked_subdir_leads_nowhere(srv, sub):
+    """carol/SUB -> alice/SUB (planted by anything that writes Maildirs as
+    the mail user) does not give carol alice's mail, nor let carol's
+    commit write into alice's Maildir: [SYS/PERM], also while alice is
+    logged in, and alice's mail is untouched."""
+    alice, carol = srv.new_user(), srv.new_user()
+    srv.deliver(alice, b"Subject: alice's secret\n\nfor alice only\n", sub="new")
+    srv.deliver(alice, b"Subject: alice's old\n\nread before\n", sub="cur")
+    def alices():
+        # Her own logins may add ,W= (the cached size) to a name.
+        return sorted(unique_part(n) for n in srv.names(alice))
+    before = alices()
+    cd = os.path.join(srv.maildir(carol), sub)
+    os.rename(cd, cd + ".real")
+    os.symlink(os.path.join(srv.maildir(alice), sub), cd)
+    try:
+        for alice_in in (False, True):
+            a = sess(srv, alice) if alice_in else None
+            try:
+                with srv.connect() as c:
+                    r = c.try_login(carol.name, carol.password)
+                    assert r.startswith("-ERR [SYS/PERM]"), (alice_in, r)
+                    assert c.cmd("QUIT").startswith("+OK")
+            finally:
+                if a is not None:
+                    a.ok("QUIT")
+                    a.close()
+    finally:
+        os.unlink(cd)
+        os.rename(cd + ".real", cd)
+    assert alices() == before
+    with sess(srv, alice) as c:
+        assert c.stat()[0] == 2
+        c.ok("QUIT")

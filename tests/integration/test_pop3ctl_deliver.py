@@ -213,6 +213,27 @@ def test_no_such_user(srv):
     assert listdir(srv, "rcpt", "new") == []
 
 
+@pytest.mark.parametrize("sub", ["new", "tmp"])
+def test_symlinked_subdir_is_not_followed(srv, sub):
+    """A delivery for one user never lands in another's Maildir through a
+    symlinked new/ or tmp/: it fails (not 0), and nothing appears there."""
+    other = srv.new_user()
+    d = os.path.join(srv.mail_root, "rcpt", sub)
+    target = os.path.join(srv.mail_root, other.name, sub)
+    before = sorted(os.listdir(target))
+    os.rename(d, d + ".real")
+    os.symlink(target, d)
+    try:
+        r = deliver(srv.conf_path, "rcpt", MSG_LF)
+        assert r.returncode != EX_OK, r.err
+        assert "symbolic link" in r.err or "Too many levels" in r.err, r.err
+    finally:
+        os.unlink(d)
+        os.rename(d + ".real", d)
+    assert sorted(os.listdir(target)) == before
+    assert listdir(srv, "rcpt", "new") == []
+
+
 @pytest.mark.parametrize("data,why", [
     (b"", "empty"),
     (b"Subject: x\n\nnul \0 byte\n", "NUL"),
