@@ -18,7 +18,6 @@
 #include "passwd.h"
 #include "sasl.h"
 #include "session.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 #define NEED_TLS "[AUTH] plaintext authentication is disabled on " \
@@ -37,7 +36,7 @@ send_auth(struct session *s, uint32_t mech, const char *user,
 	msg_put_str(&m, secret);
 	msg_put_str(&m, mech == AUTH_MECH_APOP ? s->apop_ts : "");
 	msg_put_str(&m, s->rip);
-	rv = m.err ? -1 : worker_auth_send(&m);
+	rv = m.err || wenv.authfd == -1 ? -1 : msg_send(wenv.authfd, &m);
 	msg_wipe(&m);
 	if (rv == -1) {
 		session_set_reply(s, "[SYS/TEMP] authentication is "
@@ -268,7 +267,7 @@ open_done(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 	struct session	*s;
 
-	if ((s = worker_find(j->sid)) == NULL || s->state != SESS_AUTH) {
+	if ((s = session_find(j->sid)) == NULL || s->state != SESS_AUTH) {
 		/* The client left meanwhile: let go of the lock. */
 		maildrop_free(&oj->md);
 		free(oj);

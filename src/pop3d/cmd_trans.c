@@ -20,7 +20,6 @@
 #include "maildir.h"
 #include "maildrop.h"
 #include "session.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 /* Bytes read from a message file per step of a RETR. */
@@ -461,7 +460,7 @@ commit_done(struct job *j)
 	/* The deletions are done whether or not the client still waits. */
 	maildrop_free(&cj->md);
 	free(cj);
-	if ((s = worker_find(sid)) == NULL)
+	if ((s = session_find(sid)) == NULL)
 		return;
 	s->n_dele = removed;
 	s->end_reason = "quit";

@@ -2,7 +2,8 @@
  * session.c - the POP3 state machine (RFC 1939, RFC 2449): the command
  * table, the dispatcher that alone writes +OK/-ERR, continuations for
  * multi-line answers, and the session's life from accept to logout.
- * Worker processes, loop thread only.
+ * Keeps the worker's session registry (slots, ids) and the connection
+ * counts per client address.  Worker processes, loop thread only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,7 +24,7 @@
 #include "log.h"
 #include "maildrop.h"
 #include "session.h"
-#include "worker.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 #define ST(x)	(1u << (x))
@@ -73,10 +74,159 @@ static const struct cmd_def cmds[] = {
  */
 static struct pop3_cmd	cmdbuf;
 
+/*
+ * Session ids: the worker's pid, a sequence number and the slot.
+ */
+#define SLOT_BITS	20
+#define SEQ_BITS	22
+#define SLOT_MASK	((1u << SLOT_BITS) - 1)
+_Static_assert(SESSION_SLOTS_MAX == SLOT_MASK, "slot bits");
+#define IP_BUCKETS	1024
+
+struct ipcount {
+	char		 ip[64];
+	long long	 n;
+	struct ipcount	*next;
+};
+
+struct worker_env	 wenv;
+
+static struct session	**slots;
+static size_t		  nslots, nsessions, free_hint;
+static uint64_t		  seq;
+static struct ipcount	 *iptab[IP_BUCKETS];
+
 static void	conn_event(void *, enum conn_event);
 static void	session_input(struct session *);
 static void	respond(struct session *, enum cmd_result);
 static void	delay_done(evutil_socket_t, short, void *);
+
+void
+session_registry_init(size_t max)
+{
+	nslots = max > SLOT_MASK ? SLOT_MASK : max;
+	slots = xcalloc(nslots, sizeof(*slots));
+}
+
+size_t
+session_count(void)
+{
+	return nsessions;
+}
+
+static uint64_t
+registry_add(struct session *s)
+{
+	size_t	i, k;
+
+	for (k = 0; k < nslots; k++) {
+		i = (free_hint + k) % nslots;
+		if (slots[i] == NULL)
+			break;
+	}
+	if (k == nslots)
+		fatalx("session registry full");	/* accept checks first */
+	slots[i] = s;
+	free_hint = i + 1;
+	nsessions++;
+	seq = (seq + 1) & ((1u << SEQ_BITS) - 1);
+	return ((uint64_t)getpid() << (SLOT_BITS + SEQ_BITS)) |
+	    (seq << SLOT_BITS) | i;
+}
+
+void
+session_drain_check(void)
+{
+	if (wenv.draining && nsessions == 0)
+		event_base_loopexit(wenv.base, NULL);
+}
+
+static void
+registry_remove(struct session *s)
+{
+	size_t	i = (size_t)(s->id & SLOT_MASK);
+
+	if (i < nslots && slots[i] == s) {
+		slots[i] = NULL;
+		nsessions--;
+	}
+	session_drain_check();
+}
+
+struct session *
+session_find(uint64_t id)
+{
+	size_t	i = (size_t)(id & SLOT_MASK);
+
+	if (i < nslots && slots[i] != NULL && slots[i]->id == id)
+		return slots[i];
+	return NULL;
+}
+
+void
+session_free_all(const char *reason)
+{
+	size_t	i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i] != NULL)
+			session_free(slots[i], reason);
+}
+
+void
+session_auth_lost(void)
+{
+	struct session	*s;
+	size_t		 i;
+
+	for (i = 0; i < nslots; i++)
+		if ((s = slots[i]) != NULL && s->auth_pending)
+			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
+}
+
+static uint32_t
+ip_hash(const char *s)
+{
+	return strhash(s) % IP_BUCKETS;
+}
+
+/* Counts a connection from ip; 0 if over the per-address cap. */
+static int
+ip_admit(const char *ip)
+{
+	struct ipcount	*c;
+	uint32_t	 h = ip_hash(ip);
+
+	for (c = iptab[h]; c != NULL; c = c->next)
+		if (strcmp(c->ip, ip) == 0)
+			break;
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
+		c->next = iptab[h];
+		iptab[h] = c;
+	}
+	if (wenv.cfg->max_connections_per_ip > 0 &&
+	    c->n >= wenv.cfg->max_connections_per_ip)
+		return 0;
+	c->n++;
+	return 1;
+}
+
+static void
+ip_release(const char *ip)
+{
+	struct ipcount	**cp, *c;
+
+	for (cp = &iptab[ip_hash(ip)]; (c = *cp) != NULL; cp = &c->next)
+		if (strcmp(c->ip, ip) == 0) {
+			if (--c->n <= 0) {
+				*cp = c->next;
+				free(c);
+			}
+			return;
+		}
+}
 
 const char *
 session_state_str(enum sess_state st)
@@ -204,7 +354,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->implicit_tls = implicit_tls;
 	format_addr(sa, s->rip, sizeof(s->rip));
 	s->loopback = is_loopback(sa);
-	if (!worker_ip_admit(s->rip)) {
+	if (!ip_admit(s->rip)) {
 		static const char busy[] = "-ERR [SYS/TEMP] too many "
 		    "connections from your address\r\n";
 
@@ -219,12 +369,12 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = conn_new(wenv.base, fd, implicit_tls ? wenv.tls : NULL,
 	    conn_event, s);
 	if (s->conn == NULL) {
-		worker_ip_release(s->rip);
+		ip_release(s->rip);
 		free(s);
 		return NULL;
 	}
 	conn_set_timeout(s->conn, (int)wenv.cfg->idle_timeout);
-	s->id = worker_register(s);
+	s->id = registry_add(s);
 	log_info(SID_FMT " connect rip=%s tls=%s", SID_ARG(s->id),
 	    s->rip, implicit_tls ? "implicit" : "no");
 	greet(s);
@@ -244,8 +394,8 @@ session_free(struct session *s, const char *reason)
 	else
 		log_info(SID_FMT " disconnect rip=%s reason=%s",
 		    SID_ARG(s->id), s->rip, reason);
-	worker_ip_release(s->rip);
-	worker_unregister(s);
+	ip_release(s->rip);
+	registry_remove(s);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	if (s->msgfd != -1)

@@ -1,18 +1,41 @@
 /*
  * session.h - one POP3 session: the state machine of RFC 1939
  * (AUTHORIZATION -> TRANSACTION -> UPDATE), the command table and the
- * dispatcher.  Worker processes, loop thread only.  Command handlers
- * live in cmd_auth.c (AUTHORIZATION) and cmd_trans.c (TRANSACTION).
+ * dispatcher, and the registry of a worker's sessions (ids, counts per
+ * client address).  Worker processes, loop thread only.  Command
+ * handlers live in cmd_auth.c (AUTHORIZATION) and cmd_trans.c
+ * (TRANSACTION).
  */
 #ifndef POP3D_SESSION_H
 #define POP3D_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "dot.h"
 #include "pop3_limits.h"
 #include "pop3_cmd.h"
+#include "pop3d_config.h"
+
+/*
+ * What sessions need from the worker that runs them: set up by
+ * worker_main() before the first session, read-only for sessions but
+ * for authfd and draining, which the worker changes.
+ */
+struct worker_env {
+	const struct config	*cfg;
+	SSL_CTX			*tls;
+	struct event_base	*base;
+	char			 hostname[256];
+	int			 authfd;	/* to the auth process; -1: gone */
+	int			 draining;	/* no new sessions; exit when
+						   the last one ends */
+};
+extern struct worker_env	 wenv;
 
 enum sess_state {
 	SESS_GREET,	/* before the greeting (implicit TLS handshake) */
@@ -81,6 +104,25 @@ struct session {
 	uint64_t	 n_retr, bytes_retr, n_dele, n_top;
 	const char	*end_reason;
 };
+
+/*
+ * The registry of a worker's sessions.  A session's id is the worker's
+ * pid, a sequence number and its slot, so it names one session across
+ * all processes and their logs; ids, never pointers, cross the process
+ * and thread lines, and a lookup checks the whole id.
+ */
+#define SESSION_SLOTS_MAX	((1u << 20) - 1)	/* the slot bits */
+/* Room for max sessions (at most SESSION_SLOTS_MAX); once per worker. */
+void		 session_registry_init(size_t max);
+size_t		 session_count(void);
+/* The live session with this id, or NULL (it ended meanwhile). */
+struct session	*session_find(uint64_t id);
+/* Ends every session now (shutdown timeout). */
+void		 session_free_all(const char *reason);
+/* The auth process is gone: every login waiting for it fails for now. */
+void		 session_auth_lost(void);
+/* With wenv.draining set: ends the loop once no session is left. */
+void		 session_drain_check(void);
 
 /* Starts a session on an accepted socket (taken).  NULL if refused. */
 struct session	*session_new(int fd, const struct sockaddr *sa,
