@@ -1,7 +1,8 @@
 /*
  * cmd_auth.c - the AUTHORIZATION state: USER, PASS, APOP, AUTH PLAIN
- * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the hand-over to
- * TRANSACTION once the auth process said yes and the maildrop is open.
+ * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the login path: the
+ * auth process's answer (a refusal after the pause it asked for), the
+ * maildrop opened on a job thread, the hand-over to TRANSACTION.
  * Worker processes, loop thread.  Every argument here is untrusted.
  */
 #include <stdio.h>
@@ -22,6 +23,9 @@
 
 #define NEED_TLS "[AUTH] plaintext authentication is disabled on " \
 	"unencrypted connections; use STLS first"
+
+static void	delay_done(evutil_socket_t, short, void *);
+static void	open_maildrop(struct session *);
 
 static enum cmd_result
 send_auth(struct session *s, uint32_t mech, const char *user,
@@ -244,6 +248,61 @@ cmd_auth_data(struct session *s, char *line, size_t len)
 	return plain_login(s, line, len);
 }
 
+void
+session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
+{
+	struct timeval	tv;
+
+	if (s->state != SESS_AUTH || !s->auth_pending) {
+		log_warn(SID_FMT " auth answer in state %s; dropped",
+		    SID_ARG(s->id), session_state_str(s->state));
+		return;
+	}
+	s->auth_pending = 0;
+	switch (result) {
+	case AUTH_RES_OK:
+		open_maildrop(s);
+		return;
+	case AUTH_RES_LOGIN_DELAY:
+		session_set_reply(s, "[LOGIN-DELAY] minimum time between "
+		    "logins is %lld seconds", wenv.cfg->login_delay);
+		break;
+	case AUTH_RES_TEMPFAIL:
+		session_set_reply(s, "[SYS/TEMP] authentication is "
+		    "unavailable; try again later");
+		break;
+	case AUTH_RES_BANNED:
+		session_set_reply(s, "[AUTH] too many failed logins from "
+		    "your address; try again later");
+		break;
+	default:
+		session_set_reply(s, "[AUTH] invalid user name or password");
+		break;
+	}
+	s->have_user = 0;
+	if (delay_ms == 0) {
+		session_finish(s, POP_FAIL);
+		return;
+	}
+	/* Answer after the pause the auth process asked for. */
+	if (s->delay_ev == NULL &&
+	    (s->delay_ev = evtimer_new(wenv.base, delay_done, s)) == NULL) {
+		session_finish(s, POP_FAIL);
+		return;
+	}
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(s->delay_ev, &tv);
+}
+
+static void
+delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	session_finish(s, POP_FAIL);
+}
+
 struct open_job {
 	struct job	 job;
 	char		 user[POP3_USER_MAX + 1];
@@ -306,8 +365,9 @@ open_done(struct job *j)
 	session_finish(s, POP_OK);
 }
 
-void
-cmd_auth_login(struct session *s)
+/* Login accepted by the auth process: open the maildrop. */
+static void
+open_maildrop(struct session *s)
 {
 	struct open_job	*oj;
 

@@ -99,7 +99,6 @@ static struct ipcount	 *iptab[IP_BUCKETS];
 static void	conn_event(void *, enum conn_event);
 static void	session_input(struct session *);
 static void	respond(struct session *, enum cmd_result);
-static void	delay_done(evutil_socket_t, short, void *);
 
 void
 session_registry_init(size_t max)
@@ -617,61 +616,6 @@ session_input(struct session *s)
 		explicit_bzero(&cmdbuf, sizeof(cmdbuf));
 		respond(s, res);
 	}
-}
-
-void
-session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
-{
-	struct timeval	tv;
-
-	if (s->state != SESS_AUTH || !s->auth_pending) {
-		log_warn(SID_FMT " auth answer in state %s; dropped",
-		    SID_ARG(s->id), session_state_str(s->state));
-		return;
-	}
-	s->auth_pending = 0;
-	switch (result) {
-	case AUTH_RES_OK:
-		cmd_auth_login(s);
-		return;
-	case AUTH_RES_LOGIN_DELAY:
-		session_set_reply(s, "[LOGIN-DELAY] minimum time between "
-		    "logins is %lld seconds", wenv.cfg->login_delay);
-		break;
-	case AUTH_RES_TEMPFAIL:
-		session_set_reply(s, "[SYS/TEMP] authentication is "
-		    "unavailable; try again later");
-		break;
-	case AUTH_RES_BANNED:
-		session_set_reply(s, "[AUTH] too many failed logins from "
-		    "your address; try again later");
-		break;
-	default:
-		session_set_reply(s, "[AUTH] invalid user name or password");
-		break;
-	}
-	s->have_user = 0;
-	if (delay_ms == 0) {
-		session_finish(s, POP_FAIL);
-		return;
-	}
-	/* Answer after the pause the auth process asked for. */
-	if (s->delay_ev == NULL &&
-	    (s->delay_ev = evtimer_new(wenv.base, delay_done, s)) == NULL) {
-		session_finish(s, POP_FAIL);
-		return;
-	}
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	evtimer_add(s->delay_ev, &tv);
-}
-
-static void
-delay_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct session	*s = arg;
-
-	session_finish(s, POP_FAIL);
 }
 
 static void

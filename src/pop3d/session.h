@@ -144,10 +144,6 @@ void		 session_finish(struct session *, enum cmd_result);
 /* Closes after the output is flushed (a broken multi-line answer). */
 void		 session_abort(struct session *, const char *reason);
 
-/* From the auth process: the answer for this session. */
-void		 session_auth_result(struct session *, uint32_t result,
-		    uint32_t delay_ms);
-
 /* Plaintext secrets allowed on this connection now? */
 int		 session_plaintext_ok(const struct session *);
 
@@ -160,8 +156,9 @@ enum cmd_result	 cmd_stls(struct session *, struct pop3_cmd *);
 enum cmd_result	 cmd_capa(struct session *, struct pop3_cmd *);
 /* The data line of AUTH PLAIN (line is untrusted, len without CRLF). */
 enum cmd_result	 cmd_auth_data(struct session *, char *line, size_t len);
-/* Login accepted by the auth process: open the maildrop. */
-void		 cmd_auth_login(struct session *);
+/* From the auth process: the answer for this session. */
+void		 session_auth_result(struct session *, uint32_t result,
+		    uint32_t delay_ms);
 
 /* cmd_trans.c */
 enum cmd_result	 cmd_stat(struct session *, struct pop3_cmd *);
