@@ -48,7 +48,7 @@ send_auth(struct session *s, uint32_t mech, const char *user,
 		return POP_FAIL;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	s->auth_pending = 1;
+	session_enter_state(s, SESS_AUTH_CHECK);
 	return POP_PENDING;
 }
 
@@ -68,7 +68,7 @@ cmd_user(struct session *s, struct pop3_cmd *cmd)
 	}
 	/* Any valid name gets +OK: the answer must not tell who exists. */
 	snprintf(s->user, sizeof(s->user), "%s", name);
-	s->have_user = 1;
+	session_enter_state(s, SESS_AUTH_USER);
 	session_set_reply(s, "send PASS");
 	return POP_OK;
 }
@@ -82,7 +82,7 @@ cmd_pass(struct session *s, struct pop3_cmd *cmd)
 		session_set_reply(s, NEED_TLS);
 		return POP_FAIL;
 	}
-	if (!s->have_user) {
+	if (s->state != SESS_AUTH_USER) {
 		/* The USER before failed, or STLS forgot it. */
 		session_set_reply(s, "USER first");
 		return POP_FAIL;
@@ -158,9 +158,7 @@ cmd_stls(struct session *s, struct pop3_cmd *cmd)
 		return POP_ERR;
 	}
 	/* Whatever was said before TLS is forgotten, USER included. */
-	s->have_user = 0;
 	s->user[0] = '\0';
-	s->busy = 1;
 	session_enter_state(s, SESS_TLS);
 	conn_starttls(s->conn, wenv.tls);
 	session_set_reply(s, "begin TLS negotiation");
@@ -229,7 +227,8 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (ir == NULL) {
-		s->sasl_wait = 1;
+		session_enter_state(s, s->state == SESS_AUTH_USER ?
+		    SESS_SASL_USER : SESS_SASL);
 		conn_printf(s->conn, "+ \r\n");
 		return POP_QUIET;
 	}
@@ -240,7 +239,7 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 enum cmd_result
 cmd_auth_data(struct session *s, char *line, size_t len)
 {
-	s->sasl_wait = 0;
+	session_sasl_done(s);
 	if (len == 1 && line[0] == '*') {
 		session_set_reply(s, "authentication cancelled");
 		return POP_FAIL;
@@ -253,14 +252,14 @@ session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
 {
 	struct timeval	tv;
 
-	if (s->state != SESS_AUTH || !s->auth_pending) {
+	if (s->state != SESS_AUTH_CHECK) {
 		log_warn(SID_FMT " auth answer in state %s; dropped",
 		    SID_ARG(s->id), session_state_str(s->state));
 		return;
 	}
-	s->auth_pending = 0;
 	switch (result) {
 	case AUTH_RES_OK:
+		session_enter_state(s, SESS_AUTH_OPEN);
 		open_maildrop(s);
 		return;
 	case AUTH_RES_LOGIN_DELAY:
@@ -279,17 +278,20 @@ session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
 		session_set_reply(s, "[AUTH] invalid user name or password");
 		break;
 	}
-	s->have_user = 0;
+	/* A refusal forgets the USER. */
 	if (delay_ms == 0) {
+		session_enter_state(s, SESS_AUTH);
 		session_finish(s, POP_FAIL);
 		return;
 	}
 	/* Answer after the pause the auth process asked for. */
 	if (s->delay_ev == NULL &&
 	    (s->delay_ev = evtimer_new(wenv.base, delay_done, s)) == NULL) {
+		session_enter_state(s, SESS_AUTH);
 		session_finish(s, POP_FAIL);
 		return;
 	}
+	session_enter_state(s, SESS_AUTH_DELAY);
 	tv.tv_sec = delay_ms / 1000;
 	tv.tv_usec = (delay_ms % 1000) * 1000;
 	evtimer_add(s->delay_ev, &tv);
@@ -300,6 +302,7 @@ delay_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
 
+	session_enter_state(s, SESS_AUTH);
 	session_finish(s, POP_FAIL);
 }
 
@@ -326,14 +329,15 @@ open_done(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 	struct session	*s;
 
-	if ((s = session_find(j->sid)) == NULL || s->state != SESS_AUTH) {
+	if ((s = session_find(j->sid)) == NULL ||
+	    s->state != SESS_AUTH_OPEN) {
 		/* The client left meanwhile: let go of the lock. */
 		maildrop_free(&oj->md);
 		free(oj);
 		return;
 	}
 	if (oj->md == NULL) {
-		s->have_user = 0;
+		session_enter_state(s, SESS_AUTH);	/* USER forgotten */
 		if (oj->why == MD_FAIL_INUSE) {
 			log_info(SID_FMT " login refused user=%s reason=in_use",
 			    SID_ARG(s->id), s->user);
@@ -353,7 +357,6 @@ open_done(struct job *j)
 		return;
 	}
 	s->md = oj->md;
-	s->authed = 1;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
 	log_info(SID_FMT " login user=%s rip=%s msgs=%zu size=%llu "

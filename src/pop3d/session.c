@@ -28,6 +28,14 @@
 #include "xmalloc.h"
 
 #define ST(x)	(1u << (x))
+/* The AUTHORIZATION states that read commands. */
+#define AUTHZ	(ST(SESS_AUTH) | ST(SESS_AUTH_USER))
+
+/* What a state is (state_props()). */
+#define SF_WAIT		0x1	/* no command is read: an answer or the
+				   close is under way */
+#define SF_LOGIN	0x2	/* logged in: ends with a logout line */
+#define SF_SASL		0x4	/* the next line is AUTH PLAIN data */
 
 struct cmd_def {
 	const char	 *name;
@@ -47,13 +55,13 @@ struct cmd_def {
 #define NAME	POP3_USER_MAX
 
 static const struct cmd_def cmds[] = {
-	{ "USER", ST(SESS_AUTH), 1, 1, NAME, cmd_user },
-	{ "PASS", ST(SESS_AUTH), 1, -1, 0, cmd_pass },
-	{ "APOP", ST(SESS_AUTH), 2, 2, NAME, cmd_apop },
-	{ "AUTH", ST(SESS_AUTH), 0, -1, 0, cmd_auth },
-	{ "STLS", ST(SESS_AUTH), 0, 0, ARG, cmd_stls },
-	{ "CAPA", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_capa },
-	{ "QUIT", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_quit },
+	{ "USER", AUTHZ, 1, 1, NAME, cmd_user },
+	{ "PASS", AUTHZ, 1, -1, 0, cmd_pass },
+	{ "APOP", AUTHZ, 2, 2, NAME, cmd_apop },
+	{ "AUTH", AUTHZ, 0, -1, 0, cmd_auth },
+	{ "STLS", AUTHZ, 0, 0, ARG, cmd_stls },
+	{ "CAPA", AUTHZ | ST(SESS_TRANS), 0, 0, ARG, cmd_capa },
+	{ "QUIT", AUTHZ | ST(SESS_TRANS), 0, 0, ARG, cmd_quit },
 	{ "STAT", ST(SESS_TRANS), 0, 0, ARG, cmd_stat },
 	{ "LIST", ST(SESS_TRANS), 0, 1, ARG, cmd_list },
 	{ "UIDL", ST(SESS_TRANS), 0, 1, ARG, cmd_uidl },
@@ -179,7 +187,7 @@ session_auth_lost(void)
 	size_t		 i;
 
 	for (i = 0; i < nslots; i++)
-		if ((s = slots[i]) != NULL && s->auth_pending)
+		if ((s = slots[i]) != NULL && s->state == SESS_AUTH_CHECK)
 			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
 }
 
@@ -235,6 +243,18 @@ session_state_str(enum sess_state st)
 		return "GREET";
 	case SESS_AUTH:
 		return "AUTHORIZATION";
+	case SESS_AUTH_USER:
+		return "AUTHORIZATION/USER";
+	case SESS_SASL:
+		return "AUTHORIZATION/SASL";
+	case SESS_SASL_USER:
+		return "AUTHORIZATION/SASL+USER";
+	case SESS_AUTH_CHECK:
+		return "AUTHORIZATION/CHECK";
+	case SESS_AUTH_DELAY:
+		return "AUTHORIZATION/DELAY";
+	case SESS_AUTH_OPEN:
+		return "AUTHORIZATION/OPEN";
 	case SESS_TLS:
 		return "TLS";
 	case SESS_TRANS:
@@ -243,17 +263,104 @@ session_state_str(enum sess_state st)
 		return "UPDATE";
 	case SESS_QUIT:
 		return "QUIT";
+	case SESS_LOGOUT:
+		return "LOGOUT";
 	}
 	return "?";
 }
 
-/* The only writer of s->state. */
+/*
+ * What a state is (SF_*), and in *next the states it may change to.
+ * Closing (QUIT, LOGOUT) is open to every state that reads commands
+ * (QUIT, too many bad commands, a line flood) and to TRANSACTION's
+ * continuations (a broken RETR); the waiting states end in their own
+ * answer, or the connection goes away under them (session_free()).
+ */
+static unsigned
+state_props(enum sess_state st, unsigned *next)
+{
+	switch (st) {
+	case SESS_GREET:
+		*next = ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH:
+		*next = ST(SESS_AUTH_USER) | ST(SESS_SASL) |
+		    ST(SESS_AUTH_CHECK) | ST(SESS_TLS) | ST(SESS_QUIT);
+		return 0;
+	case SESS_AUTH_USER:
+		*next = ST(SESS_SASL_USER) | ST(SESS_AUTH_CHECK) |
+		    ST(SESS_TLS) | ST(SESS_QUIT);
+		return 0;
+	case SESS_SASL:
+		*next = ST(SESS_AUTH) | ST(SESS_QUIT);
+		return SF_SASL;
+	case SESS_SASL_USER:
+		*next = ST(SESS_AUTH_USER) | ST(SESS_QUIT);
+		return SF_SASL;
+	case SESS_AUTH_CHECK:
+		*next = ST(SESS_AUTH_OPEN) | ST(SESS_AUTH_DELAY) |
+		    ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH_DELAY:
+	case SESS_TLS:
+		*next = ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH_OPEN:
+		*next = ST(SESS_TRANS) | ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_TRANS:
+		*next = ST(SESS_UPDATE) | ST(SESS_LOGOUT);
+		return SF_LOGIN;
+	case SESS_UPDATE:
+		*next = ST(SESS_LOGOUT);
+		return SF_WAIT | SF_LOGIN;
+	case SESS_QUIT:
+		*next = 0;
+		return SF_WAIT;
+	case SESS_LOGOUT:
+		*next = 0;
+		return SF_WAIT | SF_LOGIN;
+	}
+	*next = 0;
+	return SF_WAIT;
+}
+
+static unsigned
+state_flags(enum sess_state st)
+{
+	unsigned	next;
+
+	return state_props(st, &next);
+}
+
+/* A command is being answered: no next one is read. */
+static int
+session_busy(const struct session *s)
+{
+	return (state_flags(s->state) & SF_WAIT) || s->cont != NULL;
+}
+
 void
 session_enter_state(struct session *s, enum sess_state st)
 {
+	unsigned	next;
+
+	if (st == s->state)
+		return;
+	(void)state_props(s->state, &next);
+	if ((next & ST(st)) == 0)
+		fatalx(SID_FMT " state %s -> %s is not allowed", SID_ARG(s->id),
+		    session_state_str(s->state), session_state_str(st));
 	log_debug(SID_FMT " state %s -> %s", SID_ARG(s->id),
 	    session_state_str(s->state), session_state_str(st));
 	s->state = st;
+}
+
+void
+session_sasl_done(struct session *s)
+{
+	session_enter_state(s, s->state == SESS_SASL_USER ? SESS_AUTH_USER :
+	    SESS_AUTH);
 }
 
 void
@@ -383,7 +490,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 void
 session_free(struct session *s, const char *reason)
 {
-	if (s->authed)
+	if (state_flags(s->state) & SF_LOGIN)
 		log_info(SID_FMT " logout user=%s retr=%llu/%llu top=%llu "
 		    "del=%llu reason=%s", SID_ARG(s->id), s->user,
 		    (unsigned long long)s->n_retr,
@@ -414,7 +521,6 @@ run_cont(struct session *s)
 			return;		/* CONN_LOWAT brings us back */
 		if (s->cont(s)) {
 			s->cont = NULL;
-			s->busy = 0;
 			/* Unpaused, the caller is still at the input. */
 			if (conn_is_paused(s->conn))
 				conn_resume(s->conn);
@@ -426,9 +532,9 @@ static void
 close_after_flush(struct session *s, const char *reason)
 {
 	s->end_reason = reason;
-	s->busy = 1;
-	if (s->state != SESS_QUIT)
-		session_enter_state(s, SESS_QUIT);
+	if (s->state != SESS_QUIT && s->state != SESS_LOGOUT)
+		session_enter_state(s, state_flags(s->state) & SF_LOGIN ?
+		    SESS_LOGOUT : SESS_QUIT);
 	conn_close_after_flush(s->conn);
 }
 
@@ -442,7 +548,6 @@ respond(struct session *s, enum cmd_result res)
 		conn_printf(s->conn, "+OK%s%s\r\n", s->reply[0] ? " " : "",
 		    s->reply);
 		if (s->cont != NULL) {
-			s->busy = 1;
 			run_cont(s);
 			/* No next command before this answer is queued. */
 			if (s->cont != NULL)
@@ -466,7 +571,10 @@ respond(struct session *s, enum cmd_result res)
 	case POP_QUIET:
 		break;
 	case POP_PENDING:
-		s->busy = 1;
+		/* The handler entered a state that waits for the answer. */
+		if ((state_flags(s->state) & SF_WAIT) == 0)
+			fatalx(SID_FMT " command pending in state %s",
+			    SID_ARG(s->id), session_state_str(s->state));
 		conn_pause(s->conn);
 		break;
 	case POP_CLOSE:
@@ -492,9 +600,8 @@ session_abort(struct session *s, const char *reason)
 void
 session_finish(struct session *s, enum cmd_result res)
 {
-	s->busy = 0;
 	respond(s, res);
-	if (!s->busy && s->state != SESS_QUIT)
+	if (!session_busy(s))
 		conn_resume(s->conn);
 }
 
@@ -515,7 +622,7 @@ dispatch(struct session *s, const char *line, size_t len)
 	const struct cmd_def	*d;
 	const char		*errstr;
 
-	if (s->sasl_wait)
+	if (state_flags(s->state) & SF_SASL)
 		return cmd_auth_data(s, (char *)line, len);
 
 	/*
@@ -540,8 +647,10 @@ dispatch(struct session *s, const char *line, size_t len)
 		return POP_ERR;
 	}
 	if ((d->states & ST(s->state)) == 0) {
+		/* Commands are read in AUTHZ and TRANSACTION only. */
 		session_set_reply(s, "%s is not valid in the %s state",
-		    d->name, session_state_str(s->state));
+		    d->name, s->state == SESS_TRANS ? "TRANSACTION" :
+		    "AUTHORIZATION");
 		return POP_ERR;
 	}
 	if (d->maxargs >= 0) {
@@ -581,7 +690,7 @@ session_input(struct session *s)
 	int		r, limit;
 	enum cmd_result	res;
 
-	while (!s->busy && s->state != SESS_QUIT) {
+	while (!session_busy(s)) {
 		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT &&
 		    (conn_flush(s->conn) ||
 		    conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)) {
@@ -596,7 +705,8 @@ session_input(struct session *s)
 			return;		/* CONN_LOWAT resumes */
 		}
 		/* Both limits count the CRLF; conn_readline's does not. */
-		limit = s->sasl_wait ? POP3_SASL_LINE_MAX : POP3_CMD_MAX;
+		limit = state_flags(s->state) & SF_SASL ? POP3_SASL_LINE_MAX :
+		    POP3_CMD_MAX;
 		r = conn_readline(s->conn, line, (size_t)limit - 2, &len);
 		if (r == 0)
 			return;
@@ -605,7 +715,8 @@ session_input(struct session *s)
 			return;
 		}
 		if (r == -1) {
-			s->sasl_wait = 0;
+			if (state_flags(s->state) & SF_SASL)
+				session_sasl_done(s);
 			session_set_reply(s, "line too long (at most %d octets "
 			    "with CRLF)", limit);
 			respond(s, POP_ERR);
@@ -631,16 +742,14 @@ conn_event(void *arg, enum conn_event ev)
 	case CONN_LOWAT:
 		if (s->cont != NULL)
 			run_cont(s);
-		else if (!s->busy && s->state != SESS_QUIT) {
+		else if (!session_busy(s))
 			conn_resume(s->conn);
-		}
 		break;
 	case CONN_TLSREADY:
 		log_info(SID_FMT " tls ok %s", SID_ARG(s->id),
 		    conn_tls_info(s->conn, info, sizeof(info)));
 		if (s->state == SESS_TLS) {
 			session_enter_state(s, SESS_AUTH);
-			s->busy = 0;
 			conn_resume(s->conn);
 		}
 		break;
@@ -651,9 +760,14 @@ conn_event(void *arg, enum conn_event ev)
 		session_free(s, "timeout");
 		break;
 	case CONN_ERROR:
+		/*
+		 * On an implicit TLS port, an error while no USER is held
+		 * is taken for a failed handshake.  (A login in flight
+		 * counts as one held: the handshake had worked.)
+		 */
 		session_free(s, s->state == SESS_TLS || (s->implicit_tls &&
-		    s->state == SESS_AUTH && !s->have_user) ?
-		    "tls_error" : "error");
+		    (s->state == SESS_AUTH || s->state == SESS_SASL ||
+		    s->state == SESS_AUTH_DELAY)) ? "tls_error" : "error");
 		break;
 	}
 }

@@ -37,13 +37,35 @@ struct worker_env {
 };
 extern struct worker_env	 wenv;
 
+/*
+ * The states, sub-states included (OpenSMTPD's smtp_session keeps them
+ * the same way): session_enter_state() is their only writer, traces
+ * every change and refuses one its table does not allow.  Derived from
+ * the state: whether the session is logged in (TRANSACTION, UPDATE,
+ * LOGOUT), and whether it waits (no command is read while an answer or
+ * the close is under way).
+ *
+ * "Busy", a command being answered, is not a state of its own: it is a
+ * waiting state, or a continuation set (s->cont: CAPA, LIST, UIDL,
+ * RETR, TOP writing as the output drains).  The continuation runs in
+ * AUTHORIZATION (CAPA) as in TRANSACTION, and s->cont already says it
+ * runs: a "busy" twin of each state would only copy that pointer.
+ */
 enum sess_state {
-	SESS_GREET,	/* before the greeting (implicit TLS handshake) */
-	SESS_AUTH,	/* AUTHORIZATION */
+	SESS_GREET,	/* before the greeting */
+	SESS_AUTH,	/* AUTHORIZATION, no USER given */
+	SESS_AUTH_USER,	/* AUTHORIZATION, USER accepted: PASS may follow */
+	SESS_SASL,	/* AUTH PLAIN: waiting for the data line */
+	SESS_SASL_USER,	/* the same after a USER, which an exchange
+			   without a login leaves in place */
+	SESS_AUTH_CHECK,	/* a login request is at the auth process */
+	SESS_AUTH_DELAY,	/* login refused: the pause before the -ERR */
+	SESS_AUTH_OPEN,	/* login accepted: the maildrop is being opened */
 	SESS_TLS,	/* STLS accepted, handshake running */
 	SESS_TRANS,	/* TRANSACTION */
 	SESS_UPDATE,	/* QUIT in TRANSACTION: committing */
-	SESS_QUIT,	/* closing */
+	SESS_QUIT,	/* closing, never logged in */
+	SESS_LOGOUT,	/* closing after a login */
 };
 const char *session_state_str(enum sess_state);
 
@@ -77,20 +99,15 @@ struct session {
 	int		 loopback;
 	int		 implicit_tls;
 	int		 bad_cmds;
-	int		 busy;		/* a command is being answered */
 	char		 reply[POP3_CMD_MAX + 64];
 
 	/* AUTHORIZATION */
 	char		 user[POP3_USER_MAX + 1];
-	int		 have_user;	/* USER accepted, PASS may follow */
-	int		 sasl_wait;	/* AUTH PLAIN: waiting for the data line */
-	int		 auth_pending;	/* a request is at the auth process */
 	char		 apop_ts[128];	/* greeting timestamp, if APOP is on */
 	struct event	*delay_ev;	/* failed-login pause */
 	int		 delay_code;	/* what to answer when it fires */
 
 	/* TRANSACTION */
-	int		 authed;	/* reached TRANSACTION */
 	struct maildrop	*md;
 	sess_cont	 cont;
 	size_t		 iter;		/* LIST/UIDL position */
@@ -130,7 +147,11 @@ struct session	*session_new(int fd, const struct sockaddr *sa,
 /* Ends it now (shutdown, worker exit): logs and frees. */
 void		 session_free(struct session *, const char *reason);
 
+/* The only writer of s->state; fatal for a change the table forbids. */
 void		 session_enter_state(struct session *, enum sess_state);
+/* The AUTH PLAIN data line is taken: back to AUTHORIZATION, with the
+   USER given before the exchange, if any. */
+void		 session_sasl_done(struct session *);
 /* printf into s->reply, for the dispatcher to send. */
 void		 session_set_reply(struct session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
