@@ -7,13 +7,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,21 +40,26 @@ struct cmd_def {
 	unsigned	  states;	/* ST() mask where it is allowed */
 	int		  minargs;
 	int		  maxargs;	/* -1: the handler reads cmd->rest */
-	size_t		  argmax;	/* longest argument, in octets */
+	size_t		  argmax;	/* longest argument, in octets; RAW:
+					   the argument is the rest of the
+					   line, as sent */
 	enum cmd_result	(*fn)(struct session *, struct pop3_cmd *);
 };
 
 /*
  * Arguments are at most RFC 1939's 40 octets, except user names: USER
  * and APOP take every name the passwd-file does (e-mail style logins
- * pass 40).  PASS and AUTH read rest, bounded by their handlers.
+ * pass 40).  PASS and AUTH read rest, bounded by their handlers; PASS
+ * takes it as sent, as a secret may hold any spaces and control
+ * characters (RFC 1939 section 7).
  */
 #define ARG	POP3_ARG_MAX
 #define NAME	POP3_USER_MAX
+#define RAW	POP3_CMD_RAW
 
 static const struct cmd_def cmds[] = {
 	{ "USER", AUTHZ, 1, 1, NAME, cmd_user },
-	{ "PASS", AUTHZ, 1, -1, 0, cmd_pass },
+	{ "PASS", AUTHZ, 1, -1, RAW, cmd_pass },
 	{ "APOP", AUTHZ, 2, 2, NAME, cmd_apop },
 	{ "AUTH", AUTHZ, 0, -1, 0, cmd_auth },
 	{ "STLS", AUTHZ, 0, 0, ARG, cmd_stls },
@@ -74,6 +77,7 @@ static const struct cmd_def cmds[] = {
 
 #undef ARG
 #undef NAME
+#undef RAW
 
 /*
  * The command being handled.  One per worker: a command is parsed and
@@ -621,28 +625,19 @@ dispatch(struct session *s, const char *line, size_t len)
 {
 	const struct cmd_def	*d;
 	const char		*errstr;
+	char			 verb[5];
 
 	if (state_flags(s->state) & SF_SASL)
 		return cmd_auth_data(s, (char *)line, len);
 
-	/*
-	 * PASS takes the rest of the line as it is: a secret may hold
-	 * spaces, even two in a row or at the end (RFC 1939 section 7).
-	 */
-	if (len > 5 && strncasecmp(line, "PASS ", 5) == 0 &&
-	    memchr(line, '\0', len) == NULL) {
-		memset(&cmdbuf, 0, offsetof(struct pop3_cmd, line));
-		memcpy(cmdbuf.verb, "PASS", 5);
-		memcpy(cmdbuf.line, line, len);
-		cmdbuf.line[len] = '\0';
-		cmdbuf.rest = cmdbuf.line + 5;
-		cmdbuf.argc = 1;
-		cmdbuf.argv[0] = cmdbuf.rest;
-	} else if (pop3_cmd_parse(&cmdbuf, line, len, 0, &errstr) == -1) {
+	/* The command says how its line is split (PASS: not at all). */
+	d = pop3_cmd_verb(line, len, verb) == 0 ? find_cmd(verb) : NULL;
+	if (pop3_cmd_parse(&cmdbuf, line, len, d != NULL &&
+	    d->argmax == POP3_CMD_RAW ? POP3_CMD_RAW : 0, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);
 		return POP_ERR;
 	}
-	if ((d = find_cmd(cmdbuf.verb)) == NULL) {
+	if (d == NULL) {
 		session_set_reply(s, "unknown command");
 		return POP_ERR;
 	}
@@ -668,9 +663,8 @@ dispatch(struct session *s, const char *line, size_t len)
 			    d->name);
 			return POP_ERR;
 		}
-		/* Again, strictly: empty and over-long arguments. */
-		if (pop3_cmd_parse(&cmdbuf, line, len, d->argmax,
-		    &errstr) == -1) {
+		/* Then their form: empty and over-long arguments. */
+		if (pop3_cmd_check(&cmdbuf, d->argmax, &errstr) == -1) {
 			session_set_reply(s, "%s", errstr);
 			return POP_ERR;
 		}
