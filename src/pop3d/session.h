@@ -104,8 +104,8 @@ struct session {
 	/* AUTHORIZATION */
 	char		 user[POP3_USER_MAX + 1];
 	char		 apop_ts[128];	/* greeting timestamp, if APOP is on */
-	struct event	*delay_ev;	/* failed-login pause */
-	int		 delay_code;	/* what to answer when it fires */
+	struct event	*delay_ev;	/* failed-login pause (the answer
+					   waits in reply) */
 
 	/* TRANSACTION */
 	struct maildrop	*md;
