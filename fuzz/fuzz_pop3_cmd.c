@@ -2,8 +2,9 @@
  * fuzz_pop3_cmd.c - libFuzzer target for pop3_cmd.c: command lines
  * parsed leniently and strictly with each argument bound the server
  * uses (RFC 1939's 40, user names' 64), then every argument as a
- * message number and a line count.  Aborts when a parse result breaks
- * its contract.
+ * message number and a line count; a lenient parse followed by
+ * pop3_cmd_check() against the strict parse; the raw rest of a PASS
+ * line.  Aborts when a parse result breaks its contract.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,47 @@ check(const struct pop3_cmd *c)
 		abort();
 }
 
+/* Lenient parse, then the strict checks: what the strict parse says. */
+static void
+check_split(const uint8_t *data, size_t size, size_t argmax)
+{
+	static struct pop3_cmd	 strict, cmd;
+	const char		*e1 = NULL, *e2 = NULL;
+	int			 r1, r2;
+
+	r1 = pop3_cmd_parse(&strict, (const char *)data, size, argmax, &e1);
+	r2 = pop3_cmd_parse(&cmd, (const char *)data, size, 0, &e2);
+	if (r2 == 0)
+		r2 = pop3_cmd_check(&cmd, argmax, &e2);
+	if (r1 != r2 || (r1 == -1 && strcmp(e1, e2) != 0))
+		abort();
+}
+
+/* POP3_CMD_RAW: rest is the line's tail after the verb and one SP. */
+static void
+check_raw(const uint8_t *data, size_t size)
+{
+	static struct pop3_cmd	 cmd;
+	const char		*err = NULL;
+	char			 verb[5];
+	size_t			 off;
+
+	if (pop3_cmd_parse(&cmd, (const char *)data, size, POP3_CMD_RAW,
+	    &err) == -1) {
+		if (err == NULL || strlen(err) == 0)
+			abort();
+		return;
+	}
+	if (pop3_cmd_verb((const char *)data, size, verb) == -1 ||
+	    strcmp(verb, cmd.verb) != 0)
+		abort();
+	off = (size_t)(cmd.rest - cmd.line);
+	if (off > size || strlen(cmd.rest) != size - off ||
+	    memcmp(cmd.rest, data + off, size - off) != 0 ||
+	    cmd.argc != (cmd.rest[0] != '\0'))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,6 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
 		argmax = bounds[b];
+		if (argmax > 0)
+			check_split(data, size, argmax);
 		err = NULL;
 		if (pop3_cmd_parse(&cmd, (const char *)data, size, argmax,
 		    &err) == -1) {
@@ -68,5 +112,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)pop3_linecount(cmd.argv[i], &v, &err);
 		}
 	}
+	check_raw(data, size);
 	return 0;
 }

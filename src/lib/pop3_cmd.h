@@ -1,6 +1,9 @@
 /*
  * pop3_cmd.h - parsing of POP3 command lines (RFC 1939, RFC 2449) and
- * of message numbers.  Pure functions, no I/O; input is untrusted.
+ * of message numbers.  Pure functions, no I/O; input is untrusted.  A
+ * line is parsed once: its verb looked up (pop3_cmd_verb), the line
+ * split as that command wants (pop3_cmd_parse), its arguments checked
+ * after their count (pop3_cmd_check).
  */
 #ifndef POP3_CMD_H
 #define POP3_CMD_H
@@ -18,6 +21,9 @@ struct pop3_cmd {
 					   or "" (for PASS, whose secret may hold
 					   spaces, and for AUTH); points into
 					   line[], left intact by the split */
+	int	 nargs;			/* private: arguments on the line */
+	size_t	 xlen;			/* private: length of the first one
+					   beyond argv[] */
 	char	 line[POP3_SASL_LINE_MAX + 1];
 	char	 args[POP3_SASL_LINE_MAX + 1];	/* private: argv storage */
 	char	 err[64];		/* private: an error naming a limit */
@@ -31,7 +37,7 @@ struct pop3_cmd {
  * accepts up to POP3_SASL_LINE_MAX octets (AUTH initial responses).
  * SPs at the end of the line are dropped first: clients send "LIST 1 "
  * and "USER alice ", and rest never ends in SP (a PASS secret that may
- * end in spaces is the caller's to take from the raw line).
+ * end in spaces is parsed with argmax POP3_CMD_RAW, below).
  * Returns 0, or -1 with *errstr set to a reason suitable for an -ERR
  * reply (checked in this order):
  *   "empty command", "line too long", "line contains NUL",
@@ -50,6 +56,31 @@ struct pop3_cmd {
  */
 int	pop3_cmd_parse(struct pop3_cmd *cmd, const char *line, size_t len,
 	    size_t argmax, const char **errstr);
+
+/*
+ * argmax for pop3_cmd_parse(): the argument is the rest of the line as
+ * sent, a PASS secret (RFC 1939 section 7: it may hold spaces, even two
+ * in a row or at the end).  Nothing after the verb and its SP is dropped,
+ * nor refused but NUL: "line too long", "line contains NUL", "unknown
+ * command" (and "empty command").  argc is 1 with argv[0] == rest, or 0
+ * when rest is "".
+ */
+#define POP3_CMD_RAW	((size_t)-1)
+
+/*
+ * The verb a line starts with (3 or 4 letters, then SP or the end),
+ * upper-cased into verb, so that the caller can look up how to parse
+ * the line.  Returns 0, or -1 (verb "") if the line starts with none.
+ */
+int	pop3_cmd_verb(const char *line, size_t len, char verb[5]);
+
+/*
+ * The strict checks of pop3_cmd_parse() with argmax > 0 (same errors,
+ * same order), on a line it parsed leniently (argmax 0): the caller
+ * checks the argument count in between without parsing the line again.
+ */
+int	pop3_cmd_check(struct pop3_cmd *cmd, size_t argmax,
+	    const char **errstr);
 
 /*
  * Parses a message number: digits only (no sign, no space, no leading

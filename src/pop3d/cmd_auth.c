@@ -1,7 +1,8 @@
 /*
  * cmd_auth.c - the AUTHORIZATION state: USER, PASS, APOP, AUTH PLAIN
- * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the hand-over to
- * TRANSACTION once the auth process said yes and the maildrop is open.
+ * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the login path: the
+ * auth process's answer (a refusal after the pause it asked for), the
+ * maildrop opened on a job thread, the hand-over to TRANSACTION.
  * Worker processes, loop thread.  Every argument here is untrusted.
  */
 #include <stdio.h>
@@ -18,11 +19,13 @@
 #include "passwd.h"
 #include "sasl.h"
 #include "session.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 #define NEED_TLS "[AUTH] plaintext authentication is disabled on " \
 	"unencrypted connections; use STLS first"
+
+static void	delay_done(evutil_socket_t, short, void *);
+static void	open_maildrop(struct session *);
 
 static enum cmd_result
 send_auth(struct session *s, uint32_t mech, const char *user,
@@ -37,7 +40,7 @@ send_auth(struct session *s, uint32_t mech, const char *user,
 	msg_put_str(&m, secret);
 	msg_put_str(&m, mech == AUTH_MECH_APOP ? s->apop_ts : "");
 	msg_put_str(&m, s->rip);
-	rv = m.err ? -1 : worker_auth_send(&m);
+	rv = m.err || wenv.authfd == -1 ? -1 : msg_send(wenv.authfd, &m);
 	msg_wipe(&m);
 	if (rv == -1) {
 		session_set_reply(s, "[SYS/TEMP] authentication is "
@@ -45,7 +48,7 @@ send_auth(struct session *s, uint32_t mech, const char *user,
 		return POP_FAIL;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	s->auth_pending = 1;
+	session_enter_state(s, SESS_AUTH_CHECK);
 	return POP_PENDING;
 }
 
@@ -65,7 +68,7 @@ cmd_user(struct session *s, struct pop3_cmd *cmd)
 	}
 	/* Any valid name gets +OK: the answer must not tell who exists. */
 	snprintf(s->user, sizeof(s->user), "%s", name);
-	s->have_user = 1;
+	session_enter_state(s, SESS_AUTH_USER);
 	session_set_reply(s, "send PASS");
 	return POP_OK;
 }
@@ -79,7 +82,7 @@ cmd_pass(struct session *s, struct pop3_cmd *cmd)
 		session_set_reply(s, NEED_TLS);
 		return POP_FAIL;
 	}
-	if (!s->have_user) {
+	if (s->state != SESS_AUTH_USER) {
 		/* The USER before failed, or STLS forgot it. */
 		session_set_reply(s, "USER first");
 		return POP_FAIL;
@@ -155,9 +158,7 @@ cmd_stls(struct session *s, struct pop3_cmd *cmd)
 		return POP_ERR;
 	}
 	/* Whatever was said before TLS is forgotten, USER included. */
-	s->have_user = 0;
 	s->user[0] = '\0';
-	s->busy = 1;
 	session_enter_state(s, SESS_TLS);
 	conn_starttls(s->conn, wenv.tls);
 	session_set_reply(s, "begin TLS negotiation");
@@ -226,7 +227,8 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 		return POP_FAIL;
 	}
 	if (ir == NULL) {
-		s->sasl_wait = 1;
+		session_enter_state(s, s->state == SESS_AUTH_USER ?
+		    SESS_SASL_USER : SESS_SASL);
 		conn_printf(s->conn, "+ \r\n");
 		return POP_QUIET;
 	}
@@ -237,12 +239,71 @@ cmd_auth(struct session *s, struct pop3_cmd *cmd)
 enum cmd_result
 cmd_auth_data(struct session *s, char *line, size_t len)
 {
-	s->sasl_wait = 0;
+	session_sasl_done(s);
 	if (len == 1 && line[0] == '*') {
 		session_set_reply(s, "authentication cancelled");
 		return POP_FAIL;
 	}
 	return plain_login(s, line, len);
+}
+
+void
+session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
+{
+	struct timeval	tv;
+
+	if (s->state != SESS_AUTH_CHECK) {
+		log_warn(SID_FMT " auth answer in state %s; dropped",
+		    SID_ARG(s->id), session_state_str(s->state));
+		return;
+	}
+	switch (result) {
+	case AUTH_RES_OK:
+		session_enter_state(s, SESS_AUTH_OPEN);
+		open_maildrop(s);
+		return;
+	case AUTH_RES_LOGIN_DELAY:
+		session_set_reply(s, "[LOGIN-DELAY] minimum time between "
+		    "logins is %lld seconds", wenv.cfg->login_delay);
+		break;
+	case AUTH_RES_TEMPFAIL:
+		session_set_reply(s, "[SYS/TEMP] authentication is "
+		    "unavailable; try again later");
+		break;
+	case AUTH_RES_BANNED:
+		session_set_reply(s, "[AUTH] too many failed logins from "
+		    "your address; try again later");
+		break;
+	default:
+		session_set_reply(s, "[AUTH] invalid user name or password");
+		break;
+	}
+	/* A refusal forgets the USER. */
+	if (delay_ms == 0) {
+		session_enter_state(s, SESS_AUTH);
+		session_finish(s, POP_FAIL);
+		return;
+	}
+	/* Answer after the pause the auth process asked for. */
+	if (s->delay_ev == NULL &&
+	    (s->delay_ev = evtimer_new(wenv.base, delay_done, s)) == NULL) {
+		session_enter_state(s, SESS_AUTH);
+		session_finish(s, POP_FAIL);
+		return;
+	}
+	session_enter_state(s, SESS_AUTH_DELAY);
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(s->delay_ev, &tv);
+}
+
+static void
+delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	session_enter_state(s, SESS_AUTH);
+	session_finish(s, POP_FAIL);
 }
 
 struct open_job {
@@ -270,14 +331,15 @@ open_done(struct job *j)
 	uint64_t	 size;
 	size_t		 count;
 
-	if ((s = worker_find(j->sid)) == NULL || s->state != SESS_AUTH) {
+	if ((s = session_find(j->sid)) == NULL ||
+	    s->state != SESS_AUTH_OPEN) {
 		/* The client left meanwhile: let go of the lock. */
 		maildrop_free(&oj->md);
 		free(oj);
 		return;
 	}
 	if (oj->md == NULL) {
-		s->have_user = 0;
+		session_enter_state(s, SESS_AUTH);	/* USER forgotten */
 		if (oj->why == MD_FAIL_INUSE) {
 			log_info(SID_FMT " login refused user=%s reason=in_use",
 			    SID_ARG(s->id), s->user);
@@ -297,7 +359,6 @@ open_done(struct job *j)
 		return;
 	}
 	s->md = oj->md;
-	s->authed = 1;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
 	maildrop_stat(s->md, &count, &size);
@@ -309,8 +370,9 @@ open_done(struct job *j)
 	session_finish(s, POP_OK);
 }
 
-void
-cmd_auth_login(struct session *s)
+/* Login accepted by the auth process: open the maildrop. */
+static void
+open_maildrop(struct session *s)
 {
 	struct open_job	*oj;
 

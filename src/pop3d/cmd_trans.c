@@ -19,7 +19,6 @@
 #include "log.h"
 #include "maildrop.h"
 #include "session.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 /* Bytes read from a message file per step of a RETR. */
@@ -488,7 +487,7 @@ commit_done(struct job *j)
 	/* The deletions are done whether or not the client still waits. */
 	maildrop_free(&cj->md);
 	free(cj);
-	if ((s = worker_find(sid)) == NULL)
+	if ((s = session_find(sid)) == NULL)
 		return;
 	s->n_dele = removed;
 	s->end_reason = "quit";

@@ -2,17 +2,16 @@
  * session.c - the POP3 state machine (RFC 1939, RFC 2449): the command
  * table, the dispatcher that alone writes +OK/-ERR, continuations for
  * multi-line answers, and the session's life from accept to logout.
- * Worker processes, loop thread only.
+ * Keeps the worker's session registry (slots, ids) and the connection
+ * counts per client address.  Worker processes, loop thread only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,36 +22,49 @@
 #include "log.h"
 #include "maildrop.h"
 #include "session.h"
-#include "worker.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 #define ST(x)	(1u << (x))
+/* The AUTHORIZATION states that read commands. */
+#define AUTHZ	(ST(SESS_AUTH) | ST(SESS_AUTH_USER))
+
+/* What a state is (state_props()). */
+#define SF_WAIT		0x1	/* no command is read: an answer or the
+				   close is under way */
+#define SF_LOGIN	0x2	/* logged in: ends with a logout line */
+#define SF_SASL		0x4	/* the next line is AUTH PLAIN data */
 
 struct cmd_def {
 	const char	 *name;
 	unsigned	  states;	/* ST() mask where it is allowed */
 	int		  minargs;
 	int		  maxargs;	/* -1: the handler reads cmd->rest */
-	size_t		  argmax;	/* longest argument, in octets */
+	size_t		  argmax;	/* longest argument, in octets; RAW:
+					   the argument is the rest of the
+					   line, as sent */
 	enum cmd_result	(*fn)(struct session *, struct pop3_cmd *);
 };
 
 /*
  * Arguments are at most RFC 1939's 40 octets, except user names: USER
  * and APOP take every name the passwd-file does (e-mail style logins
- * pass 40).  PASS and AUTH read rest, bounded by their handlers.
+ * pass 40).  PASS and AUTH read rest, bounded by their handlers; PASS
+ * takes it as sent, as a secret may hold any spaces and control
+ * characters (RFC 1939 section 7).
  */
 #define ARG	POP3_ARG_MAX
 #define NAME	POP3_USER_MAX
+#define RAW	POP3_CMD_RAW
 
 static const struct cmd_def cmds[] = {
-	{ "USER", ST(SESS_AUTH), 1, 1, NAME, cmd_user },
-	{ "PASS", ST(SESS_AUTH), 1, -1, 0, cmd_pass },
-	{ "APOP", ST(SESS_AUTH), 2, 2, NAME, cmd_apop },
-	{ "AUTH", ST(SESS_AUTH), 0, -1, 0, cmd_auth },
-	{ "STLS", ST(SESS_AUTH), 0, 0, ARG, cmd_stls },
-	{ "CAPA", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_capa },
-	{ "QUIT", ST(SESS_AUTH) | ST(SESS_TRANS), 0, 0, ARG, cmd_quit },
+	{ "USER", AUTHZ, 1, 1, NAME, cmd_user },
+	{ "PASS", AUTHZ, 1, -1, RAW, cmd_pass },
+	{ "APOP", AUTHZ, 2, 2, NAME, cmd_apop },
+	{ "AUTH", AUTHZ, 0, -1, 0, cmd_auth },
+	{ "STLS", AUTHZ, 0, 0, ARG, cmd_stls },
+	{ "CAPA", AUTHZ | ST(SESS_TRANS), 0, 0, ARG, cmd_capa },
+	{ "QUIT", AUTHZ | ST(SESS_TRANS), 0, 0, ARG, cmd_quit },
 	{ "STAT", ST(SESS_TRANS), 0, 0, ARG, cmd_stat },
 	{ "LIST", ST(SESS_TRANS), 0, 1, ARG, cmd_list },
 	{ "UIDL", ST(SESS_TRANS), 0, 1, ARG, cmd_uidl },
@@ -65,6 +77,7 @@ static const struct cmd_def cmds[] = {
 
 #undef ARG
 #undef NAME
+#undef RAW
 
 /*
  * The command being handled.  One per worker: a command is parsed and
@@ -73,10 +86,158 @@ static const struct cmd_def cmds[] = {
  */
 static struct pop3_cmd	cmdbuf;
 
+/*
+ * Session ids: the worker's pid, a sequence number and the slot.
+ */
+#define SLOT_BITS	20
+#define SEQ_BITS	22
+#define SLOT_MASK	((1u << SLOT_BITS) - 1)
+_Static_assert(SESSION_SLOTS_MAX == SLOT_MASK, "slot bits");
+#define IP_BUCKETS	1024
+
+struct ipcount {
+	char		 ip[64];
+	long long	 n;
+	struct ipcount	*next;
+};
+
+struct worker_env	 wenv;
+
+static struct session	**slots;
+static size_t		  nslots, nsessions, free_hint;
+static uint64_t		  seq;
+static struct ipcount	 *iptab[IP_BUCKETS];
+
 static void	conn_event(void *, enum conn_event);
 static void	session_input(struct session *);
 static void	respond(struct session *, enum cmd_result);
-static void	delay_done(evutil_socket_t, short, void *);
+
+void
+session_registry_init(size_t max)
+{
+	nslots = max > SLOT_MASK ? SLOT_MASK : max;
+	slots = xcalloc(nslots, sizeof(*slots));
+}
+
+size_t
+session_count(void)
+{
+	return nsessions;
+}
+
+static uint64_t
+registry_add(struct session *s)
+{
+	size_t	i, k;
+
+	for (k = 0; k < nslots; k++) {
+		i = (free_hint + k) % nslots;
+		if (slots[i] == NULL)
+			break;
+	}
+	if (k == nslots)
+		fatalx("session registry full");	/* accept checks first */
+	slots[i] = s;
+	free_hint = i + 1;
+	nsessions++;
+	seq = (seq + 1) & ((1u << SEQ_BITS) - 1);
+	return ((uint64_t)getpid() << (SLOT_BITS + SEQ_BITS)) |
+	    (seq << SLOT_BITS) | i;
+}
+
+void
+session_drain_check(void)
+{
+	if (wenv.draining && nsessions == 0)
+		event_base_loopexit(wenv.base, NULL);
+}
+
+static void
+registry_remove(struct session *s)
+{
+	size_t	i = (size_t)(s->id & SLOT_MASK);
+
+	if (i < nslots && slots[i] == s) {
+		slots[i] = NULL;
+		nsessions--;
+	}
+	session_drain_check();
+}
+
+struct session *
+session_find(uint64_t id)
+{
+	size_t	i = (size_t)(id & SLOT_MASK);
+
+	if (i < nslots && slots[i] != NULL && slots[i]->id == id)
+		return slots[i];
+	return NULL;
+}
+
+void
+session_free_all(const char *reason)
+{
+	size_t	i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i] != NULL)
+			session_free(slots[i], reason);
+}
+
+void
+session_auth_lost(void)
+{
+	struct session	*s;
+	size_t		 i;
+
+	for (i = 0; i < nslots; i++)
+		if ((s = slots[i]) != NULL && s->state == SESS_AUTH_CHECK)
+			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
+}
+
+static uint32_t
+ip_hash(const char *s)
+{
+	return strhash(s) % IP_BUCKETS;
+}
+
+/* Counts a connection from ip; 0 if over the per-address cap. */
+static int
+ip_admit(const char *ip)
+{
+	struct ipcount	*c;
+	uint32_t	 h = ip_hash(ip);
+
+	for (c = iptab[h]; c != NULL; c = c->next)
+		if (strcmp(c->ip, ip) == 0)
+			break;
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
+		c->next = iptab[h];
+		iptab[h] = c;
+	}
+	if (wenv.cfg->max_connections_per_ip > 0 &&
+	    c->n >= wenv.cfg->max_connections_per_ip)
+		return 0;
+	c->n++;
+	return 1;
+}
+
+static void
+ip_release(const char *ip)
+{
+	struct ipcount	**cp, *c;
+
+	for (cp = &iptab[ip_hash(ip)]; (c = *cp) != NULL; cp = &c->next)
+		if (strcmp(c->ip, ip) == 0) {
+			if (--c->n <= 0) {
+				*cp = c->next;
+				free(c);
+			}
+			return;
+		}
+}
 
 const char *
 session_state_str(enum sess_state st)
@@ -86,6 +247,18 @@ session_state_str(enum sess_state st)
 		return "GREET";
 	case SESS_AUTH:
 		return "AUTHORIZATION";
+	case SESS_AUTH_USER:
+		return "AUTHORIZATION/USER";
+	case SESS_SASL:
+		return "AUTHORIZATION/SASL";
+	case SESS_SASL_USER:
+		return "AUTHORIZATION/SASL+USER";
+	case SESS_AUTH_CHECK:
+		return "AUTHORIZATION/CHECK";
+	case SESS_AUTH_DELAY:
+		return "AUTHORIZATION/DELAY";
+	case SESS_AUTH_OPEN:
+		return "AUTHORIZATION/OPEN";
 	case SESS_TLS:
 		return "TLS";
 	case SESS_TRANS:
@@ -94,17 +267,104 @@ session_state_str(enum sess_state st)
 		return "UPDATE";
 	case SESS_QUIT:
 		return "QUIT";
+	case SESS_LOGOUT:
+		return "LOGOUT";
 	}
 	return "?";
 }
 
-/* The only writer of s->state. */
+/*
+ * What a state is (SF_*), and in *next the states it may change to.
+ * Closing (QUIT, LOGOUT) is open to every state that reads commands
+ * (QUIT, too many bad commands, a line flood) and to TRANSACTION's
+ * continuations (a broken RETR); the waiting states end in their own
+ * answer, or the connection goes away under them (session_free()).
+ */
+static unsigned
+state_props(enum sess_state st, unsigned *next)
+{
+	switch (st) {
+	case SESS_GREET:
+		*next = ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH:
+		*next = ST(SESS_AUTH_USER) | ST(SESS_SASL) |
+		    ST(SESS_AUTH_CHECK) | ST(SESS_TLS) | ST(SESS_QUIT);
+		return 0;
+	case SESS_AUTH_USER:
+		*next = ST(SESS_SASL_USER) | ST(SESS_AUTH_CHECK) |
+		    ST(SESS_TLS) | ST(SESS_QUIT);
+		return 0;
+	case SESS_SASL:
+		*next = ST(SESS_AUTH) | ST(SESS_QUIT);
+		return SF_SASL;
+	case SESS_SASL_USER:
+		*next = ST(SESS_AUTH_USER) | ST(SESS_QUIT);
+		return SF_SASL;
+	case SESS_AUTH_CHECK:
+		*next = ST(SESS_AUTH_OPEN) | ST(SESS_AUTH_DELAY) |
+		    ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH_DELAY:
+	case SESS_TLS:
+		*next = ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_AUTH_OPEN:
+		*next = ST(SESS_TRANS) | ST(SESS_AUTH);
+		return SF_WAIT;
+	case SESS_TRANS:
+		*next = ST(SESS_UPDATE) | ST(SESS_LOGOUT);
+		return SF_LOGIN;
+	case SESS_UPDATE:
+		*next = ST(SESS_LOGOUT);
+		return SF_WAIT | SF_LOGIN;
+	case SESS_QUIT:
+		*next = 0;
+		return SF_WAIT;
+	case SESS_LOGOUT:
+		*next = 0;
+		return SF_WAIT | SF_LOGIN;
+	}
+	*next = 0;
+	return SF_WAIT;
+}
+
+static unsigned
+state_flags(enum sess_state st)
+{
+	unsigned	next;
+
+	return state_props(st, &next);
+}
+
+/* A command is being answered: no next one is read. */
+static int
+session_busy(const struct session *s)
+{
+	return (state_flags(s->state) & SF_WAIT) || s->cont != NULL;
+}
+
 void
 session_enter_state(struct session *s, enum sess_state st)
 {
+	unsigned	next;
+
+	if (st == s->state)
+		return;
+	(void)state_props(s->state, &next);
+	if ((next & ST(st)) == 0)
+		fatalx(SID_FMT " state %s -> %s is not allowed", SID_ARG(s->id),
+		    session_state_str(s->state), session_state_str(st));
 	log_debug(SID_FMT " state %s -> %s", SID_ARG(s->id),
 	    session_state_str(s->state), session_state_str(st));
 	s->state = st;
+}
+
+void
+session_sasl_done(struct session *s)
+{
+	session_enter_state(s, s->state == SESS_SASL_USER ? SESS_AUTH_USER :
+	    SESS_AUTH);
 }
 
 void
@@ -204,7 +464,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->implicit_tls = implicit_tls;
 	format_addr(sa, s->rip, sizeof(s->rip));
 	s->loopback = is_loopback(sa);
-	if (!worker_ip_admit(s->rip)) {
+	if (!ip_admit(s->rip)) {
 		static const char busy[] = "-ERR [SYS/TEMP] too many "
 		    "connections from your address\r\n";
 
@@ -219,12 +479,12 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = conn_new(wenv.base, fd, implicit_tls ? wenv.tls : NULL,
 	    conn_event, s);
 	if (s->conn == NULL) {
-		worker_ip_release(s->rip);
+		ip_release(s->rip);
 		free(s);
 		return NULL;
 	}
 	conn_set_timeout(s->conn, (int)wenv.cfg->idle_timeout);
-	s->id = worker_register(s);
+	s->id = registry_add(s);
 	log_info(SID_FMT " connect rip=%s tls=%s", SID_ARG(s->id),
 	    s->rip, implicit_tls ? "implicit" : "no");
 	greet(s);
@@ -234,7 +494,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 void
 session_free(struct session *s, const char *reason)
 {
-	if (s->authed)
+	if (state_flags(s->state) & SF_LOGIN)
 		log_info(SID_FMT " logout user=%s retr=%llu/%llu top=%llu "
 		    "del=%llu reason=%s", SID_ARG(s->id), s->user,
 		    (unsigned long long)s->n_retr,
@@ -244,8 +504,8 @@ session_free(struct session *s, const char *reason)
 	else
 		log_info(SID_FMT " disconnect rip=%s reason=%s",
 		    SID_ARG(s->id), s->rip, reason);
-	worker_ip_release(s->rip);
-	worker_unregister(s);
+	ip_release(s->rip);
+	registry_remove(s);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	if (s->msgfd != -1)
@@ -265,7 +525,6 @@ run_cont(struct session *s)
 			return;		/* CONN_LOWAT brings us back */
 		if (s->cont(s)) {
 			s->cont = NULL;
-			s->busy = 0;
 			/* Unpaused, the caller is still at the input. */
 			if (conn_is_paused(s->conn))
 				conn_resume(s->conn);
@@ -277,9 +536,9 @@ static void
 close_after_flush(struct session *s, const char *reason)
 {
 	s->end_reason = reason;
-	s->busy = 1;
-	if (s->state != SESS_QUIT)
-		session_enter_state(s, SESS_QUIT);
+	if (s->state != SESS_QUIT && s->state != SESS_LOGOUT)
+		session_enter_state(s, state_flags(s->state) & SF_LOGIN ?
+		    SESS_LOGOUT : SESS_QUIT);
 	conn_close_after_flush(s->conn);
 }
 
@@ -293,7 +552,6 @@ respond(struct session *s, enum cmd_result res)
 		conn_printf(s->conn, "+OK%s%s\r\n", s->reply[0] ? " " : "",
 		    s->reply);
 		if (s->cont != NULL) {
-			s->busy = 1;
 			run_cont(s);
 			/* No next command before this answer is queued. */
 			if (s->cont != NULL)
@@ -317,7 +575,10 @@ respond(struct session *s, enum cmd_result res)
 	case POP_QUIET:
 		break;
 	case POP_PENDING:
-		s->busy = 1;
+		/* The handler entered a state that waits for the answer. */
+		if ((state_flags(s->state) & SF_WAIT) == 0)
+			fatalx(SID_FMT " command pending in state %s",
+			    SID_ARG(s->id), session_state_str(s->state));
 		conn_pause(s->conn);
 		break;
 	case POP_CLOSE:
@@ -343,9 +604,8 @@ session_abort(struct session *s, const char *reason)
 void
 session_finish(struct session *s, enum cmd_result res)
 {
-	s->busy = 0;
 	respond(s, res);
-	if (!s->busy && s->state != SESS_QUIT)
+	if (!session_busy(s))
 		conn_resume(s->conn);
 }
 
@@ -365,34 +625,27 @@ dispatch(struct session *s, const char *line, size_t len)
 {
 	const struct cmd_def	*d;
 	const char		*errstr;
+	char			 verb[5];
 
-	if (s->sasl_wait)
+	if (state_flags(s->state) & SF_SASL)
 		return cmd_auth_data(s, (char *)line, len);
 
-	/*
-	 * PASS takes the rest of the line as it is: a secret may hold
-	 * spaces, even two in a row or at the end (RFC 1939 section 7).
-	 */
-	if (len > 5 && strncasecmp(line, "PASS ", 5) == 0 &&
-	    memchr(line, '\0', len) == NULL) {
-		memset(&cmdbuf, 0, offsetof(struct pop3_cmd, line));
-		memcpy(cmdbuf.verb, "PASS", 5);
-		memcpy(cmdbuf.line, line, len);
-		cmdbuf.line[len] = '\0';
-		cmdbuf.rest = cmdbuf.line + 5;
-		cmdbuf.argc = 1;
-		cmdbuf.argv[0] = cmdbuf.rest;
-	} else if (pop3_cmd_parse(&cmdbuf, line, len, 0, &errstr) == -1) {
+	/* The command says how its line is split (PASS: not at all). */
+	d = pop3_cmd_verb(line, len, verb) == 0 ? find_cmd(verb) : NULL;
+	if (pop3_cmd_parse(&cmdbuf, line, len, d != NULL &&
+	    d->argmax == POP3_CMD_RAW ? POP3_CMD_RAW : 0, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);
 		return POP_ERR;
 	}
-	if ((d = find_cmd(cmdbuf.verb)) == NULL) {
+	if (d == NULL) {
 		session_set_reply(s, "unknown command");
 		return POP_ERR;
 	}
 	if ((d->states & ST(s->state)) == 0) {
+		/* Commands are read in AUTHZ and TRANSACTION only. */
 		session_set_reply(s, "%s is not valid in the %s state",
-		    d->name, session_state_str(s->state));
+		    d->name, s->state == SESS_TRANS ? "TRANSACTION" :
+		    "AUTHORIZATION");
 		return POP_ERR;
 	}
 	if (d->maxargs >= 0) {
@@ -410,9 +663,8 @@ dispatch(struct session *s, const char *line, size_t len)
 			    d->name);
 			return POP_ERR;
 		}
-		/* Again, strictly: empty and over-long arguments. */
-		if (pop3_cmd_parse(&cmdbuf, line, len, d->argmax,
-		    &errstr) == -1) {
+		/* Then their form: empty and over-long arguments. */
+		if (pop3_cmd_check(&cmdbuf, d->argmax, &errstr) == -1) {
 			session_set_reply(s, "%s", errstr);
 			return POP_ERR;
 		}
@@ -432,7 +684,7 @@ session_input(struct session *s)
 	int		r, limit;
 	enum cmd_result	res;
 
-	while (!s->busy && s->state != SESS_QUIT) {
+	while (!session_busy(s)) {
 		if (conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT &&
 		    (conn_flush(s->conn) ||
 		    conn_output_len(s->conn) >= POP3_OUTPUT_HIWAT)) {
@@ -447,7 +699,8 @@ session_input(struct session *s)
 			return;		/* CONN_LOWAT resumes */
 		}
 		/* Both limits count the CRLF; conn_readline's does not. */
-		limit = s->sasl_wait ? POP3_SASL_LINE_MAX : POP3_CMD_MAX;
+		limit = state_flags(s->state) & SF_SASL ? POP3_SASL_LINE_MAX :
+		    POP3_CMD_MAX;
 		r = conn_readline(s->conn, line, (size_t)limit - 2, &len);
 		if (r == 0)
 			return;
@@ -456,7 +709,8 @@ session_input(struct session *s)
 			return;
 		}
 		if (r == -1) {
-			s->sasl_wait = 0;
+			if (state_flags(s->state) & SF_SASL)
+				session_sasl_done(s);
 			session_set_reply(s, "line too long (at most %d octets "
 			    "with CRLF)", limit);
 			respond(s, POP_ERR);
@@ -467,61 +721,6 @@ session_input(struct session *s)
 		explicit_bzero(&cmdbuf, sizeof(cmdbuf));
 		respond(s, res);
 	}
-}
-
-void
-session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
-{
-	struct timeval	tv;
-
-	if (s->state != SESS_AUTH || !s->auth_pending) {
-		log_warn(SID_FMT " auth answer in state %s; dropped",
-		    SID_ARG(s->id), session_state_str(s->state));
-		return;
-	}
-	s->auth_pending = 0;
-	switch (result) {
-	case AUTH_RES_OK:
-		cmd_auth_login(s);
-		return;
-	case AUTH_RES_LOGIN_DELAY:
-		session_set_reply(s, "[LOGIN-DELAY] minimum time between "
-		    "logins is %lld seconds", wenv.cfg->login_delay);
-		break;
-	case AUTH_RES_TEMPFAIL:
-		session_set_reply(s, "[SYS/TEMP] authentication is "
-		    "unavailable; try again later");
-		break;
-	case AUTH_RES_BANNED:
-		session_set_reply(s, "[AUTH] too many failed logins from "
-		    "your address; try again later");
-		break;
-	default:
-		session_set_reply(s, "[AUTH] invalid user name or password");
-		break;
-	}
-	s->have_user = 0;
-	if (delay_ms == 0) {
-		session_finish(s, POP_FAIL);
-		return;
-	}
-	/* Answer after the pause the auth process asked for. */
-	if (s->delay_ev == NULL &&
-	    (s->delay_ev = evtimer_new(wenv.base, delay_done, s)) == NULL) {
-		session_finish(s, POP_FAIL);
-		return;
-	}
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	evtimer_add(s->delay_ev, &tv);
-}
-
-static void
-delay_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct session	*s = arg;
-
-	session_finish(s, POP_FAIL);
 }
 
 static void
@@ -537,16 +736,14 @@ conn_event(void *arg, enum conn_event ev)
 	case CONN_LOWAT:
 		if (s->cont != NULL)
 			run_cont(s);
-		else if (!s->busy && s->state != SESS_QUIT) {
+		else if (!session_busy(s))
 			conn_resume(s->conn);
-		}
 		break;
 	case CONN_TLSREADY:
 		log_info(SID_FMT " tls ok %s", SID_ARG(s->id),
 		    conn_tls_info(s->conn, info, sizeof(info)));
 		if (s->state == SESS_TLS) {
 			session_enter_state(s, SESS_AUTH);
-			s->busy = 0;
 			conn_resume(s->conn);
 		}
 		break;
@@ -557,9 +754,14 @@ conn_event(void *arg, enum conn_event ev)
 		session_free(s, "timeout");
 		break;
 	case CONN_ERROR:
+		/*
+		 * On an implicit TLS port, an error while no USER is held
+		 * is taken for a failed handshake.  (A login in flight
+		 * counts as one held: the handshake had worked.)
+		 */
 		session_free(s, s->state == SESS_TLS || (s->implicit_tls &&
-		    s->state == SESS_AUTH && !s->have_user) ?
-		    "tls_error" : "error");
+		    (s->state == SESS_AUTH || s->state == SESS_SASL ||
+		    s->state == SESS_AUTH_DELAY)) ? "tls_error" : "error");
 		break;
 	}
 }

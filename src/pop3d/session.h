@@ -1,26 +1,71 @@
 /*
  * session.h - one POP3 session: the state machine of RFC 1939
  * (AUTHORIZATION -> TRANSACTION -> UPDATE), the command table and the
- * dispatcher.  Worker processes, loop thread only.  Command handlers
- * live in cmd_auth.c (AUTHORIZATION) and cmd_trans.c (TRANSACTION).
+ * dispatcher, and the registry of a worker's sessions (ids, counts per
+ * client address).  Worker processes, loop thread only.  Command
+ * handlers live in cmd_auth.c (AUTHORIZATION) and cmd_trans.c
+ * (TRANSACTION).
  */
 #ifndef POP3D_SESSION_H
 #define POP3D_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "dot.h"
 #include "pop3_limits.h"
 #include "pop3_cmd.h"
+#include "pop3d_config.h"
 
+/*
+ * What sessions need from the worker that runs them: set up by
+ * worker_main() before the first session, read-only for sessions but
+ * for authfd and draining, which the worker changes.
+ */
+struct worker_env {
+	const struct config	*cfg;
+	SSL_CTX			*tls;
+	struct event_base	*base;
+	char			 hostname[256];
+	int			 authfd;	/* to the auth process; -1: gone */
+	int			 draining;	/* no new sessions; exit when
+						   the last one ends */
+};
+extern struct worker_env	 wenv;
+
+/*
+ * The states, sub-states included (OpenSMTPD's smtp_session keeps them
+ * the same way): session_enter_state() is their only writer, traces
+ * every change and refuses one its table does not allow.  Derived from
+ * the state: whether the session is logged in (TRANSACTION, UPDATE,
+ * LOGOUT), and whether it waits (no command is read while an answer or
+ * the close is under way).
+ *
+ * "Busy", a command being answered, is not a state of its own: it is a
+ * waiting state, or a continuation set (s->cont: CAPA, LIST, UIDL,
+ * RETR, TOP writing as the output drains).  The continuation runs in
+ * AUTHORIZATION (CAPA) as in TRANSACTION, and s->cont already says it
+ * runs: a "busy" twin of each state would only copy that pointer.
+ */
 enum sess_state {
-	SESS_GREET,	/* before the greeting (implicit TLS handshake) */
-	SESS_AUTH,	/* AUTHORIZATION */
+	SESS_GREET,	/* before the greeting */
+	SESS_AUTH,	/* AUTHORIZATION, no USER given */
+	SESS_AUTH_USER,	/* AUTHORIZATION, USER accepted: PASS may follow */
+	SESS_SASL,	/* AUTH PLAIN: waiting for the data line */
+	SESS_SASL_USER,	/* the same after a USER, which an exchange
+			   without a login leaves in place */
+	SESS_AUTH_CHECK,	/* a login request is at the auth process */
+	SESS_AUTH_DELAY,	/* login refused: the pause before the -ERR */
+	SESS_AUTH_OPEN,	/* login accepted: the maildrop is being opened */
 	SESS_TLS,	/* STLS accepted, handshake running */
 	SESS_TRANS,	/* TRANSACTION */
 	SESS_UPDATE,	/* QUIT in TRANSACTION: committing */
-	SESS_QUIT,	/* closing */
+	SESS_QUIT,	/* closing, never logged in */
+	SESS_LOGOUT,	/* closing after a login */
 };
 const char *session_state_str(enum sess_state);
 
@@ -54,20 +99,15 @@ struct session {
 	int		 loopback;
 	int		 implicit_tls;
 	int		 bad_cmds;
-	int		 busy;		/* a command is being answered */
 	char		 reply[POP3_CMD_MAX + 64];
 
 	/* AUTHORIZATION */
 	char		 user[POP3_USER_MAX + 1];
-	int		 have_user;	/* USER accepted, PASS may follow */
-	int		 sasl_wait;	/* AUTH PLAIN: waiting for the data line */
-	int		 auth_pending;	/* a request is at the auth process */
 	char		 apop_ts[128];	/* greeting timestamp, if APOP is on */
-	struct event	*delay_ev;	/* failed-login pause */
-	int		 delay_code;	/* what to answer when it fires */
+	struct event	*delay_ev;	/* failed-login pause (the answer
+					   waits in reply) */
 
 	/* TRANSACTION */
-	int		 authed;	/* reached TRANSACTION */
 	struct maildrop	*md;
 	sess_cont	 cont;
 	size_t		 iter;		/* LIST/UIDL position */
@@ -82,13 +122,36 @@ struct session {
 	const char	*end_reason;
 };
 
+/*
+ * The registry of a worker's sessions.  A session's id is the worker's
+ * pid, a sequence number and its slot, so it names one session across
+ * all processes and their logs; ids, never pointers, cross the process
+ * and thread lines, and a lookup checks the whole id.
+ */
+#define SESSION_SLOTS_MAX	((1u << 20) - 1)	/* the slot bits */
+/* Room for max sessions (at most SESSION_SLOTS_MAX); once per worker. */
+void		 session_registry_init(size_t max);
+size_t		 session_count(void);
+/* The live session with this id, or NULL (it ended meanwhile). */
+struct session	*session_find(uint64_t id);
+/* Ends every session now (shutdown timeout). */
+void		 session_free_all(const char *reason);
+/* The auth process is gone: every login waiting for it fails for now. */
+void		 session_auth_lost(void);
+/* With wenv.draining set: ends the loop once no session is left. */
+void		 session_drain_check(void);
+
 /* Starts a session on an accepted socket (taken).  NULL if refused. */
 struct session	*session_new(int fd, const struct sockaddr *sa,
 		    socklen_t salen, int implicit_tls);
 /* Ends it now (shutdown, worker exit): logs and frees. */
 void		 session_free(struct session *, const char *reason);
 
+/* The only writer of s->state; fatal for a change the table forbids. */
 void		 session_enter_state(struct session *, enum sess_state);
+/* The AUTH PLAIN data line is taken: back to AUTHORIZATION, with the
+   USER given before the exchange, if any. */
+void		 session_sasl_done(struct session *);
 /* printf into s->reply, for the dispatcher to send. */
 void		 session_set_reply(struct session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -102,10 +165,6 @@ void		 session_finish(struct session *, enum cmd_result);
 /* Closes after the output is flushed (a broken multi-line answer). */
 void		 session_abort(struct session *, const char *reason);
 
-/* From the auth process: the answer for this session. */
-void		 session_auth_result(struct session *, uint32_t result,
-		    uint32_t delay_ms);
-
 /* Plaintext secrets allowed on this connection now? */
 int		 session_plaintext_ok(const struct session *);
 
@@ -118,8 +177,9 @@ enum cmd_result	 cmd_stls(struct session *, struct pop3_cmd *);
 enum cmd_result	 cmd_capa(struct session *, struct pop3_cmd *);
 /* The data line of AUTH PLAIN (line is untrusted, len without CRLF). */
 enum cmd_result	 cmd_auth_data(struct session *, char *line, size_t len);
-/* Login accepted by the auth process: open the maildrop. */
-void		 cmd_auth_login(struct session *);
+/* From the auth process: the answer for this session. */
+void		 session_auth_result(struct session *, uint32_t result,
+		    uint32_t delay_ms);
 
 /* cmd_trans.c */
 enum cmd_result	 cmd_stat(struct session *, struct pop3_cmd *);

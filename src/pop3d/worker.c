@@ -1,9 +1,9 @@
 /*
  * worker.c - a worker process: drops to the mail user, accepts on the
  * listeners it inherited, and runs all its sessions in one libevent loop
- * (job threads do the blocking maildrop work).  Keeps the session
- * registry (ids, never pointers, cross the process and thread lines)
- * and the per-address connection counts.
+ * (job threads do the blocking maildrop work).  Reads the auth
+ * process's answers and hands them to the sessions (session.c keeps
+ * the registry that finds them), drains and stops on signals.
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,18 +24,9 @@
 #include "privsep.h"
 #include "sandbox.h"
 #include "session.h"
-#include "strhash.h"
 #include "worker.h"
 #include "xmalloc.h"
 
-/*
- * Session ids: the worker's pid, a sequence number and the slot, so an
- * id names one session across all processes and their logs.
- */
-#define SLOT_BITS	20
-#define SEQ_BITS	22
-#define SLOT_MASK	((1u << SLOT_BITS) - 1)
-#define IP_BUCKETS	1024
 #define WORKER_JOB_THREADS 2
 /*
  * A session holds up to 4 descriptors (socket, maildrop directory, lock,
@@ -49,22 +40,10 @@
 #define FDS_PER_SESSION	4
 #define FDS_OVERHEAD	512
 
-struct ipcount {
-	char		 ip[64];
-	long long	 n;
-	struct ipcount	*next;
-};
-
-struct worker_env	 wenv;
-
-static struct session	**slots;
-static size_t		  nslots, nsessions, free_hint;
-static uint64_t		  seq;
-static int		  authfd = -1;
+static size_t		  nslots;
 static struct event	 *ev_auth, *ev_term, *ev_usr2, *ev_stop;
 static struct evconnlistener **lev;
 static size_t		  nlev;
-static struct ipcount	 *iptab[IP_BUCKETS];
 static time_t		  last_full_log;
 
 int
@@ -84,7 +63,7 @@ worker_sessions_max(const struct config *cfg)
 	long long	nw = worker_count(cfg), n;
 
 	n = (cfg->max_connections + nw - 1) / nw;
-	return n > SLOT_MASK ? SLOT_MASK : (size_t)n;
+	return n > SESSION_SLOTS_MAX ? SESSION_SLOTS_MAX : (size_t)n;
 }
 
 unsigned long long
@@ -92,106 +71,6 @@ worker_fds_needed(const struct config *cfg, size_t nl)
 {
 	return (unsigned long long)worker_sessions_max(cfg) * FDS_PER_SESSION +
 	    nl + FDS_OVERHEAD;
-}
-
-uint64_t
-worker_register(struct session *s)
-{
-	size_t	i, k;
-
-	for (k = 0; k < nslots; k++) {
-		i = (free_hint + k) % nslots;
-		if (slots[i] == NULL)
-			break;
-	}
-	if (k == nslots)
-		fatalx("session registry full");	/* accept checks first */
-	slots[i] = s;
-	free_hint = i + 1;
-	nsessions++;
-	seq = (seq + 1) & ((1u << SEQ_BITS) - 1);
-	return ((uint64_t)getpid() << (SLOT_BITS + SEQ_BITS)) |
-	    (seq << SLOT_BITS) | i;
-}
-
-static void
-check_drained(void)
-{
-	if (wenv.draining && nsessions == 0)
-		event_base_loopexit(wenv.base, NULL);
-}
-
-static uint32_t
-ip_hash(const char *s)
-{
-	return strhash(s) % IP_BUCKETS;
-}
-
-int
-worker_ip_admit(const char *ip)
-{
-	struct ipcount	*c;
-	uint32_t	 h = ip_hash(ip);
-
-	for (c = iptab[h]; c != NULL; c = c->next)
-		if (strcmp(c->ip, ip) == 0)
-			break;
-	if (c == NULL) {
-		c = xcalloc(1, sizeof(*c));
-		snprintf(c->ip, sizeof(c->ip), "%s", ip);
-		c->next = iptab[h];
-		iptab[h] = c;
-	}
-	if (wenv.cfg->max_connections_per_ip > 0 &&
-	    c->n >= wenv.cfg->max_connections_per_ip)
-		return 0;
-	c->n++;
-	return 1;
-}
-
-void
-worker_ip_release(const char *ip)
-{
-	struct ipcount	**cp, *c;
-
-	for (cp = &iptab[ip_hash(ip)]; (c = *cp) != NULL; cp = &c->next)
-		if (strcmp(c->ip, ip) == 0) {
-			if (--c->n <= 0) {
-				*cp = c->next;
-				free(c);
-			}
-			return;
-		}
-}
-
-void
-worker_unregister(struct session *s)
-{
-	size_t	i = (size_t)(s->id & SLOT_MASK);
-
-	if (i < nslots && slots[i] == s) {
-		slots[i] = NULL;
-		nsessions--;
-	}
-	check_drained();
-}
-
-struct session *
-worker_find(uint64_t id)
-{
-	size_t	i = (size_t)(id & SLOT_MASK);
-
-	if (i < nslots && slots[i] != NULL && slots[i]->id == id)
-		return slots[i];
-	return NULL;
-}
-
-int
-worker_auth_send(const struct msg *m)
-{
-	if (authfd == -1)
-		return -1;
-	return msg_send(authfd, m);
 }
 
 static void
@@ -202,7 +81,6 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 	uint32_t	 type, result, delay;
 	uint64_t	 sid;
 	long		 n;
-	size_t		 i;
 	int		 k;
 
 	for (k = 0; k < 64; k++) {
@@ -215,7 +93,7 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 		    msg_get_u32(&m, &result) == -1 ||
 		    msg_get_u32(&m, &delay) == -1 || msg_end(&m) == -1)
 			fatalx("malformed message from the auth process");
-		if ((s = worker_find(sid)) == NULL) {
+		if ((s = session_find(sid)) == NULL) {
 			/* The session left while its login was checked. */
 			log_debug(SID_FMT " auth answer for a gone session",
 			    SID_ARG(sid));
@@ -228,11 +106,9 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 	/* The auth process is gone; the master starts another generation. */
 	log_err("auth process channel closed");
 	event_del(ev_auth);
-	close(authfd);
-	authfd = -1;
-	for (i = 0; i < nslots; i++)
-		if ((s = slots[i]) != NULL && s->auth_pending)
-			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
+	close(wenv.authfd);
+	wenv.authfd = -1;
+	session_auth_lost();
 }
 
 static void
@@ -244,7 +120,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
 	    "try again later\r\n";
 
-	if (nsessions >= nslots) {
+	if (session_count() >= nslots) {
 		if (time(NULL) != last_full_log) {
 			last_full_log = time(NULL);
 			log_warn("connection refused reason=max_connections "
@@ -302,25 +178,21 @@ start_drain(void)
 	size_t	i;
 
 	if (!wenv.draining)
-		log_info("draining sessions=%zu", nsessions);
+		log_info("draining sessions=%zu", session_count());
 	wenv.draining = 1;
 	for (i = 0; i < nlev; i++)
 		if (lev[i] != NULL) {
 			evconnlistener_free(lev[i]);
 			lev[i] = NULL;
 		}
-	check_drained();
+	session_drain_check();
 }
 
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t	i;
-
-	log_info("shutdown timeout: closing sessions=%zu", nsessions);
-	for (i = 0; i < nslots; i++)
-		if (slots[i] != NULL)
-			session_free(slots[i], "shutdown");
+	log_info("shutdown timeout: closing sessions=%zu", session_count());
+	session_free_all("shutdown");
 	event_base_loopexit(wenv.base, NULL);
 }
 
@@ -378,11 +250,11 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 		fatal("job threads");
 
 	nslots = worker_sessions_max(cfg);
-	slots = xcalloc(nslots, sizeof(*slots));
+	session_registry_init(nslots);
 
-	authfd = afd;
-	ev_auth = event_new(wenv.base, authfd, EV_READ | EV_PERSIST, auth_cb,
-	    NULL);
+	wenv.authfd = afd;
+	ev_auth = event_new(wenv.base, wenv.authfd, EV_READ | EV_PERSIST,
+	    auth_cb, NULL);
 	event_add(ev_auth, NULL);
 	ev_term = evsignal_new(wenv.base, SIGTERM, signal_cb, NULL);
 	ev_usr2 = evsignal_new(wenv.base, SIGUSR2, signal_cb, NULL);

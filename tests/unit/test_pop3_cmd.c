@@ -1,6 +1,8 @@
 /*
- * test_pop3_cmd.c - unit tests for pop3_cmd.c: command line parsing and
- * message numbers, as a case table of hostile inputs.
+ * test_pop3_cmd.c - unit tests for pop3_cmd.c: command line parsing
+ * (lenient, strict, the raw rest of a PASS line, the verb looked up
+ * first, the strict checks after a lenient parse) and message numbers,
+ * as case tables of hostile inputs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +178,126 @@ test_pass_rest(void **state)
 	    &err), -1);
 }
 
+/*
+ * POP3_CMD_RAW: the rest of the line as sent, for PASS.  Nothing is
+ * trimmed or refused but NUL.
+ */
+static void
+test_raw_rest(void **state)
+{
+	static const struct {
+		const char	*line;
+		size_t		 len;
+		const char	*err;
+		const char	*rest;
+		int		 argc;
+	} cases[] = {
+		{ L("PASS  two  spaces\t "), NULL, " two  spaces\t ", 1 },
+		{ L("pass p\x7f\x1b[2J\r"), NULL, "p\x7f\x1b[2J\r", 1 },
+		{ L("PASS   "), NULL, "  ", 1 },
+		{ L("PASS "), NULL, "", 0 },
+		{ L("PASS"), NULL, "", 0 },
+		{ L("PASS a\0b"), "line contains NUL", NULL, 0 },
+		{ L("PASSX y"), "unknown command", NULL, 0 },
+		{ L(""), "empty command", NULL, 0 },
+	};
+	struct pop3_cmd	 cmd;
+	const char	*err;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = NULL;
+		r = pop3_cmd_parse(&cmd, cases[i].line, cases[i].len,
+		    POP3_CMD_RAW, &err);
+		if (cases[i].err != NULL) {
+			assert_int_equal(r, -1);
+			assert_string_equal(err, cases[i].err);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_string_equal(cmd.verb, "PASS");
+		assert_string_equal(cmd.rest, cases[i].rest);
+		assert_int_equal(cmd.argc, cases[i].argc);
+		if (cmd.argc == 1)
+			assert_ptr_equal(cmd.argv[0], cmd.rest);
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	{
+		static char	 line[POP3_SASL_LINE_MAX + 1];
+
+		memset(line, 'x', sizeof(line));
+		memcpy(line, "PASS ", 5);
+		assert_int_equal(pop3_cmd_parse(&cmd, line, sizeof(line),
+		    POP3_CMD_RAW, &err), -1);
+		assert_string_equal(err, "line too long");
+	}
+}
+
+static void
+test_verb(void **state)
+{
+	static const struct {
+		const char	*line;
+		const char	*verb;	/* NULL: none */
+	} cases[] = {
+		{ "list 1", "LIST" }, { "TOP", "TOP" }, { "Pass  x ", "PASS" },
+		{ "QUITS", NULL }, { "QU", NULL }, { "LIST\t1", NULL },
+		{ " USER a", NULL }, { "US3R", NULL }, { "", NULL },
+	};
+	char	verb[5];
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].verb == NULL) {
+			assert_int_equal(pop3_cmd_verb(cases[i].line,
+			    strlen(cases[i].line), verb), -1);
+			assert_string_equal(verb, "");
+		} else {
+			assert_int_equal(pop3_cmd_verb(cases[i].line,
+			    strlen(cases[i].line), verb), 0);
+			assert_string_equal(verb, cases[i].verb);
+		}
+	}
+}
+
+/*
+ * A lenient parse and pop3_cmd_check() afterwards say what a strict
+ * parse says, for every case of the table and each bound.
+ */
+static void
+test_check_after_lenient(void **state)
+{
+	static const size_t bounds[] = { POP3_ARG_MAX, POP3_USER_MAX, 1 };
+	struct pop3_cmd	 strict, cmd;
+	const char	*e1, *e2;
+	size_t		 i, b, len;
+	int		 r1, r2;
+
+	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+
+		len = c->len != 0 ? c->len : strlen(c->line);
+		for (b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+			e1 = e2 = NULL;
+			r1 = pop3_cmd_parse(&strict, c->line, len, bounds[b],
+			    &e1);
+			r2 = pop3_cmd_parse(&cmd, c->line, len, 0, &e2);
+			if (r2 == 0)
+				r2 = pop3_cmd_check(&cmd, bounds[b], &e2);
+			if (r1 != r2 || (r1 == -1 && strcmp(e1, e2) != 0))
+				fail_msg("case %zu \"%s\" bound %zu: strict %d "
+				    "\"%s\", lenient+check %d \"%s\"", i,
+				    c->line, bounds[b], r1, e1 ? e1 : "", r2,
+				    e2 ? e2 : "");
+		}
+	}
+	/* Past argv[]: an empty third argument, then a fourth. */
+	assert_int_equal(pop3_cmd_parse(&cmd, "TOP 1 2  3", 10, 0, &e2), 0);
+	assert_int_equal(pop3_cmd_check(&cmd, POP3_ARG_MAX, &e2), -1);
+	assert_string_equal(e2, "empty argument");
+}
+
 struct num_case {
 	const char	*s;
 	uint64_t	 max;
@@ -278,6 +400,9 @@ main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_pass_rest),
+		cmocka_unit_test(test_raw_rest),
+		cmocka_unit_test(test_verb),
+		cmocka_unit_test(test_check_after_lenient),
 		cmocka_unit_test(test_msgnum),
 		cmocka_unit_test(test_linecount),
 		cmocka_unit_test(test_all_bytes),
