@@ -107,7 +107,7 @@ integration: all
 	    -p no:cacheprovider tests/integration
 
 check: deps
-	$(MAKE) lint-man
+	$(MAKE) lint-man lint-structure
 	$(MAKE) all unit
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
@@ -123,7 +123,8 @@ lint-man:
 	echo "lint-man: docs/*.[158] clean"
 
 # The layout rules of src/: no file over 800 lines, no include circle in a
-# program, every src/lib module shared by two programs (see the script).
+# program, every src/lib module shared by two programs (see the script;
+# part of make check).
 lint-structure:
 	@$(PYTHON) scripts/lint-structure.py src
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pop3_cmd.h"
+#include "pop3d/pop3_cmd.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

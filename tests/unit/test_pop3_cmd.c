@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pop3_cmd.h"
+#include "pop3d/pop3_cmd.h"
 
 struct parse_case {
 	const char	*line;

@@ -1,5 +1,5 @@
 /*
- * pop3_cmd.h - parsing of POP3 command lines (RFC 1939, RFC 2449) and
+ * pop3_cmd.h - pop3d's parsing of POP3 command lines (RFC 1939, RFC 2449) and
  * of message numbers.  Pure functions, no I/O; input is untrusted.  A
  * line is parsed once: its verb looked up (pop3_cmd_verb), the line
  * split as that command wants (pop3_cmd_parse), its arguments checked
