@@ -46,7 +46,8 @@ const struct conf_def config_defs[] = {
 	  OFF(max_connections), "concurrent connections in all" },
 	{ "server", "max_connections_per_ip", CONF_INT, 0, 1000000, "50", NULL,
 	  OFF(max_connections_per_ip), "concurrent connections from one "
-	  "client address (counted per worker process); 0: no limit" },
+	  "client address (an IPv6 /ipv6_prefix), all workers together; "
+	  "0: no limit" },
 	{ "server", "ipv6_prefix", CONF_INT, 1, 128, "64", NULL,
 	  OFF(ipv6_prefix), "leading bits of an IPv6 client address that "
 	  "make one client for the limits, failure counts and bans" },

@@ -2,8 +2,9 @@
  * session.c - the POP3 state machine (RFC 1939, RFC 2449): the command
  * table, the dispatcher that alone writes +OK/-ERR, continuations for
  * multi-line answers, and the session's life from accept to logout.
- * Keeps the worker's session registry (slots, ids) and the connection
- * counts per client address.  Worker processes, loop thread only.
+ * Admits a connection (per-address counts shared by all workers:
+ * addrlimit.c; the slots: registry.c) and sheds the oldest not logged
+ * in when the worker is full.  Worker processes, loop thread only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,12 +18,13 @@
 
 #include <openssl/rand.h>
 
+#include "addrlimit.h"
 #include "conn.h"
 #include "ipc.h"
 #include "log.h"
 #include "maildrop.h"
+#include "registry.h"
 #include "session.h"
-#include "strhash.h"
 #include "xmalloc.h"
 
 #define ST(x)	(1u << (x))
@@ -86,102 +88,41 @@ static const struct cmd_def cmds[] = {
  */
 static struct pop3_cmd	cmdbuf;
 
-/*
- * Session ids: the worker's pid, a sequence number and the slot.
- */
-#define SLOT_BITS	20
-#define SEQ_BITS	22
-#define SLOT_MASK	((1u << SLOT_BITS) - 1)
-_Static_assert(SESSION_SLOTS_MAX == SLOT_MASK, "slot bits");
-#define IP_BUCKETS	1024
-
-struct ipcount {
-	char		 ip[64];
-	long long	 n;
-	struct ipcount	*next;
-};
-
 struct worker_env	 wenv;
 
-static struct session	**slots;
-static size_t		  nslots, nsessions, free_hint;
-static uint64_t		  seq;
-static struct ipcount	 *iptab[IP_BUCKETS];
-
+static unsigned	state_flags(enum sess_state);
 static void	conn_event(void *, enum conn_event);
 static void	session_input(struct session *);
 static void	respond(struct session *, enum cmd_result);
 
-void
-session_registry_init(size_t max)
-{
-	nslots = max > SLOT_MASK ? SLOT_MASK : max;
-	slots = xcalloc(nslots, sizeof(*slots));
-}
-
 size_t
 session_count(void)
 {
-	return nsessions;
-}
-
-static uint64_t
-registry_add(struct session *s)
-{
-	size_t	i, k;
-
-	for (k = 0; k < nslots; k++) {
-		i = (free_hint + k) % nslots;
-		if (slots[i] == NULL)
-			break;
-	}
-	if (k == nslots)
-		fatalx("session registry full");	/* accept checks first */
-	slots[i] = s;
-	free_hint = i + 1;
-	nsessions++;
-	seq = (seq + 1) & ((1u << SEQ_BITS) - 1);
-	return ((uint64_t)getpid() << (SLOT_BITS + SEQ_BITS)) |
-	    (seq << SLOT_BITS) | i;
+	return registry_count();
 }
 
 void
 session_drain_check(void)
 {
-	if (wenv.draining && nsessions == 0)
+	if (wenv.draining && registry_count() == 0)
 		event_base_loopexit(wenv.base, NULL);
-}
-
-static void
-registry_remove(struct session *s)
-{
-	size_t	i = (size_t)(s->id & SLOT_MASK);
-
-	if (i < nslots && slots[i] == s) {
-		slots[i] = NULL;
-		nsessions--;
-	}
-	session_drain_check();
 }
 
 struct session *
 session_find(uint64_t id)
 {
-	size_t	i = (size_t)(id & SLOT_MASK);
-
-	if (i < nslots && slots[i] != NULL && slots[i]->id == id)
-		return slots[i];
-	return NULL;
+	return registry_find(id);
 }
 
 void
 session_free_all(const char *reason)
 {
-	size_t	i;
+	struct session	*s;
+	size_t		 i;
 
-	for (i = 0; i < nslots; i++)
-		if (slots[i] != NULL)
-			session_free(slots[i], reason);
+	for (i = 0; i < registry_slots(); i++)
+		if ((s = registry_at(i)) != NULL)
+			session_free(s, reason);
 }
 
 void
@@ -190,53 +131,32 @@ session_auth_lost(void)
 	struct session	*s;
 	size_t		 i;
 
-	for (i = 0; i < nslots; i++)
-		if ((s = slots[i]) != NULL && s->state == SESS_AUTH_CHECK)
+	for (i = 0; i < registry_slots(); i++)
+		if ((s = registry_at(i)) != NULL &&
+		    s->state == SESS_AUTH_CHECK)
 			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
 }
 
-static uint32_t
-ip_hash(const char *s)
+int
+session_shed(void)
 {
-	return strhash(s) % IP_BUCKETS;
-}
+	struct session	*s, *old = NULL;
+	size_t		 i;
 
-/* Counts a connection from ip; 0 if over the per-address cap. */
-static int
-ip_admit(const char *ip)
-{
-	struct ipcount	*c;
-	uint32_t	 h = ip_hash(ip);
-
-	for (c = iptab[h]; c != NULL; c = c->next)
-		if (strcmp(c->ip, ip) == 0)
-			break;
-	if (c == NULL) {
-		c = xcalloc(1, sizeof(*c));
-		snprintf(c->ip, sizeof(c->ip), "%s", ip);
-		c->next = iptab[h];
-		iptab[h] = c;
-	}
-	if (wenv.cfg->max_connections_per_ip > 0 &&
-	    c->n >= wenv.cfg->max_connections_per_ip)
-		return 0;
-	c->n++;
-	return 1;
-}
-
-static void
-ip_release(const char *ip)
-{
-	struct ipcount	**cp, *c;
-
-	for (cp = &iptab[ip_hash(ip)]; (c = *cp) != NULL; cp = &c->next)
-		if (strcmp(c->ip, ip) == 0) {
-			if (--c->n <= 0) {
-				*cp = c->next;
-				free(c);
-			}
-			return;
-		}
+	/* Never a logged-in session; of the others, the oldest. */
+	for (i = 0; i < registry_slots(); i++)
+		if ((s = registry_at(i)) != NULL &&
+		    !(state_flags(s->state) & SF_LOGIN) &&
+		    s->state != SESS_QUIT && (old == NULL ||
+		    timercmp(&s->born, &old->born, <)))
+			old = s;
+	if (old == NULL)
+		return -1;
+	log_info(SID_FMT " shed rip=%s state=%s: the server is full and it "
+	    "has not logged in", SID_ARG(old->id), old->rip,
+	    session_state_str(old->state));
+	session_free(old, "shed");
+	return 0;
 }
 
 const char *
@@ -464,7 +384,9 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->implicit_tls = implicit_tls;
 	format_addr(sa, s->rip, sizeof(s->rip));
 	s->loopback = is_loopback(sa);
-	if (!ip_admit(s->rip)) {
+	event_base_gettimeofday_cached(wenv.base, &s->born);
+	addrkey_from_sockaddr(&s->akey, sa, (int)wenv.cfg->ipv6_prefix);
+	if (!addrlimit_admit(&s->akey, wenv.cfg->max_connections_per_ip)) {
 		static const char busy[] = "-ERR [SYS/TEMP] too many "
 		    "connections from your address\r\n";
 
@@ -479,7 +401,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = conn_new(wenv.base, fd, implicit_tls ? wenv.tls : NULL,
 	    conn_event, s);
 	if (s->conn == NULL) {
-		ip_release(s->rip);
+		addrlimit_release(&s->akey);
 		free(s);
 		return NULL;
 	}
@@ -504,8 +426,9 @@ session_free(struct session *s, const char *reason)
 	else
 		log_info(SID_FMT " disconnect rip=%s reason=%s",
 		    SID_ARG(s->id), s->rip, reason);
-	ip_release(s->rip);
-	registry_remove(s);
+	addrlimit_release(&s->akey);
+	registry_remove(s->id);
+	session_drain_check();
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	if (s->msgfd != -1)

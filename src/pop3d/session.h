@@ -12,10 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "addrlimit.h"
 #include "dot.h"
 #include "pop3_limits.h"
 #include "pop3_cmd.h"
@@ -96,6 +98,8 @@ struct session {
 	struct conn	*conn;
 	enum sess_state	 state;
 	char		 rip[64];	/* client address, printable */
+	struct addrkey	 akey;		/* ... as the limits count it */
+	struct timeval	 born;		/* accepted (the loop's clock) */
 	int		 loopback;
 	int		 implicit_tls;
 	int		 bad_cmds;
@@ -123,14 +127,16 @@ struct session {
 };
 
 /*
- * The registry of a worker's sessions.  A session's id is the worker's
- * pid, a sequence number and its slot, so it names one session across
- * all processes and their logs; ids, never pointers, cross the process
- * and thread lines, and a lookup checks the whole id.
+ * A worker's sessions (kept in registry.c).  A session's id is the
+ * worker's pid, a sequence number and its slot, so it names one session
+ * across all processes and their logs; ids, never pointers, cross the
+ * process and thread lines, and a lookup checks the whole id.
  */
-#define SESSION_SLOTS_MAX	((1u << 20) - 1)	/* the slot bits */
-/* Room for max sessions (at most SESSION_SLOTS_MAX); once per worker. */
-void		 session_registry_init(size_t max);
+/*
+ * The worker is full: closes its oldest session that has not logged in
+ * (logged-in ones are never shed).  0, or -1 if every one has.
+ */
+int		 session_shed(void);
 size_t		 session_count(void);
 /* The live session with this id, or NULL (it ended meanwhile). */
 struct session	*session_find(uint64_t id);

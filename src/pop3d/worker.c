@@ -23,6 +23,7 @@
 #include "msg.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "registry.h"
 #include "session.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -120,7 +121,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
 	    "try again later\r\n";
 
-	if (session_count() >= nslots) {
+	/* Full: a session that has not logged in makes room, if any. */
+	if (session_count() >= nslots && session_shed() == -1) {
 		if (time(NULL) != last_full_log) {
 			last_full_log = time(NULL);
 			log_warn("connection refused reason=max_connections "
@@ -250,7 +252,7 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 		fatal("job threads");
 
 	nslots = worker_sessions_max(cfg);
-	session_registry_init(nslots);
+	registry_init(nslots);
 
 	wenv.authfd = afd;
 	ev_auth = event_new(wenv.base, wenv.authfd, EV_READ | EV_PERSIST,
