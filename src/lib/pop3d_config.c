@@ -39,6 +39,15 @@ const struct conf_def config_defs[] = {
 	{ "server", "idle_timeout", CONF_TIME, 10, 86400, "600", NULL,
 	  OFF(idle_timeout), "seconds without input before a session is closed "
 	  "(RFC 1939: at least 600)" },
+	{ "server", "login_timeout", CONF_TIME, 1, 3600, "120", NULL,
+	  OFF(login_timeout), "seconds from connect within which a client "
+	  "must log in" },
+	{ "server", "tls_handshake_timeout", CONF_TIME, 1, 600, "15", NULL,
+	  OFF(tls_handshake_timeout), "seconds a TLS handshake (POP3S or "
+	  "STLS) may take" },
+	{ "server", "line_timeout", CONF_TIME, 1, 600, "30", NULL,
+	  OFF(line_timeout), "seconds from a command line's first byte to its "
+	  "end, before login" },
 	{ "server", "shutdown_timeout", CONF_TIME, 0, 3600, "30", NULL,
 	  OFF(shutdown_timeout), "on SIGTERM, seconds running sessions get "
 	  "to finish" },

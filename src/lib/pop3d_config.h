@@ -25,6 +25,9 @@ struct config {
 	char		*log;		/* "stderr", "syslog" or "file:PATH" */
 	int		 verbose;
 	long long	 idle_timeout;
+	long long	 login_timeout;
+	long long	 tls_handshake_timeout;
+	long long	 line_timeout;
 	long long	 shutdown_timeout;
 	long long	 max_connections;
 	long long	 max_connections_per_ip;

@@ -160,6 +160,7 @@ cmd_stls(struct session *s, struct pop3_cmd *cmd)
 	/* Whatever was said before TLS is forgotten, USER included. */
 	s->user[0] = '\0';
 	session_enter_state(s, SESS_TLS);
+	session_tls_deadline(s, 1);
 	conn_starttls(s->conn, wenv.tls);
 	session_set_reply(s, "begin TLS negotiation");
 	return POP_OK;

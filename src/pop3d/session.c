@@ -278,6 +278,11 @@ session_enter_state(struct session *s, enum sess_state st)
 	log_debug(SID_FMT " state %s -> %s", SID_ARG(s->id),
 	    session_state_str(s->state), session_state_str(st));
 	s->state = st;
+	if ((state_flags(st) & SF_LOGIN) && s->deadline_ev != NULL) {
+		/* Logged in: RFC 1939's idle rule alone from here. */
+		event_free(s->deadline_ev);
+		s->deadline_ev = NULL;
+	}
 }
 
 void
@@ -372,6 +377,81 @@ greet(struct session *s)
 	session_enter_state(s, SESS_AUTH);
 }
 
+/*
+ * Deadlines before login, so a connection that never logs in cannot hold
+ * a slot: the whole login (login_timeout from connect), a TLS handshake
+ * (tls_handshake_timeout from its start), and a command line
+ * (line_timeout from its first byte; one byte every few seconds would
+ * otherwise restart the idle timer for ever).  One timer, set to the
+ * nearest, freed at login: logged-in sessions have the idle rule only.
+ */
+static void	deadline_arm(struct session *);
+static void	close_after_flush(struct session *, const char *);
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	struct timeval	 now;
+	const char	*why = NULL;
+
+	event_base_gettimeofday_cached(wenv.base, &now);
+	if (now.tv_sec - s->born.tv_sec >= wenv.cfg->login_timeout)
+		why = "login_timeout";
+	else if (s->tls_start != 0 &&
+	    now.tv_sec - s->tls_start >= wenv.cfg->tls_handshake_timeout)
+		why = "tls_timeout";
+	else if (s->line_start != 0 &&
+	    now.tv_sec - s->line_start >= wenv.cfg->line_timeout)
+		why = "line_timeout";
+	if (why == NULL) {
+		deadline_arm(s);
+		return;
+	}
+	/* No plaintext into a handshake, nor into an answer under way. */
+	if (s->tls_start != 0 || s->state == SESS_GREET || session_busy(s)) {
+		session_free(s, why);
+		return;
+	}
+	conn_printf(s->conn, "-ERR [SYS/TEMP] %s\r\n",
+	    strcmp(why, "login_timeout") == 0 ? "login took too long" :
+	    "command line took too long");
+	close_after_flush(s, why);
+}
+
+static void
+deadline_arm(struct session *s)
+{
+	struct timeval	now, tv;
+	time_t		at;
+
+	if (s->deadline_ev == NULL &&
+	    (s->deadline_ev = evtimer_new(wenv.base, deadline_cb, s)) == NULL)
+		return;		/* the idle timeout still holds */
+	at = s->born.tv_sec + wenv.cfg->login_timeout;
+	if (s->tls_start != 0 &&
+	    s->tls_start + wenv.cfg->tls_handshake_timeout < at)
+		at = s->tls_start + wenv.cfg->tls_handshake_timeout;
+	if (s->line_start != 0 && s->line_start + wenv.cfg->line_timeout < at)
+		at = s->line_start + wenv.cfg->line_timeout;
+	event_base_gettimeofday_cached(wenv.base, &now);
+	tv.tv_sec = at > now.tv_sec ? at - now.tv_sec : 0;
+	tv.tv_usec = 0;
+	evtimer_add(s->deadline_ev, &tv);
+}
+
+/* A TLS handshake starts (1) or has ended (0). */
+void
+session_tls_deadline(struct session *s, int starts)
+{
+	struct timeval	now;
+
+	event_base_gettimeofday_cached(wenv.base, &now);
+	s->tls_start = starts ? now.tv_sec : 0;
+	if (s->deadline_ev != NULL)
+		deadline_arm(s);
+}
+
 struct session *
 session_new(int fd, const struct sockaddr *sa, socklen_t salen,
     int implicit_tls)
@@ -409,6 +489,9 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->id = registry_add(s);
 	log_info(SID_FMT " connect rip=%s tls=%s", SID_ARG(s->id),
 	    s->rip, implicit_tls ? "implicit" : "no");
+	if (implicit_tls)
+		s->tls_start = s->born.tv_sec;
+	deadline_arm(s);
 	greet(s);
 	return s;
 }
@@ -431,6 +514,8 @@ session_free(struct session *s, const char *reason)
 	session_drain_check();
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->deadline_ev != NULL)
+		event_free(s->deadline_ev);
 	if (s->msgfd != -1)
 		close(s->msgfd);
 	/* A session that did not QUIT changes nothing: marks are dropped. */
@@ -625,8 +710,19 @@ session_input(struct session *s)
 		limit = state_flags(s->state) & SF_SASL ? POP3_SASL_LINE_MAX :
 		    POP3_CMD_MAX;
 		r = conn_readline(s->conn, line, (size_t)limit - 2, &len);
-		if (r == 0)
+		if (r == 0) {
+			/* Part of a line: its deadline runs from now. */
+			if (s->line_start == 0 && s->deadline_ev != NULL &&
+			    conn_input_len(s->conn) > 0) {
+				struct timeval	now;
+
+				event_base_gettimeofday_cached(wenv.base, &now);
+				s->line_start = now.tv_sec;
+				deadline_arm(s);
+			}
 			return;
+		}
+		s->line_start = 0;
 		if (r == -2) {
 			close_after_flush(s, "line_flood");
 			return;
@@ -665,6 +761,7 @@ conn_event(void *arg, enum conn_event ev)
 	case CONN_TLSREADY:
 		log_info(SID_FMT " tls ok %s", SID_ARG(s->id),
 		    conn_tls_info(s->conn, info, sizeof(info)));
+		session_tls_deadline(s, 0);
 		if (s->state == SESS_TLS) {
 			session_enter_state(s, SESS_AUTH);
 			conn_resume(s->conn);

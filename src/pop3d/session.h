@@ -100,6 +100,9 @@ struct session {
 	char		 rip[64];	/* client address, printable */
 	struct addrkey	 akey;		/* ... as the limits count it */
 	struct timeval	 born;		/* accepted (the loop's clock) */
+	struct event	*deadline_ev;	/* login, handshake, line deadlines */
+	time_t		 tls_start;	/* a handshake runs since; 0: none */
+	time_t		 line_start;	/* part of a line came at; 0: none */
 	int		 loopback;
 	int		 implicit_tls;
 	int		 bad_cmds;
@@ -137,6 +140,8 @@ struct session {
  * (logged-in ones are never shed).  0, or -1 if every one has.
  */
 int		 session_shed(void);
+/* A TLS handshake starts (STLS: starts 1) or is done (0): its deadline. */
+void		 session_tls_deadline(struct session *, int starts);
 size_t		 session_count(void);
 /* The live session with this id, or NULL (it ended meanwhile). */
 struct session	*session_find(uint64_t id);
