@@ -317,8 +317,8 @@ fail:
  * message name, more lines than POP3_MAILDROP_MAX, no end line
  * "END <count>" last, or a count that is off.
  */
-static int
-manifest_load(int fd, struct md_nameset *del, char **names)
+int
+md_manifest_load(int fd, struct md_nameset *del, char **names)
 {
 	char			 buf[MD_MANIFEST_CHUNK + POP3_MDNAME_MAX + 2];
 	struct maildir_name	 mn;
@@ -481,7 +481,7 @@ recover_trash(int dirfd, int tmpfd, const char *name, const char *path)
 	sub = tmp_sub(name, MD_TRASH_PFX);
 	if ((fd = recover_open(dirfd, tmpfd, name, sub, path, &backfd)) == -1)
 		return;
-	if (sub != NULL && manifest_load(fd, &del, &names) == 0)
+	if (sub != NULL && md_manifest_load(fd, &del, &names) == 0)
 		listed = 1;
 	else if (sub != NULL)
 		log_warn("maildrop %s: recovery: no complete manifest in "

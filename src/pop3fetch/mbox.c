@@ -294,6 +294,27 @@ mbox_scan(int fd, struct mbox_keyscan *s, off_t *size)
 	return 0;
 }
 
+int
+mbox_scan_keys(int fd, int (*add)(void *, const char *, size_t), void *arg,
+    off_t *cut_from)
+{
+	struct mbox_keyscan	s;
+	off_t			size;
+
+	memset(&s, 0, sizeof(s));
+	s.add = add;
+	s.arg = arg;
+	if (mbox_scan(fd, &s, &size) == -1)
+		return -1;
+	if (s.have && size == s.rec_body + (off_t)s.reclen)
+		(void)add(arg, s.key, DELIVER_KEY_LEN);
+	else if (s.have && size < s.rec_body + (off_t)s.reclen) {
+		*cut_from = s.rec_from;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * 1 if p[0..n), the end of the file without an LF, can be the start of
  * one of our From_ lines (up to the whole line without its LF).
@@ -472,14 +493,10 @@ mbox_keys(const char *path, int (*add)(void *, const char *, size_t),
     void *arg, char **errp)
 {
 	struct mbox_lock	 l;
-	struct mbox_keyscan		 s;
 	struct stat		 st;
-	off_t			 size;
-	int			 fd = -1, rc = -1;
+	off_t			 cut_from;
+	int			 fd = -1, rc = -1, cut;
 
-	memset(&s, 0, sizeof(s));
-	s.add = add;
-	s.arg = arg;
 	if (mbox_lock_take(&l, path, errp) == -1)
 		return -1;
 	if ((fd = mbox_open(path, 0)) == -1) {
@@ -499,7 +516,7 @@ mbox_keys(const char *path, int (*add)(void *, const char *, size_t),
 	if (l.repair != -1 &&
 	    mbox_repair(path, fd, l.repair, st.st_size, errp) == -1)
 		goto out;
-	if (mbox_scan(fd, &s, &size) == -1) {
+	if ((cut = mbox_scan_keys(fd, add, arg, &cut_from)) == -1) {
 		xasprintf(errp, "mbox %s: read: %s", path, strerror(errno));
 		goto out;
 	}
@@ -507,13 +524,11 @@ mbox_keys(const char *path, int (*add)(void *, const char *, size_t),
 		xasprintf(errp, "mbox %s: fsync: %s", path, strerror(errno));
 		goto out;
 	}
-	if (s.have && size == s.rec_body + (off_t)s.reclen)
-		(void)add(arg, s.key, DELIVER_KEY_LEN);
-	else if (s.have && size < s.rec_body + (off_t)s.reclen)
+	if (cut)
 		log_warn("mbox %s: the message at offset %lld was cut short, "
 		    "and no lock of a stopped pop3fetch shows that nothing "
 		    "was written after it: left as it is (the message is "
-		    "fetched again)", path, (long long)s.rec_from);
+		    "fetched again)", path, (long long)cut_from);
 	rc = 0;
  out:
 	if (fd != -1)

@@ -9,6 +9,7 @@
 #define FETCH_MBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Appends data/len (LF line ends) to the mbox at path (created, mode
@@ -24,5 +25,14 @@ int	mbox_deliver(const char *path, const char *key,
  */
 int	mbox_keys(const char *path, int (*add)(void *arg, const char *key,
 	    size_t len), void *arg, char **errp);
+/*
+ * The key scan alone, as mbox_keys() runs it under its locks: reads the
+ * open mbox fd from where it stands to its end and hands add() the key
+ * of each whole record of ours.  Returns 0; 1 when the last record of
+ * ours is cut short (*cut_from: its From_ line's offset); -1 with errno
+ * on a read error.  Memory stays bounded whatever the file holds.
+ */
+int	mbox_scan_keys(int fd, int (*add)(void *arg, const char *key,
+	    size_t len), void *arg, off_t *cut_from);
 
 #endif
