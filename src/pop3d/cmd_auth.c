@@ -248,6 +248,27 @@ cmd_auth_data(struct session *s, char *line, size_t len)
 	return plain_login(s, line, len);
 }
 
+int
+session_auth_answer(struct msg *m)
+{
+	struct session	*s;
+	uint32_t	 type, result, delay;
+	uint64_t	 sid;
+
+	if (msg_begin(m, &type, &sid) == -1 || type != IPC_AUTH_RES ||
+	    msg_get_u32(m, &result) == -1 || msg_get_u32(m, &delay) == -1 ||
+	    msg_end(m) == -1)
+		return -1;
+	if ((s = session_find(sid)) == NULL) {
+		/* The session left while its login was checked. */
+		log_debug(SID_FMT " auth answer for a gone session",
+		    SID_ARG(sid));
+		return 0;
+	}
+	session_auth_result(s, result, delay);
+	return 0;
+}
+
 void
 session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
 {

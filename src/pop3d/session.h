@@ -88,6 +88,7 @@ enum cmd_result {
 };
 
 struct session;
+struct msg;
 struct maildrop;
 
 /* Continuation for multi-line answers: 1 when finished, 0 to yield. */
@@ -189,6 +190,11 @@ enum cmd_result	 cmd_capa(struct session *, struct pop3_cmd *);
 /* The data line of AUTH PLAIN (line is untrusted, len without CRLF). */
 enum cmd_result	 cmd_auth_data(struct session *, char *line, size_t len);
 /* From the auth process: the answer for this session. */
+/*
+ * An answer from the auth process (IPC_AUTH_RES) to the session it
+ * names, if that is still here.  -1 if the message is malformed.
+ */
+int		 session_auth_answer(struct msg *);
 void		 session_auth_result(struct session *, uint32_t result,
 		    uint32_t delay_ms);
 

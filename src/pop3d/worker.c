@@ -77,10 +77,7 @@ worker_fds_needed(const struct config *cfg, size_t nl)
 static void
 auth_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session	*s;
 	struct msg	 m;
-	uint32_t	 type, result, delay;
-	uint64_t	 sid;
 	long		 n;
 	int		 k;
 
@@ -90,17 +87,8 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (n <= 0)
 			break;
-		if (msg_begin(&m, &type, &sid) == -1 || type != IPC_AUTH_RES ||
-		    msg_get_u32(&m, &result) == -1 ||
-		    msg_get_u32(&m, &delay) == -1 || msg_end(&m) == -1)
+		if (session_auth_answer(&m) == -1)
 			fatalx("malformed message from the auth process");
-		if ((s = session_find(sid)) == NULL) {
-			/* The session left while its login was checked. */
-			log_debug(SID_FMT " auth answer for a gone session",
-			    SID_ARG(sid));
-			continue;
-		}
-		session_auth_result(s, result, delay);
 	}
 	if (k == 64)
 		return;		/* more next time round the loop */
