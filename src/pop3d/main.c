@@ -531,11 +531,29 @@ stop_auth(void)
 	(void)waitpid(auth_pid, NULL, 0);
 }
 
+/*
+ * "status N" or "signal N"; a SIGSYS is the seccomp filter's kill
+ * (sandbox.c), so the log says where to look.
+ */
+static const char *
+death_str(int status, char *buf, size_t len)
+{
+	if (!WIFSIGNALED(status))
+		snprintf(buf, len, "status %d", WEXITSTATUS(status));
+	else if (WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "signal %d: a system call outside its "
+		    "sandbox; the kernel log names it", WTERMSIG(status));
+	else
+		snprintf(buf, len, "signal %d", WTERMSIG(status));
+	return buf;
+}
+
 static void
 reap(void)
 {
 	struct wproc	*w;
 	pid_t		 pid;
+	char		 why[128];
 	int		 status;
 	size_t		 i;
 	time_t		 now = time(NULL);
@@ -545,10 +563,8 @@ reap(void)
 			auth_pid = -1;
 			if (stopping)
 				continue;
-			log_err("auth process died (%s %d); restarting",
-			    WIFSIGNALED(status) ? "signal" : "status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) :
-			    WEXITSTATUS(status));
+			log_err("auth process died (%s); restarting",
+			    death_str(status, why, sizeof(why)));
 			auth_restart_at = now - auth_started < RESTART_PAUSE ?
 			    now + RESTART_PAUSE : now;
 			continue;
@@ -561,10 +577,8 @@ reap(void)
 		if (w == NULL)
 			continue;
 		if (w->gen == gen && !stopping) {
-			log_err("worker pid=%d died (%s %d); restarting",
-			    (int)pid, WIFSIGNALED(status) ? "signal" : "status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) :
-			    WEXITSTATUS(status));
+			log_err("worker pid=%d died (%s); restarting",
+			    (int)pid, death_str(status, why, sizeof(why)));
 			slot_restart_at[w->slot] = now - w->started <
 			    RESTART_PAUSE ? now + RESTART_PAUSE : now;
 		}

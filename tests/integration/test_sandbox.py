@@ -66,3 +66,14 @@ def test_sandbox_no_keeps_no_new_privs(make_server):
         assert st["NoNewPrivs"] == "1"
         assert st["Seccomp"] == "0"
 
+
+
+def test_a_killed_child_is_named_for_what_killed_it(make_server):
+    # SIGSYS is what the filter's kill looks like to the master.
+    import signal
+    s = make_server(name="sbxkill", workers=1)
+    s.volatile = True
+    w = [p for p in kids(s)]
+    os.kill(max(w), signal.SIGSYS)
+    assert s.wait_log(r"died \(signal 31: a system call outside its sandbox; "
+                      r"the kernel log names it\); restarting", timeout=10)
