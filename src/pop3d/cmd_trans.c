@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "conn.h"
+#include "flow.h"
 #include "ipc.h"
 #include "jobs.h"
 #include "log.h"
@@ -23,23 +24,8 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-/* Bytes read from a message file per step of a RETR. */
-#define RETR_CHUNK	(128 * 1024)
-/*
- * The same for a wire-form file, whose answer is its bytes plus the
- * dots its name counts: one up to this size is read and queued, its
- * end included, in a single step (one read(2), and one write when the
- * socket takes it).
- */
-#define RETR_WIRE_STEP	(512 * 1024)
 /* A RETR step's file input, before it is encoded (loop thread only). */
 static unsigned char	retr_in[RETR_WIRE_STEP];
-/*
- * Wire-form messages at least this big go out with sendfile(2) on plain
- * connections; smaller ones are read into the output buffer, where
- * several answers share one write(2) (a sendfile is a call of its own).
- */
-#define RETR_SENDFILE_MIN	(32 * 1024)
 
 /*
  * Message number argument -> 0-based index of a message not deleted:

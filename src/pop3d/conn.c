@@ -19,22 +19,12 @@
 #include <openssl/err.h>
 
 #include "conn.h"
+#include "flow.h"
 #include "pop3_limits.h"
 #include "xmalloc.h"
 
-/* Refill output (RETR, LIST) when it drains to this. */
-#define CONN_OUT_LOWAT	(64 * 1024)
 /* conn_send_file() writes at once if no more than this is queued. */
 #define CONN_STATUS_MAX	512
-/* Bytes handed to the kernel in one write: a socket buffer's worth. */
-#define CONN_MAX_WRITE	(512 * 1024)
-/*
- * A write-through flush writes at most this; once a loop turn has
- * written CONN_MAX_WRITE or more to a connection, the session hears
- * CONN_LOWAT only in the next turn, so a fast reader of a big answer
- * cannot keep the loop from the other sessions.
- */
-#define CONN_TURN_MAX	(2 * CONN_MAX_WRITE)
 
 struct conn {
 	struct event_base	*base;

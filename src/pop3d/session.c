@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "conn.h"
+#include "flow.h"
 #include "ipc.h"
 #include "log.h"
 #include "maildrop.h"
