@@ -67,6 +67,8 @@ conn_destroy(struct conn *c)
 	if (!c->tls && c->out != NULL)
 		evbuffer_free(c->out);
 	event_free(c->ev);
+	if (c->tm != NULL)
+		event_free(c->tm);
 	if (c->fd != -1)
 		close(c->fd);
 	free(c);
@@ -221,6 +223,8 @@ fail:
 		evbuffer_free(c->out);
 	if (c->ev != NULL)
 		event_free(c->ev);
+	if (c->tm != NULL)
+		event_free(c->tm);
 	free(c);
 	return NULL;
 }

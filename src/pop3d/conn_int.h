@@ -18,9 +18,10 @@ struct conn {
 	struct event_base	*base;
 	/*
 	 * Plain: the socket's one event (edge-triggered read, write and
-	 * peer close, added once), its timer and its kick; TLS: the kick.
+	 * peer close, added once) and its kick; TLS: the kick.
 	 */
 	struct event		*ev;
+	struct event		*tm;		/* plain: timeouts, next turn */
 	struct bufferevent	*bev;		/* TLS only */
 	struct evbuffer		*in;		/* plain: ours; TLS: bev's */
 	struct evbuffer		*out;

@@ -1,11 +1,11 @@
 /*
  * conn_plain.c - the plain socket of a connection, which is ours (as
  * OpenSMTPD's io.c owns its socket): an input and an output evbuffer
- * and ONE event, edge-triggered for reading, writing and the peer's
- * close, added once for the connection's life.  The same event is the
- * connection's timer (idle timeouts, and "go on in the next loop turn")
- * and its kick (event_active: "run once the current callback returns").
- * Pausing, resuming and a full socket are flags here, never epoll_ctl.
+ * and one event, edge-triggered for reading, writing and the peer's
+ * close, added once for the connection's life, that is also its kick
+ * (event_active: "run once the current callback returns"); and a timer
+ * (idle timeouts, and "go on in the next loop turn").  Pausing, resuming
+ * and a full socket are flags here, never epoll_ctl.
  * Output is written when the callback that queued it returns (write-
  * through): an answer costs one write(2), and only what the socket does
  * not take waits for EPOLLOUT.  (A socket bufferevent cost two epoll_ctl
@@ -183,11 +183,10 @@ expired(struct conn *c, struct timeval *left)
 }
 
 /*
- * Sets the event's timer: zero when work waits for the next loop turn
- * (after the other sessions' events): a held CONN_LOWAT, output left at
- * a flush's budget, input left at the input limit.  Else the nearer idle
- * deadline, or none.  libevent restarts a persistent event's timer at
- * each activation; this sets it right after.
+ * Sets the timer: zero when work waits for the next loop turn (after
+ * the other sessions' events): a held CONN_LOWAT, output left at a
+ * flush's budget, input left at the input limit.  Else the nearer idle
+ * deadline, or none.
  */
 static void
 arm(struct conn *c)
@@ -200,14 +199,11 @@ arm(struct conn *c)
 	    (want_read(c) && c->rd_ready &&
 	    evbuffer_get_length(c->in) < POP3_INPUT_MAX) ||
 	    expired(c, &left))
-		event_add(c->ev, &zero);
+		evtimer_add(c->tm, &zero);
 	else if (left.tv_sec != -1)
-		event_add(c->ev, &left);
-	else {
-		/* Added again if its timer deleted it (see io_cb). */
-		event_add(c->ev, NULL);
-		event_remove_timer(c->ev);
-	}
+		evtimer_add(c->tm, &left);
+	else
+		evtimer_del(c->tm);
 }
 
 /* STLS: the plain machinery goes; the fd stays for the TLS one. */
@@ -218,6 +214,8 @@ switch_to_tls(struct conn *c)
 
 	c->stls_ctx = NULL;
 	event_del(c->ev);
+	event_free(c->tm);
+	c->tm = NULL;
 	event_assign(c->ev, c->base, -1, 0, conn_tls_kick, c);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
@@ -282,13 +280,10 @@ run(struct conn *c)
 	}
 }
 
+/* After an event on the socket (what), its kick (0) or the timer (0). */
 static void
-io_cb(evutil_socket_t fd, short what, void *arg)
+service(struct conn *c, short what)
 {
-	struct conn	*c = arg;
-	struct timeval	 left;
-
-	(void)fd;
 	if (c->closed)
 		return;
 	c->in_io = 1;
@@ -298,26 +293,40 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 		c->rd_hup = 1;
 	if (what & EV_WRITE)
 		c->wr_blocked = 0;
-	if (what & EV_TIMEOUT) {
-		if (expired(c, &left)) {
-			conn_report(c, CONN_TIMEOUT);
-			goto out;
-		}
-		/*
-		 * libevent's timer deletes the event and activates it anew,
-		 * which drops an edge seen in the same turn: look at the
-		 * socket again (an EAGAIN at worst).  arm() adds it back.
-		 */
-		c->rd_ready = 1;
-		c->wr_blocked = 0;
-	}
 	run(c);
-out:
 	c->in_io = 0;
 	if (c->dead)
 		conn_destroy(c);
 	else if (!c->closed && !c->tls)
 		arm(c);
+}
+
+static void
+io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	service(arg, what);
+}
+
+static void
+tm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct timeval	 left;
+
+	(void)fd;
+	(void)what;
+	if (c->closed)
+		return;
+	/*
+	 * A timer runs in a loop turn of its own.  The loop's cached time
+	 * (turn_count) is coarse (a clock tick): it may not have changed.
+	 */
+	c->turn_sent = 0;
+	if (expired(c, &left))
+		conn_report(c, CONN_TIMEOUT);
+	else
+		service(c, 0);
 }
 
 int
@@ -326,9 +335,10 @@ conn_plain_init(struct conn *c)
 	/* Edge-triggered: the worker's base is epoll (worker_main). */
 	c->ev = event_new(c->base, c->fd, EV_READ | EV_WRITE | EV_CLOSED |
 	    EV_ET | EV_PERSIST, io_cb, c);
+	c->tm = evtimer_new(c->base, tm_cb, c);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	if (c->ev == NULL || c->in == NULL || c->out == NULL ||
+	if (c->ev == NULL || c->tm == NULL || c->in == NULL || c->out == NULL ||
 	    event_add(c->ev, NULL) == -1)
 		return -1;
 	/* File segments leave with sendfile(2). */
