@@ -2,13 +2,16 @@
  * conn.c - client connections: what the session calls (conn.h), and
  * the TLS side.  Each kind of connection has one owner:
  * - a plain connection is ours: conn_plain.c drives its socket with one
- *   edge-triggered event and writes output through as soon as the
- *   callback that queued it returns (see there why not a bufferevent);
+ *   edge-triggered event (and a timer) and writes output through as
+ *   soon as the callback that queued it returns (see there why not a
+ *   bufferevent);
  * - a TLS connection (implicit, or after STLS) is libevent's: a
- *   bufferevent_openssl used the way libevent intends, as OpenSSL
- *   decides when a record is read or written (the handshake and
- *   close_notify are its business), and a record's encryption dwarfs
- *   what the plain path saves; plus one event as the kick.
+ *   bufferevent_openssl used the way libevent intends, plus one event
+ *   as the kick.  OpenSSL decides when a record is read or written
+ *   (the handshake, close_notify, a record split over reads are its
+ *   business): owning that too would mean a state machine around
+ *   SSL_read and SSL_write, to save an epoll_ctl or two per answer
+ *   next to a record's encryption.
  * The buffers, lines, pause and close below serve both.  The pacing
  * numbers are in flow.h.  Worker processes, loop thread only.
  */
