@@ -35,8 +35,6 @@
 #define POP3_SKIP_MAX		(64 * 1024)
 /* Unread pipelined input we hold before we stop reading the socket. */
 #define POP3_INPUT_MAX		(64 * 1024)
-/* Output queued before a RETR/TOP/LIST/UIDL continuation yields. */
-#define POP3_OUTPUT_HIWAT	(256 * 1024)
 /* Messages per maildrop: bounds memory per session (popa3d MAX_MAILBOX_MESSAGES). */
 #define POP3_MAILDROP_MAX	2000000
 /* Maildir file names are at most this long (NAME_MAX). */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "conn.h"
+#include "flow.h"
 #include "ipc.h"
 #include "jobs.h"
 #include "log.h"
@@ -21,23 +22,8 @@
 #include "session.h"
 #include "xmalloc.h"
 
-/* Bytes read from a message file per step of a RETR. */
-#define RETR_CHUNK	(128 * 1024)
-/*
- * The same for a wire-form file, whose answer is its bytes plus the
- * dots its name counts: one up to this size is read and queued, its
- * end included, in a single step (one read(2), and one write when the
- * socket takes it).
- */
-#define RETR_WIRE_STEP	(512 * 1024)
 /* A RETR step's file input, before it is encoded (loop thread only). */
 static unsigned char	retr_in[RETR_WIRE_STEP];
-/*
- * Wire-form messages at least this big go out with sendfile(2) on plain
- * connections; smaller ones are read into the output buffer, where
- * several answers share one write(2) (a sendfile is a call of its own).
- */
-#define RETR_SENDFILE_MIN	(32 * 1024)
 
 /*
  * Message number argument -> 0-based index of a message: POP_OK, or
@@ -202,6 +188,19 @@ retr_fail(struct session *s)
  * all of it was read, and one ending early is an error (ENODATA), as
  * an answer cut short could not be told from a complete one.  Other
  * files are read to their end (0).  -1 with errno on failure.
+ *
+ * This read(2) blocks the loop thread, on purpose (and so do the open
+ * of the file and the sendfile(2) of the plain path, for the same
+ * reason).  Bound: one read of at most RETR_WIRE_STEP (512 KiB) per
+ * step, and a step only when the output has drained to CONN_OUT_LOWAT.
+ * Reason: the file is almost always in the page cache (it was written
+ * or listed shortly before, and the kernel reads ahead of a sequential
+ * reader), where a step is a copy: measured 1.5 us for 8 KiB and 30 us
+ * for 512 KiB, while a round trip to a job thread costs about 17 us a
+ * step (jobs.c on one core), more than an 8 KiB RETR costs in all.  A
+ * cold read stalls this worker's other sessions for one disk read:
+ * 1 to 5 ms measured on a virtual disk, about 15 ms on a rotating one
+ * (a seek and 512 KiB).  docs/pop3d.8 (PROCESS MODEL) says the same.
  */
 static ssize_t
 retr_read(struct session *s, unsigned char *buf, size_t max)

@@ -1,7 +1,8 @@
 /*
  * conn.h - one client connection: socket, optional TLS, input and output
- * buffers, timeouts.  libevent stays behind this file; the session sees
- * one callback with the events below (OpenSMTPD ioev, Redis ae).
+ * buffers, timeouts.  libevent stays behind this file (conn.c, and
+ * conn_plain.c for plain sockets); the session sees one callback with
+ * the events below (OpenSMTPD ioev, Redis ae).
  * Runs in worker processes, on the loop thread.
  */
 #ifndef POP3D_CONN_H

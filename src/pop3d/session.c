@@ -20,6 +20,7 @@
 
 #include "addrlimit.h"
 #include "conn.h"
+#include "flow.h"
 #include "ipc.h"
 #include "log.h"
 #include "maildrop.h"

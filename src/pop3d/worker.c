@@ -227,12 +227,15 @@ worker_main(const struct config *cfg, struct listener *ls, size_t nl,
 		snprintf(wenv.hostname, sizeof(wenv.hostname), "localhost");
 	/*
 	 * The changelist folds the EV_READ/EV_WRITE toggles of one loop turn
-	 * (a command read, its answer queued and flushed) into at most one
-	 * epoll_ctl per socket, instead of one per toggle.
+	 * (a TLS command read, its answer queued and flushed) into at most
+	 * one epoll_ctl per socket, instead of one per toggle.  conn.c's
+	 * plain sockets are edge-triggered and see the peer's close (epoll).
 	 */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg,
 	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
+	    event_config_require_features(ecfg,
+	    EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE) == -1 ||
 	    (wenv.base = event_base_new_with_config(ecfg)) == NULL)
 		fatalx("event_base_new failed");
 	event_config_free(ecfg);
