@@ -32,29 +32,6 @@ struct maildrop {
 	size_t		 sized;		/* sizes we had to compute (no ,W=) */
 };
 
-/* In tmp/: "<pfx><sub>.<unique>", with the swap prefix from the
-   exchange until the commit point, then with the trash prefix until the
-   purge has emptied it.  A pop3d before the manifest named its trash
-   "<trash pfx><unique>". */
-#define MD_SWAP_PFX		".pop3d-swap."
-#define MD_TRASH_PFX		".pop3d-trash."
-#define MD_TMP_PFX		".pop3d-"
-/*
- * The manifest, in the old directory from just before the commit point:
- * the names the session deleted there, a line each, then the end line
- * "END <count>".  A dot name, so never a message; a regular file by
- * that name in a swap or trash directory is pop3d's and is removed,
- * never moved back (one that was in new/ or cur/ went back before the
- * manifest was made).  Written and read by md_trash.c.
- */
-#define MD_MANIFEST		".pop3d-deleted"
-/* Passes over a trash directory whose rmdir finds it not empty: a
-   rename that resolved new/ just before the exchange may still land in
-   the old directory, until it is removed. */
-#define MD_PURGE_PASSES		4
-/* "tmp/<pfx><sub>.<unique>" */
-#define MD_PATH_MAX		128
-
 /* "new" or "cur": the directory of enum md_sub k. */
 #define MD_SUB_NAME(k)		((k) == MD_SUB_NEW ? "new" : "cur")
 /* A message's path under the Maildir: "<sub>/<file>". */

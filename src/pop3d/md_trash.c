@@ -19,7 +19,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
-#include "md_priv.h"
+#include "md_trash.h"
 #include "pop3_limits.h"
 #include "strhash.h"
 #include "xmalloc.h"
