@@ -807,6 +807,19 @@ class Server:
         os.rename(tmp, dest)
         return name
 
+    def deliver_big_wire(self, user, mbytes, tag):
+        """A wire-form message (CRLF, no line starting with a dot: ,D=0)
+        of about mbytes MB in new/, as sendfile(2) sends it; its bytes."""
+        line = b"x" * 78 + b"\r\n"
+        body = (b"Subject: %s\r\n\r\n" % tag.encode()) + \
+            line * ((mbytes << 20) // 80)
+        name = "1700000000.M1P1.%s,S=%d,W=%d,D=0" % (tag, len(body), len(body))
+        path = os.path.join(self.maildir(user), "new", name)
+        with open(path, "wb") as f:
+            f.write(body)
+        self._chown(path)
+        return body
+
     def names(self, user):
         """Names of message files in new/ and cur/ (bytes-safe str)."""
         d = self.maildir(user)

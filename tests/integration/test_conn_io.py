@@ -79,13 +79,7 @@ def test_full_socket_times_out_while_the_client_talks(make_server):
     does not count as activity (as with a read event turned off)."""
     s = make_server(name="fullsock", plaintext="loopback", idle_timeout=10)
     u = s.new_user()
-    line = b"x" * 78 + b"\r\n"
-    body = b"Subject: big\r\n\r\n" + line * ((32 << 20) // 80)
-    name = "1700000000.M1P1.big,S=%d,W=%d,D=0" % (len(body), len(body))
-    path = os.path.join(s.maildir(u), "new", name)
-    with open(path, "wb") as f:
-        f.write(body)
-    s._chown(path)
+    s.deliver_big_wire(u, 32, "big")
     c = s.session(u, tls=False)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     c.send(b"RETR 1\r\n")

@@ -511,13 +511,7 @@ def test_slow_reader_of_a_big_answer_is_not_idle(make_server):
     import socket
     s = make_server(name="slowread", plaintext="loopback", idle_timeout=10)
     u = s.new_user()
-    line = b"x" * 78 + b"\r\n"
-    body = b"Subject: slow\r\n\r\n" + line * ((16 << 20) // 80)
-    name = "1700000000.M1P1.slow,S=%d,W=%d,D=0" % (len(body), len(body))
-    path = os.path.join(s.maildir(u), "new", name)
-    with open(path, "wb") as f:
-        f.write(body)
-    s._chown(path)
+    body = s.deliver_big_wire(u, 16, "slow")
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     sock.settimeout(30)
