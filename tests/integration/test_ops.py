@@ -551,8 +551,11 @@ def test_fail2ban_filter_on_a_real_log(make_server):
         c.close()
     s.wait_log(r"auth: [0-9a-f]{16} auth ok user=\S+ rip=%s "
                % re.escape(ok_ips[-1]))
+    # Every connection has ended with its logout or disconnect line: no
+    # line comes after the file is read (fail2ban-regex reads it again).
     wait_until(lambda: len([l for l in file_lines(s.log_path)
-                            if " auth failed " in l]) >= len(failed_ips), 10)
+                            if " logout user=" in l or " disconnect rip=" in l])
+               >= len(cases), 10)
     lines = file_lines(s.log_path)
     assert len([l for l in lines if " auth failed " in l]) == len(failed_ips)
     assert len([l for l in lines if " auth ok " in l]) == len(ok_ips)
