@@ -97,7 +97,11 @@ cache_size(int subfd, struct scan_ent *e)
 	    (unsigned long long)e->size, colon != NULL ? colon : "");
 	if (n < 0 || (size_t)n >= sizeof(nname))
 		return;
-	if (renameat(subfd, e->file, subfd, nname) == 0) {
+	/*
+	 * Never over a file of that name (a restore may bring back both):
+	 * then the size stays uncached and both messages stay.
+	 */
+	if (rename_noreplace(subfd, e->file, subfd, nname) == 0) {
 		free(e->file);
 		e->file = xstrdup(nname);
 		/* What RETR learns from the name (the ,W= now among it). */

@@ -615,3 +615,25 @@ def test_symlinked_subdir_leads_nowhere(srv, sub):
     with sess(srv, alice) as c:
         assert c.stat()[0] == 2
         c.ok("QUIT")
+
+
+def test_size_cache_never_replaces_a_file(srv):
+    """Caching a size in a name (A -> A,W=N) must not replace a file that
+    already has that name (a restore that brought back both, say): both
+    messages stay, each retrievable."""
+    u = srv.new_user()
+    a = b"Subject: first\n\nthe one without a size in its name\n"
+    wsize = len(crlf(a))
+    srv.deliver(u, a, name="1700000000.M1P1.twin")
+    other = b"Subject: second\n\na different message with the name A gets\n"
+    srv.deliver(u, other, name="1700000000.M1P1.twin,W=%d" % wsize)
+    with sess(srv, u) as c:
+        assert c.stat()[0] == 2
+        bodies = []
+        for i in (1, 2):
+            c.ok("RETR %d" % i)
+            bodies.append(c.multi_raw())
+        c.ok("QUIT")
+    assert any(b"the one without" in b for b in bodies), bodies
+    assert any(b"a different message" in b for b in bodies), bodies
+    assert len(srv.names(u)) == 2, srv.names(u)
