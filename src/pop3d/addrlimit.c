@@ -26,6 +26,7 @@ struct cell {
 	_Atomic uint64_t	 k[2];	/* the key's 16 bytes */
 	_Atomic uint32_t	 fam;	/* the key's family; 0 = empty */
 	_Atomic uint32_t	 n;	/* connections */
+	uint64_t		 pad;	/* 32 bytes: a power of two */
 };
 
 struct addrtab {
@@ -35,8 +36,15 @@ struct addrtab {
 	size_t		 maplen;
 };
 
-/* A slot fills whole pages, so clearing one can give its pages back. */
+/*
+ * A slot fills whole pages, so clearing one gives its own pages back and
+ * touches no other slot; and its cell count is a power of two, as the
+ * probing's "& (ncells - 1)" needs.
+ */
 #define SLOT_CELLS_MIN	(4096 / sizeof(struct cell))
+_Static_assert((sizeof(struct cell) & (sizeof(struct cell) - 1)) == 0 &&
+    4096 % sizeof(struct cell) == 0 &&
+    (SLOT_CELLS_MIN & (SLOT_CELLS_MIN - 1)) == 0, "cells fill pages");
 
 static struct addrtab	*self_tab;	/* a worker's table and slot */
 static size_t		 self_slot;
@@ -372,4 +380,11 @@ addrlimit_release(const struct addrkey *k)
 {
 	if (self_tab != NULL)
 		addrtab_release(self_tab, self_slot, k);
+}
+
+int
+addrlimit_room(const struct addrkey *k, long limit)
+{
+	return self_tab == NULL || limit <= 0 || k->fam == 0 ||
+	    addrtab_count(self_tab, k) < limit;
 }

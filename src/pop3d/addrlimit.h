@@ -71,5 +71,7 @@ size_t		 addrtab_slot_cells(const struct addrtab *);
 void		 addrlimit_attach(struct addrtab *, size_t slot);
 int		 addrlimit_admit(const struct addrkey *k, long limit);
 void		 addrlimit_release(const struct addrkey *k);
+/* Whether addrlimit_admit() would take k now (nothing is counted). */
+int		 addrlimit_room(const struct addrkey *k, long limit);
 
 #endif

@@ -23,6 +23,7 @@
 #include "msg.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "addrlimit.h"
 #include "registry.h"
 #include "session.h"
 #include "worker.h"
@@ -105,12 +106,23 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct listener	*li = arg;
-	int		 one = 1;
+	struct addrkey	 k;
+	int		 one = 1, shed = 0;
 	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
 	    "try again later\r\n";
 
-	/* Full: a session that has not logged in makes room, if any. */
-	if (session_count() >= nslots && session_shed() == -1) {
+	/*
+	 * Full: a session that has not logged in makes room, if any; but
+	 * not for a connection its address limit refuses anyway.
+	 */
+	if (session_count() >= nslots) {
+		addrkey_from_sockaddr(&k, sa, (int)wenv.cfg->ipv6_prefix);
+		if (!addrlimit_room(&k, wenv.cfg->max_connections_per_ip))
+			shed = -1;
+		else
+			shed = session_shed();
+	}
+	if (session_count() >= nslots && shed == -1) {
 		if (time(NULL) != last_full_log) {
 			last_full_log = time(NULL);
 			log_warn("connection refused reason=max_connections "

@@ -111,3 +111,21 @@ def test_full_worker_sheds_the_oldest_not_logged_in(make_server):
             assert c.cmd("NOOP").startswith("+OK")
     finally:
         close_all([logged] + others)
+
+
+def test_no_shedding_for_a_connection_its_address_limit_refuses(make_server):
+    s = make_server(name="shed-perip", workers=1,
+                    extra={"server": {"max_connections": "3",
+                                      "max_connections_per_ip": "2"}})
+    b, _ = open_many(s, 1, "127.0.0.80")        # the oldest, another address
+    a, _ = open_many(s, 2, "127.0.0.81")        # at its limit; the worker is full
+    try:
+        _, refused = open_many(s, 1, "127.0.0.81")
+        assert len(refused) == 1 and refused[0].greeting.startswith(
+            "-ERR [SYS/TEMP] too many connections"), refused[0].greeting
+        close_all(refused)
+        # Nobody was shed for it: the other address's session lives.
+        assert b[0].cmd("CAPA").startswith("+OK")
+        b[0].multi()
+    finally:
+        close_all(a + b)

@@ -106,7 +106,7 @@ test_limit_over_slots(void **state)
 static void
 test_against_model(void **state)
 {
-	enum { NKEYS = 12, PER_SLOT = 12, ROUNDS = 20000 };
+	enum { NKEYS = 200, PER_SLOT = 100, ROUNDS = 20000 };
 	struct addrtab	*t = addrtab_new(2, PER_SLOT);
 	struct addrkey	 k[NKEYS];
 	long		 model[2][NKEYS];
@@ -117,7 +117,7 @@ test_against_model(void **state)
 	assert_non_null(t);
 	memset(model, 0, sizeof(model));
 	for (i = 0; i < NKEYS; i++) {
-		snprintf(s, sizeof(s), "10.0.%d.%d", i / 3, i * 7);
+		snprintf(s, sizeof(s), "10.0.%d.%d", i / 3, i % 250);
 		k[i] = key(s, 64);
 	}
 	srandom(12345);
@@ -138,6 +138,39 @@ test_against_model(void **state)
 			assert_int_equal(addrtab_count(t, &k[i]),
 			    model[0][i] + model[1][i]);
 	}
+	addrtab_free(t);
+}
+
+/*
+ * Many addresses at once in one slot (more than a tiny table's worth):
+ * each is admitted and counted, and a cleared neighbour slot changes
+ * nothing in this one.
+ */
+static void
+test_many_addresses(void **state)
+{
+	enum { N = 300 };
+	struct addrtab	*t = addrtab_new(3, N);
+	struct addrkey	 k[N];
+	char		 s[32];
+	int		 i;
+
+	assert_non_null(t);
+	assert_int_equal(addrtab_slot_cells(t) & (addrtab_slot_cells(t) - 1),
+	    0);
+	for (i = 0; i < N; i++) {
+		snprintf(s, sizeof(s), "10.1.%d.%d", i / 250, i % 250);
+		k[i] = key(s, 64);
+		assert_int_equal(addrtab_admit(t, 1, &k[i], 5), 1);
+	}
+	addrtab_clear_slot(t, 0);
+	addrtab_clear_slot(t, 2);
+	for (i = 0; i < N; i++)
+		assert_int_equal(addrtab_count(t, &k[i]), 1);
+	for (i = 0; i < N; i += 2)
+		addrtab_release(t, 1, &k[i]);
+	for (i = 0; i < N; i++)
+		assert_int_equal(addrtab_count(t, &k[i]), i % 2);
 	addrtab_free(t);
 }
 
@@ -171,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_limit_over_slots),
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_many_addresses),
 		cmocka_unit_test(test_shared_across_fork),
 	};
 
