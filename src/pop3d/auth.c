@@ -129,7 +129,8 @@ db_refresh(int force)
 		db_st = st;
 		goto out;
 	}
-	/* Timed before the lock: requests go on meanwhile. */
+	/* Timed before dblock: requests already past db_refresh() verify
+	   meanwhile; new ones wait on reflock, as for the load itself. */
 	nhc = hashcost_new(&ndb);
 	pthread_rwlock_wrlock(&dblock);
 	passwd_db_free(&db);

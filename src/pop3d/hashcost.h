@@ -15,8 +15,10 @@ struct hashcost;
 /*
  * Times one verification of each cost class in db (at most 16) and
  * takes the costliest as the dummy; with no crypt hash in db, a fresh
- * yescrypt one.  Slow on purpose (tens of ms per class): call it on a
- * new load of the file, outside the locks requests wait for.
+ * yescrypt one.  Slow on purpose (tens of ms per class, once per load
+ * of the file): call it before taking the lock the verifications read
+ * under.  Logins arriving meanwhile wait, as for the load itself: they
+ * must see the file as it is now.
  */
 struct hashcost	*hashcost_new(const struct passwd_db *db);
 void		 hashcost_free(struct hashcost *);
