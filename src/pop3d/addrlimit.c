@@ -134,17 +134,6 @@ addrkey_eq(const struct addrkey *a, const struct addrkey *b)
 	return a->fam == b->fam && memcmp(a->b, b->b, sizeof(a->b)) == 0;
 }
 
-uint32_t
-addrkey_hash(const struct addrkey *k)
-{
-	uint32_t	h = 2166136261u ^ k->fam;	/* FNV-1a */
-	size_t		i;
-
-	for (i = 0; i < sizeof(k->b); i++)
-		h = (h ^ k->b[i]) * 16777619u;
-	return h;
-}
-
 /* The two words of a key. */
 static void
 key_words(const struct addrkey *k, uint64_t w[2])

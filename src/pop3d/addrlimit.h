@@ -35,7 +35,6 @@ int	addrkey_from_str(struct addrkey *k, const char *s, int v6prefix);
 const char *addrkey_str(const struct addrkey *k, int v6prefix, char *buf,
 	    size_t len);
 int	addrkey_eq(const struct addrkey *, const struct addrkey *);
-uint32_t addrkey_hash(const struct addrkey *);
 
 struct addrtab;
 
