@@ -247,12 +247,24 @@ def rerun_after_kills(fx):
     return r, secs
 
 
-def wait_for_lock(fx, p, limit):
-    """Polls (bounded) until the mbox's dotlock exists or p ended."""
+def own_lock(fx, p):
+    """The fields of the mbox's dotlock if p wrote it, else None (no
+    lock, or a killed run's lock that p has not taken over yet)."""
+    try:
+        with open(fx.mbox + ".lock", "rb") as f:
+            fields = f.read().split()
+    except FileNotFoundError:
+        return None
+    return fields if fields and fields[0] == str(p.pid).encode() else None
+
+
+def wait_for_lock(fx, p, limit, append=False):
+    """Polls (bounded) until p holds the mbox's dotlock, for an append
+    (the lock names its OFFSET) if append, or p ended."""
     end = time.monotonic() + limit
-    lock = fx.mbox + ".lock"
     while time.monotonic() < end and p.poll() is None:
-        if os.path.exists(lock):
+        fields = own_lock(fx, p)
+        if fields is not None and (not append or len(fields) == 4):
             return True
     return False
 
@@ -260,12 +272,13 @@ def wait_for_lock(fx, p, limit):
 @pytest.mark.parametrize("keep", ["yes", "no"])
 def test_kill9_mbox_random_points(env, make_server, fx, keep):
     """kill -9 at random points of an mbox fetch, most of them while the
-    mbox's dotlock is held (a random delay, then the next moment the
-    lock exists, plus up to 12 ms: inside the scan, the append or its
-    fsync), with new mail arriving between runs (a run that ends before
-    its kill finds more next time); then one rerun, with no
-    cleanup by hand, completes at once and brings everything exactly
-    once: no cut record, no duplicate, no lock left."""
+    mbox's dotlock is held by that run: a random delay, then the next
+    moment its lock exists (the scan of the keys, held for a few ms)
+    plus up to 12 ms, or the next moment its lock names an OFFSET (an
+    append) plus up to 2 ms; with new mail arriving between runs (a run
+    that ends before its kill finds more next time).  Then one rerun,
+    with no cleanup by hand, completes at once and brings everything
+    exactly once: no cut record, no duplicate, no lock left."""
     s, u, msgs = mbox_setup(make_server, fx, env, 40, MB, keep=keep)
     s.volatile = True
     rng = random.Random(9 if keep == "yes" else 10)
@@ -281,9 +294,12 @@ def test_kill9_mbox_random_points(env, make_server, fx, keep):
         for _ in range(10):
             p = fx.start()
             time.sleep(rng.uniform(0, 0.08))
-            if i % 4 != 3:
+            if i % 4 == 0:
                 wait_for_lock(fx, p, 5)
                 time.sleep(rng.uniform(0, 0.012))
+            elif i % 4 != 3:
+                wait_for_lock(fx, p, 5, append=True)
+                time.sleep(rng.uniform(0, 0.002))
             killed = p.poll() is None
             if killed:
                 p.kill()
@@ -294,7 +310,7 @@ def test_kill9_mbox_random_points(env, make_server, fx, keep):
             if killed or p.returncode != 75 or b"IN-USE" not in err:
                 break
             time.sleep(0.1)
-        if os.path.exists(fx.mbox + ".lock"):
+        if killed and own_lock(fx, p) is not None:
             locks_left += 1
             with open(fx.mbox + ".lock", "rb") as f:
                 text = f.read()
