@@ -2,13 +2,15 @@
  * cmd_auth.c - the AUTHORIZATION state: USER, PASS, APOP, AUTH PLAIN
  * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the login path: the
  * auth process's answer (a refusal after the pause it asked for), the
- * maildrop opened on a job thread, the hand-over to TRANSACTION.
+ * maildrop opened (and its expired messages removed: RFC 2449 EXPIRE)
+ * on a job thread, the hand-over to TRANSACTION.
  * Worker processes, loop thread.  Every argument here is untrusted.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "conn.h"
 #include "ipc.h"
@@ -128,12 +130,31 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
  * well, so USER, SASL PLAIN and STLS depend on the connection alone
  * (TLS or not, plaintext allowed or not), never on the state.
  */
+/*
+ * RFC 2449 EXPIRE: the session's policy once logged in (maildrop_expire
+ * set it), the server's before.  "USER" (the value may differ per user)
+ * would go on the one before login.
+ */
+static void
+caps_expire(struct session *s)
+{
+	long long	days;
+
+	days = s->md != NULL ? maildrop_expire_days(s->md) :
+	    wenv.cfg->expire_days;
+	if (days < 0)
+		conn_printf(s->conn, "EXPIRE NEVER\r\n");
+	else
+		conn_printf(s->conn, "EXPIRE %lld\r\n", days);
+}
+
 static int
 caps_cont(struct session *s)
 {
 	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY %lld\r\n",
-	    wenv.cfg->login_delay);
+	    "PIPELINING\r\n");
+	caps_expire(s);
+	conn_printf(s->conn, "LOGIN-DELAY %lld\r\n", wenv.cfg->login_delay);
 	if (session_plaintext_ok(s))
 		conn_printf(s->conn, "USER\r\nSASL PLAIN\r\n");
 	if (!conn_is_tls(s->conn))
@@ -334,15 +355,21 @@ struct open_job {
 	struct maildrop	*md;
 	const char	*errstr;
 	enum md_fail	 why;
+	size_t		 expired;	/* by the EXPIRE policy, at this login */
 };
 
 static void
 open_run(struct job *j)
 {
 	struct open_job	*oj = (struct open_job *)j;
+	size_t		 failed;
 
 	oj->md = maildrop_open(wenv.cfg->mail_root, oj->user, &oj->errstr,
 	    &oj->why);
+	/* Before the list is shown; those it cannot remove stay listed. */
+	if (oj->md != NULL)
+		oj->expired = maildrop_expire(oj->md,
+		    (int)wenv.cfg->expire_days, time(NULL), &failed);
 }
 
 static void
@@ -351,7 +378,7 @@ open_done(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 	struct session	*s;
 	uint64_t	 size;
-	size_t		 count;
+	size_t		 count, expired;
 
 	if ((s = session_find(j->sid)) == NULL ||
 	    s->state != SESS_AUTH_OPEN) {
@@ -381,12 +408,13 @@ open_done(struct job *j)
 		return;
 	}
 	s->md = oj->md;
+	expired = oj->expired;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
 	maildrop_stat(s->md, &count, &size);
 	log_info(SID_FMT " login user=%s rip=%s msgs=%zu size=%llu "
-	    "computed_sizes=%zu", SID_ARG(s->id), s->user, s->rip,
-	    count, (unsigned long long)size, maildrop_sized(s->md));
+	    "computed_sizes=%zu expired=%zu", SID_ARG(s->id), s->user, s->rip,
+	    count, (unsigned long long)size, maildrop_sized(s->md), expired);
 	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
 	    count, count == 1 ? "" : "s", (unsigned long long)size);
 	session_finish(s, POP_OK);
