@@ -224,6 +224,27 @@ def test_retr_then_dele_is_deleted_not_marked(srv):
     assert mark_of(after[ids[0].decode()]) is not None
 
 
+def test_marks_after_a_swap_commit(make_server):
+    """A QUIT that deletes nearly all of new/ swaps the directory (pop3d(8),
+    UPDATE): the kept messages it retrieved are marked all the same."""
+    srv = make_server(name="expire-swap", plaintext="loopback",
+                      extra={"server": {"expire_days": "30", "verbose": "yes"}})
+    u = srv.new_user()
+    deliver(srv, u, 300)
+    p = login(srv, u)
+    ids = [x.decode() for x in uidls(p)]
+    for i in range(1, 301):
+        p.retr(i)
+    for i in range(11, 301):
+        p.dele(i)
+    assert p.quit().startswith(b"+OK")
+    after = by_unique(srv, u)
+    assert sorted(after) == sorted(ids[:10])
+    assert all(mark_of(n) is not None for n in after.values()), after
+    srv.wait_log(r"new/ swapped, 10 kept moved back")
+    srv.wait_log(r"retrieval marks: 10 written, 0 failed")
+
+
 # ------------------------------------------------------------- expiry
 
 def test_old_marks_expire_at_login(srv):
