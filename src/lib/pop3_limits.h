@@ -41,6 +41,10 @@
 #define POP3_MDNAME_MAX		255
 /* RFC 1939: a unique-id is 1 to 70 characters in 0x21..0x7E. */
 #define POP3_UIDL_MAX		70
+/* A home directory from the passwd-file (Dovecot's sixth field). */
+#define POP3_HOME_MAX		512
+/* A Maildir's path, once mail_path is expanded. */
+#define POP3_PATH_MAX		1024
 /* IPC messages between pop3d processes (SOCK_SEQPACKET, one per datagram). */
 #define POP3_MSG_MAX		4096
 /* Config: a line, and the file as a whole. */

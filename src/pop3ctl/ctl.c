@@ -65,6 +65,7 @@ ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
 	struct passwd_db		 db;
 	const char			*err;
 	char				*perr = NULL, home[POP3_HOME_MAX] = "";
+	int				 rv;
 
 	*nouser = 0;
 	if (mailpath_uses_home(cfg->mail_path)) {
@@ -82,13 +83,20 @@ ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
 			*nouser = 1;
 			return -1;
 		}
+		if (e->home != NULL && strlen(e->home) >= sizeof(home)) {
+			ctl_warnx("the home of %s in %s is too long", user,
+			    cfg->passwd_file);
+			passwd_db_free(&db);
+			return -1;
+		}
 		if (e->home != NULL)
 			snprintf(home, sizeof(home), "%s", e->home);
 		passwd_db_free(&db);
 	}
-	if (mailpath_expand(cfg->mail_path, cfg->mail_root, user, home, mp,
-	    &err) == -1) {
+	if ((rv = mailpath_expand(cfg->mail_path, cfg->mail_root, user, home,
+	    mp, &err)) != 0) {
 		ctl_warnx("Maildir of %s: %s", user, err);
+		*nouser = rv == -2;	/* the name cannot have a Maildir */
 		return -1;
 	}
 	return 0;

@@ -138,10 +138,14 @@ deliver_drop(const struct config *cfg)
 static int
 deliver_open(const struct mailpath *mp, const char *user, int *rv)
 {
-	int	 fd;
+	int	 fd, userpart;
 
-	if ((fd = mailpath_open(mp, 0, (uid_t)-1, (gid_t)-1)) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+	if ((fd = mailpath_open(mp, 0, (uid_t)-1, (gid_t)-1, &userpart)) ==
+	    -1) {
+		/* The user's own part missing: no such user.  The fixed part
+		   (an unmounted /var/vmail) or a home: try again later. */
+		if (userpart && (errno == ENOENT || errno == ENOTDIR ||
+		    errno == ELOOP)) {
 			ctl_warnx("deliver: no such user %s", user);
 			*rv = EX_NOUSER;
 		} else {
@@ -214,8 +218,9 @@ static void
 deliver_usage(FILE *f)
 {
 	fprintf(f, "usage: pop3ctl [-c file] deliver USER < message\n"
-	    "  Delivers one message (CRLF or LF lines) into the Maildir\n"
-	    "  mail_root/USER, stored with the line ends of [deliver]\n"
+	    "  Delivers one message (CRLF or LF lines) into USER's Maildir\n"
+	    "  (mail_path; mail_root/USER by default), stored with the\n"
+	    "  line ends of [deliver]\n"
 	    "  line_ends (crlf by default).  Exit: 0 delivered, 67 no\n"
 	    "  such user, 65 bad input, 75 temporary failure (try again\n"
 	    "  later).\n");

@@ -209,7 +209,7 @@ ensure_maildir(const struct mailpath *mp, int *notours)
 	struct stat	st;
 	int		fd, e;
 
-	if ((fd = mailpath_open(mp, 1, (uid_t)-1, (gid_t)-1)) == -1)
+	if ((fd = mailpath_open(mp, 1, (uid_t)-1, (gid_t)-1, NULL)) == -1)
 		return -1;
 	/*
 	 * Another uid's directory is not ours to serve (whatever it holds
@@ -258,6 +258,7 @@ maildrop_open(const struct mailpath *mp, const char *user,
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
+	struct stat	 st;
 	size_t		 n = 0, cap = 0, sized = 0, i;
 	int		 dirfd, lockfd, inuse = 0, notours = 0;
 
@@ -289,8 +290,12 @@ maildrop_open(const struct mailpath *mp, const char *user,
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ent_cmp);
 
-	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
+	if (fstat(dirfd, &st) == 0) {
+		md->dev = st.st_dev;
+		md->ino = st.st_ino;
+	}
+	close(dirfd);
 	md->path = xstrdup(mp->path);
 	md->walk = mp->walk;
 	md->lockfd = lockfd;
@@ -312,9 +317,21 @@ md_open_dir(const struct maildrop *md)
 {
 	struct mailpath	mp;
 
+	struct stat	st;
+	int		fd;
+
 	snprintf(mp.path, sizeof(mp.path), "%s", md->path);
 	mp.walk = mp.create = md->walk;
-	return mailpath_open(&mp, 0, (uid_t)-1, (gid_t)-1);
+	if ((fd = mailpath_open(&mp, 0, (uid_t)-1, (gid_t)-1, NULL)) == -1)
+		return -1;
+	/* The directory locked at login, not one put in its place since. */
+	if (fstat(fd, &st) == -1 || st.st_dev != md->dev ||
+	    st.st_ino != md->ino) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
 }
 void
 maildrop_free(struct maildrop **mdp)

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "maildrop.h"
 #include "pop3_limits.h"
 
@@ -22,6 +24,8 @@ struct maildrop {
 					   besides its socket: the lock */
 	size_t		 walk;		/* path + walk on is opened without
 					   following symlinks (mailpath.h) */
+	dev_t		 dev;		/* the Maildir locked at login: a */
+	ino_t		 ino;		/* reopen must find the same one */
 	int		 lockfd;	/* holds the OFD lock while open */
 	int		 dirfd;		/* the Maildir, from the first message
 					   read on (-1 before): a RETR then
