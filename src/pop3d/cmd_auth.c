@@ -386,8 +386,9 @@ open_run(struct job *j)
 		oj->errstr = "cannot open the maildrop";
 		return;
 	}
-	if ((oj->md = maildrop_open(&mp, oj->user, &oj->errstr,
-	    &oj->why)) == NULL) {
+	if ((oj->md = maildrop_open(&mp, oj->user, &oj->errstr, &oj->why,
+	    wenv.cfg->dovecot_uidlist ? wenv.cfg->pop3_uidl_format :
+	    NULL)) == NULL) {
 		/* The log says where and why; the client only that. */
 		oj->err = errno;
 		snprintf(oj->path, sizeof(oj->path), "%s", mp.path);

@@ -39,6 +39,12 @@ struct maildrop {
 	int		 expire_days;	/* the session's EXPIRE policy, or
 					   EXPIRE_NEVER */
 	size_t		 nretr;		/* messages with MD_RETR_SESSION */
+	char		**uidls;	/* nuidls entries: message i's UIDL
+					   where it is not maildir_uidl()'s
+					   (Dovecot's, or made distinct), else
+					   NULL; only with a dovecot-uidlist */
+	size_t		 nuidls;	/* the count at open; commit empties
+					   msgs, not this */
 };
 
 /* "new" or "cur": the directory of enum md_sub k. */
