@@ -1,6 +1,7 @@
 /*
  * courier_uidl.c - reads Courier's "courierpop3dsizelist" (versions 2
- * and 3, as Courier 1.0.16's POP3 server reads them), indexes it by file
+ * and 3 as Courier 1.0.16's POP3 server reads them, 0 and 1 as Courier
+ * before 2018 read them), indexes it by file
  * name and gives the UIDLs Courier gave (courier_uidl.h has the format).
  * Used by pop3d's maildrop open, on job threads.  The file is the mail
  * user's: untrusted; it is read in chunks, a line keeps at most
@@ -23,11 +24,12 @@
 
 struct pstate {
 	struct cuidl	*c;
-	int		 header;	/* 0 none yet, 1 good, -1 not usable */
+	int		 header;	/* 0 none yet, 1 read (or version 0),
+					   -1 not usable */
 	int		 full;		/* POP3_MAILDROP_MAX entries reached */
 	size_t		 cap;
 	size_t		 n;
-	char		 line[CUIDL_LINE_KEEP + 1];
+	char		 line[CUIDL_LINE_KEEP + 3];	/* + " 0" */
 };
 
 /*
@@ -50,41 +52,52 @@ scan_ul(const char **pp, uint64_t *v)
 	return 1;
 }
 
-/* "/<version> <nextuid> [<uidv>]": Courier's sscanf needs two numbers. */
-static void
+/*
+ * "/<version> <nextuid> [<uidv>]", read as "%d %lu %lu" needing two
+ * numbers: versions 1 to 3 (1 and 2 as Courier up to 2018 read them, 2
+ * and 3 as Courier since).  No '/', no version number or version 0: a
+ * version 0 list, which has no header (this line is its first entry).
+ * 1 header, 0 version 0, -1 a list no Courier would use.
+ */
+static int
 header_line(struct pstate *ps)
 {
 	const char	*p = ps->line + 1;
 	char		*end;
 	long		 ver;
 
-	ps->header = -1;
 	if (ps->line[0] != '/')
-		return;
+		return 0;
 	errno = 0;
 	ver = strtol(p, &end, 10);
-	if (end == p || (ver != 2 && ver != 3))
-		return;
+	if (end == p || ver == 0)
+		return 0;
 	p = end;
-	if (!scan_ul(&p, &ps->c->nextuid))
-		return;
+	if (ver < 1 || ver > 3 || !scan_ul(&p, &ps->c->nextuid))
+		return -1;
 	ps->c->version = (unsigned)ver;
-	ps->header = 1;
+	return 1;
 }
 
 /*
- * "<name> <size> <uid>:<uidv>[:<utf8>]": Courier splits at the last two
- * spaces and reads "%lu %lu:%lu:%d" from the fields with ":0" added
- * (so a version 2 line parses too).  1 with *e filled, 0 skipped.
+ * "<name> <size> <fields>": Courier splits at the last two spaces (a
+ * version 0 line, "<name> <size>", gets " 0" added first, so its uid is
+ * 0).  Versions 2 and 3 (Courier since 2018) read "%lu %lu:%lu:%d" from
+ * "<size> <fields>:0", needing all four: "<size> <uid>:<uidv>[:<utf8>]".
+ * Versions 0 and 1 (Courier before) read "%lu %lu:%lu", needing two: a
+ * missing uidv is 0.  line must have room for two octets more.  1 with
+ * *e filled, 0 skipped.
  */
 static int
-entry_line(char *line, struct cuidl_entry *e)
+entry_line(char *line, unsigned version, struct cuidl_entry *e)
 {
 	char		 f[CUIDL_LINE_KEEP + 3];
 	char		*p, *q;
 	const char	*s;
 	uint64_t	 size;
 
+	if (version == 0)
+		strcat(line, " 0");
 	if ((p = strrchr(line, ' ')) == NULL)
 		return 0;
 	*p = '\0';
@@ -95,6 +108,15 @@ entry_line(char *line, struct cuidl_entry *e)
 	*q = '\0';
 	if ((size_t)(q - line) > POP3_MDNAME_MAX)
 		return 0;	/* no file has such a name */
+	s = q + 1;
+	if (version < 2) {
+		if (!scan_ul(&s, &size) || !scan_ul(&s, &e->uid))
+			return 0;
+		if (*s++ != ':' || !scan_ul(&s, &e->uidv))
+			e->uidv = 0;
+		e->name = xstrdup(line);
+		return 1;
+	}
 	snprintf(f, sizeof(f), "%s:0", q + 1);
 	s = f;
 	if (!scan_ul(&s, &size) || !scan_ul(&s, &e->uid) || *s++ != ':' ||
@@ -120,13 +142,15 @@ one_line(struct pstate *ps)
 	ps->line[ps->n] = '\0';
 	ps->n = 0;
 	if (ps->header == 0) {
-		header_line(ps);
-		return;
+		if ((ps->header = header_line(ps)) == 0)
+			ps->header = 1;		/* version 0: an entry */
+		else
+			return;
 	}
 	if (ps->header != 1 || ps->full)
 		return;
 	/* Courier's C strings end at a NUL; so does the name here. */
-	if (ps->line[0] == '\0' || !entry_line(ps->line, &e)) {
+	if (ps->line[0] == '\0' || !entry_line(ps->line, c->version, &e)) {
 		c->skipped++;
 		return;
 	}
@@ -231,8 +255,16 @@ index_build(struct cuidl *c)
 static int
 finish(struct pstate *ps, char **errp)
 {
-	if (ps->header == 0 && ps->n > 0)
-		one_line(ps);	/* Courier's fgets takes a header without LF */
+	/*
+	 * An unterminated first line: Courier's fgets takes it as a header;
+	 * if it is none, Courier reads from the start, as version 0, only
+	 * what ends in LF: nothing.  An empty file is such a list too.
+	 */
+	if (ps->header == 0) {
+		ps->line[ps->n] = '\0';
+		if ((ps->header = header_line(ps)) == 0)
+			ps->header = 1;
+	}
 	if (ps->header != 1) {
 		cuidl_free(ps->c);
 		return 0;
@@ -305,9 +337,8 @@ cuidl_load(int dirfd, struct cuidl *c, char **errp)
 		feed(ps, buf, (size_t)r);
 	}
 	if ((rv = finish(ps, errp)) == 0) {
-		xasprintf(errp, "%s: not a version 2 or 3 list (Courier "
-		    "would have numbered every message anew)", CUIDL_FILE);
-		rv = -1;
+		xasprintf(errp, "%s: not a version 0 to 3 list (Courier "
+		    "numbered every message anew with it)", CUIDL_FILE);
 	} else if (rv == -1) {
 		char	*e = *errp;
 

@@ -7,22 +7,29 @@
  * writes Courier's files.  (A module of pop3d until pop3ctl migrate
  * reads the list too; then it belongs in src/lib.)
  *
- * What Courier does (courier-libs imap/pop3dserver.c, Courier 1.0.16 as
- * in Debian 12; read to learn, nothing copied):
+ * What Courier does (courier-libs imap/pop3dserver.c: Courier 1.0.16
+ * as in Debian 12, and the reader up to 2018; read to learn, nothing
+ * copied):
  *   - its POP3 server never reads courierimapuiddb (that is Courier
  *     IMAP's); its UIDLs come from courierpop3dsizelist alone;
- *   - first line "/<version> <nextuid> [<uidvalidity>]", version 2 or
- *     3 (any other version, or no file: every message is numbered anew,
- *     so no UIDL survives even under Courier);
- *   - then a line per message in cur/: "<name> <size> <uid>:<uidv>"
- *     (version 2) or "<name> <size> <uid>:<uidv>:<utf8>" (version 3);
- *     the name (as it was in cur/, flags included) may hold spaces:
- *     the fields are the last two space-separated words; a line that
- *     does not parse, and an unterminated last line, are skipped; the
- *     first 2028 octets of a longer line are kept;
+ *   - first line "/<version> <nextuid> [<uidvalidity>]"; Courier since
+ *     2018 reads versions 2 and 3 and writes 3, Courier before read 0
+ *     (no header), 1 and 2 and wrote 2; whichever ran last rewrote the
+ *     list in its version at a login that changed anything, so the
+ *     version on disk tells which reader to follow; any other version
+ *     (or a version 0 list under Courier since 2018) and every message
+ *     was numbered anew, so no UIDL survives even under Courier;
+ *   - then a line per message in cur/, "<name> <size> <fields>": the
+ *     name (as it was in cur/, flags included) may hold spaces: the
+ *     fields are the last two space-separated words; version 3 fields
+ *     "<uid>:<uidv>:<utf8>", version 2 "<uid>:<uidv>", version 1
+ *     "<uid>[:<uidv>]", version 0 none (uid 0); a line that does not
+ *     parse, and an unterminated last line, are skipped; the first
+ *     2028 octets of a longer line are kept;
  *   - the UIDL: "UID<uid>-<uidv>", "UID<uid>" when uidv is 0, and the
  *     file name up to ':' (octets outside 0x21..0x7e, ' " and + as
- *     "+XX") when uid is 0;
+ *     "+XX") when uid is 0 (a version 0 list, or a Maildir that Courier
+ *     before 2018 first saw without a list: it kept uid 0 in version 2);
  *   - a message matches its line by the name up to ':'.
  */
 #ifndef POP3D_COURIER_UIDL_H
@@ -45,7 +52,7 @@ struct cuidl_entry {
 };
 
 struct cuidl {
-	unsigned	 version;	/* 2 or 3 */
+	unsigned	 version;	/* 0 to 3 */
 	uint64_t	 nextuid;	/* the header's, for reports */
 	struct cuidl_entry *v;		/* in file order */
 	size_t		 n;
@@ -59,17 +66,19 @@ struct cuidl {
 /*
  * Parses a whole list held in buf (len octets, need not end in NUL), as
  * Courier reads it.  1 parsed (*c filled, maybe with no entries), 0 not
- * a list Courier would use (no header line, a version other than 2 or
- * 3: Courier numbers every message anew), -1 with an allocated *errp
- * (too many entries).  On any return *c is valid for cuidl_free().
+ * a list Courier would use (a header of another version: Courier
+ * numbered every message anew), -1 with an allocated *errp (too many
+ * entries).  On any return *c is valid for cuidl_free().
  */
 int	cuidl_parse(const char *buf, size_t len, struct cuidl *c, char **errp);
 
 /*
  * Reads dirfd's CUIDL_FILE (dirfd is the Maildir, opened O_NOFOLLOW,
  * a regular file of at most CUIDL_FILE_MAX octets) and parses it.
- * 1 loaded, 0 no list there, -1 with an allocated *errp naming the
- * problem (I/O, too big, an unsupported version).  Blocking.
+ * 1 loaded; 0 no list there, or (with an allocated *errp saying so) a
+ * list Courier would not use either; -1 with an allocated *errp naming
+ * the problem (I/O, not a regular file, too big, too many entries).
+ * Unless 1, *c is empty.  Blocking.
  */
 int	cuidl_load(int dirfd, struct cuidl *c, char **errp);
 

@@ -1,6 +1,7 @@
 /*
  * test_courier_uidl.c - unit tests for pop3d's courier_uidl.c: a list as
- * Courier 1.0.16 wrote it, version 2 lines, the headers Courier refuses,
+ * Courier 1.0.16 wrote it, version 2 lines, versions 0 and 1 as older
+ * Courier read them, the headers no Courier reads,
  * the lines it skips (and the ones its sscanf still takes), long and
  * unterminated lines, the three UIDL forms, finding a message under the
  * names pop3d gives it, and loading from a Maildir.
@@ -104,16 +105,70 @@ test_version2_and_headers(void **state)
 	assert_int_equal(c.n, 0);
 	cuidl_free(&c);
 
-	/* What Courier refuses, numbering every message anew. */
-	parse("", &c, 0);
-	parse("/1 5 9\nA 1 2:3\n", &c, 0);
+	/* What no Courier reads: every message was numbered anew. */
 	parse("/4 5 9\nA 1 2:3:0\n", &c, 0);
 	parse("/3\nA 1 2:3:0\n", &c, 0);
-	parse("3 5 9\nA 1 2:3:0\n", &c, 0);
-	parse("A 1 2:3:0\n", &c, 0);	/* version 0: no header */
-	parse("\n/3 5 9\nA 1 2:3:0\n", &c, 0);
+	parse("/3x 5\nA 1 2:3:0\n", &c, 0);
+	parse("/-1 5 9\nA 1 2:3:0\n", &c, 0);
+	parse("/3 5 9\n", &c, 1);	/* fine, and empty */
 	assert_int_equal(c.n, 0);
 	assert_null(c.v);
+	cuidl_free(&c);
+}
+
+/*
+ * Versions 0 (no header: "<name> <size>", uid 0, so the UIDL is the
+ * name) and 1 ("<size> <uid>[:<uidv>]"), as Courier up to 2018 read
+ * them; it wrote version 2, and uid 0 for what a version 0 list had.
+ */
+static void
+test_old_versions(void **state)
+{
+	struct cuidl	c;
+	char		u[POP3_UIDL_MAX + 1];
+
+	(void)state;
+	parse("1000000001.A.h:2, 14\nB b+.h:2,S 20\nbad\n\nlast 3", &c, 1);
+	assert_int_equal(c.version, 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.skipped, 2);
+	assert_string_equal(uidl_of(&c, "1000000001.A.h:2,S", u),
+	    "1000000001.A.h");
+	assert_string_equal(uidl_of(&c, "B b+.h", u), "B+20b+2B.h");
+	assert_null(cuidl_find(&c, "last"));
+	cuidl_free(&c);
+	/* A '/' line that is no header: version 0 from the start. */
+	parse("/x\nA 4\n", &c, 1);
+	assert_int_equal(c.version, 0);
+	assert_int_equal(c.n, 1);	/* "/x 0": one space, no entry */
+	assert_string_equal(uidl_of(&c, "A", u), "A");
+	cuidl_free(&c);
+	parse("/0 5 9\nA 4\n", &c, 1);
+	assert_int_equal(c.n, 2);	/* "/0 5" of size 9 is one */
+	assert_string_equal(uidl_of(&c, "/0 5", u), "/0+205");
+	cuidl_free(&c);
+	/* Empty, or one unterminated non-header line: an empty list. */
+	parse("", &c, 1);
+	assert_int_equal(c.n, 0);
+	cuidl_free(&c);
+	parse("A 4", &c, 1);
+	assert_int_equal(c.n, 0);
+	cuidl_free(&c);
+
+	parse("/1 9 77\nA 1 5\nB 1 6:77\nC 1 7:\nD 1 8x\nE 1\n", &c, 1);
+	assert_int_equal(c.version, 1);
+	assert_int_equal(c.n, 4);
+	assert_string_equal(uidl_of(&c, "A", u), "UID5");
+	assert_string_equal(uidl_of(&c, "B", u), "UID6-77");
+	assert_string_equal(uidl_of(&c, "C", u), "UID7");
+	assert_string_equal(uidl_of(&c, "D", u), "UID8");
+	assert_null(cuidl_find(&c, "E"));
+	cuidl_free(&c);
+	/* Version 2 as Courier since 2018 reads it: uid:uidv needed. */
+	parse("/2 9 77\nA 1 5\nB 1 6:77\n", &c, 1);
+	assert_int_equal(c.n, 1);
+	assert_null(cuidl_find(&c, "A"));
+	cuidl_free(&c);
 }
 
 /* Lines Courier skips, and those its sscanf still takes. */
@@ -284,8 +339,8 @@ test_load(void **state)
 	assert_string_equal(uidl_of(&c, "m2:2,S", u), "UID2-8");
 	cuidl_free(&c);
 
-	write_file(dfd, CUIDL_FILE, "/1 3 8\nm1 5 1\n");
-	assert_int_equal(cuidl_load(dfd, &c, &err), -1);
+	write_file(dfd, CUIDL_FILE, "/7 3 8\nm1 5 1\n");
+	assert_int_equal(cuidl_load(dfd, &c, &err), 0);
 	assert_non_null(strstr(err, "version"));
 	free(err);
 	err = NULL;
@@ -315,6 +370,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_courier_written),
 		cmocka_unit_test(test_version2_and_headers),
+		cmocka_unit_test(test_old_versions),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_name_uidl),
