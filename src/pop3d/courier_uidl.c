@@ -354,17 +354,47 @@ cuidl_load(int dirfd, struct cuidl *c, char **errp)
 	return rv;
 }
 
+/*
+ * The length of the name up to ':' less the ",W=<n>" and ",R=<n>" that
+ * pop3d adds at its end (the size cache, the retrieval mark).
+ */
+static size_t
+base_less_ours(const char *s)
+{
+	size_t	n = base_len(s), k;
+
+	for (;;) {
+		for (k = n; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
+			;
+		if (k == n || k < 3 || s[k - 3] != ',' || s[k - 1] != '=' ||
+		    (s[k - 2] != 'W' && s[k - 2] != 'R'))
+			return n;
+		n = k - 3;
+	}
+}
+
 const struct cuidl_entry *
-cuidl_find(const struct cuidl *c, const char *filename)
+cuidl_find_name(const struct cuidl *c, const char *filename)
 {
 	const uint32_t	*slot;
+	size_t		 blen = base_len(filename), olen;
 
 	if (c->n == 0)
 		return NULL;
-	slot = tab_slot(c, c->tab_base, base_len, filename,
-	    base_len(filename));
-	if (*slot != 0)
-		return &c->v[*slot - 1];
+	slot = tab_slot(c, c->tab_base, base_len, filename, blen);
+	if (*slot == 0 && (olen = base_less_ours(filename)) != blen)
+		slot = tab_slot(c, c->tab_base, base_len, filename, olen);
+	return *slot != 0 ? &c->v[*slot - 1] : NULL;
+}
+
+const struct cuidl_entry *
+cuidl_find(const struct cuidl *c, const char *filename)
+{
+	const struct cuidl_entry	*e;
+	const uint32_t			*slot;
+
+	if ((e = cuidl_find_name(c, filename)) != NULL || c->n == 0)
+		return e;
 	slot = tab_slot(c, c->tab_uniq, uniq_len, filename,
 	    uniq_len(filename));
 	return *slot != 0 ? &c->v[*slot - 1] : NULL;

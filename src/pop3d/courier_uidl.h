@@ -84,10 +84,17 @@ int	cuidl_load(int dirfd, struct cuidl *c, char **errp);
 
 /*
  * The entry of a Maildir file name as pop3d sees it (new/ or cur/ name,
- * with or without ":2,flags", with pop3d's own ",W=N" or ",R=T" added):
- * the list's name equal up to ':' (Courier's own match), else the entry
- * with the same unique part (before the first ',' or ':'; the first in
- * the file if several), which pop3d's renames keep.  NULL if none.
+ * with or without ":2,flags"): the list's name equal up to ':'
+ * (Courier's own match), or equal to the name less the ",W=<n>" and
+ * ",R=<n>" pop3d adds at its end (its size cache, its retrieval mark).
+ * NULL if none.
+ */
+const struct cuidl_entry *cuidl_find_name(const struct cuidl *c,
+	    const char *filename);
+/*
+ * cuidl_find_name(), else the entry with the same unique part (before
+ * the first ',' or ':'; the first in the file if several), which every
+ * rename of pop3d keeps.  NULL if none.
  */
 const struct cuidl_entry *cuidl_find(const struct cuidl *c,
 	    const char *filename);

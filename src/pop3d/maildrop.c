@@ -1,8 +1,9 @@
 /*
  * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop"):
  * opening it, its lock, the scan of the message list, and the session's
- * view of it (sizes, UIDLs, message files).  new/ and cur/ are the
- * inbox, tmp/ is never read by Maildir readers (pop3d keeps the
+ * view of it (sizes, UIDLs, message files; the UIDLs Courier gave,
+ * where its courierpop3dsizelist is: md_courier.c).  new/ and cur/ are
+ * the inbox, tmp/ is never read by Maildir readers (pop3d keeps the
  * directories of its swap commit there: md_commit.c, md_trash.c).  The
  * lock is an OFD lock on ".pop3d.lock" in the Maildir, so sessions in
  * different workers, and servers sharing the storage, agree.  Worker
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mailpath.h"
+#include "md_courier.h"
 #include "md_priv.h"
 #include "xmalloc.h"
 
@@ -243,12 +245,34 @@ fail_kind(int err)
 	return MD_FAIL_TEMP;
 }
 
+/*
+ * The UIDLs Courier gave (md_courier.c), *uidlsp the side array of v's
+ * order (NULL without a usable list).  0, or -1 if the list is
+ * unreadable.
+ */
+static int
+courier_uidls(int dirfd, const struct scan_ent *v, size_t n,
+    const char *user, char ***uidlsp)
+{
+	const char	**names;
+	size_t		  i;
+	int		  r;
+
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = v[i].file;
+	r = md_courier_uidls(dirfd, names, n, user, uidlsp);
+	free(names);
+	return r == -1 ? -1 : 0;
+}
+
 struct maildrop *
 maildrop_open(const struct mailpath *mp, const char *user,
     const char **errstr, enum md_fail *why)
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
+	char		**uidls = NULL;
 	size_t		 n = 0, cap = 0, sized = 0, i;
 	int		 dirfd, lockfd, inuse = 0, notours = 0;
 
@@ -269,16 +293,20 @@ maildrop_open(const struct mailpath *mp, const char *user,
 	if (scan_dir(dirfd, MD_SUB_NEW, &v, &n, &cap, &sized) == -1 ||
 	    scan_dir(dirfd, MD_SUB_CUR, &v, &n, &cap, &sized) == -1) {
 		*why = fail_kind(errno);
-		for (i = 0; i < n; i++)
-			free(v[i].file);
-		free(v);
-		close(lockfd);
-		close(dirfd);
 		*errstr = "cannot read the maildrop";
-		return NULL;
+		goto fail;
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ent_cmp);
+	/*
+	 * A list we cannot read: no UIDL at all rather than new ones (every
+	 * client would download everything again).  Logged.
+	 */
+	if (courier_uidls(dirfd, v, n, user, &uidls) == -1) {
+		*why = MD_FAIL_TEMP;
+		*errstr = "cannot read the maildrop's courierpop3dsizelist";
+		goto fail;
+	}
 
 	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
@@ -293,8 +321,17 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		msg_init(&md->msgs[i], &v[i]);
 		md->size += v[i].size;
 	}
+	md->uidls = uidls;
+	md->nuidls = uidls != NULL ? n : 0;
 	free(v);
 	return md;
+ fail:
+	for (i = 0; i < n; i++)
+		free(v[i].file);
+	free(v);
+	close(lockfd);
+	close(dirfd);
+	return NULL;
 }
 
 int
@@ -318,6 +355,9 @@ maildrop_free(struct maildrop **mdp)
 	for (i = 0; i < md->n; i++)
 		free(md->msgs[i].file);
 	free(md->msgs);
+	for (i = 0; i < md->nuidls; i++)
+		free(md->uidls[i]);
+	free(md->uidls);
 	free(md->path);
 	close(md->lockfd);
 	if (md->dirfd != -1)
@@ -348,7 +388,10 @@ maildrop_open_msg(struct maildrop *md, size_t i)
 void
 maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
-	maildir_uidl(md->msgs[i].file, out);
+	if (i < md->nuidls && md->uidls[i] != NULL)
+		snprintf(out, POP3_UIDL_MAX + 1, "%s", md->uidls[i]);
+	else
+		maildir_uidl(md->msgs[i].file, out);
 }
 
 size_t

@@ -59,7 +59,9 @@ struct mailpath;
  * is not owned by the mail user, pop3d's euid), takes the lock, finishes what a commit that died left in tmp/
  * (a swap directory goes back into new/ or cur/, an abandoned trash
  * directory is emptied as its manifest says), and reads the message
- * list, in delivery order.
+ * list, in delivery order, and Courier's courierpop3dsizelist if the
+ * Maildir has one (md_courier.h; one it cannot read fails the open,
+ * MD_FAIL_TEMP, rather than give its messages new UIDLs).
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const struct mailpath *mp, const char *user,
@@ -112,7 +114,8 @@ void		 maildrop_rset(struct maildrop *);
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */
 int		 maildrop_open_msg(struct maildrop *, size_t i);
-/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes). */
+/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes): the one Courier
+   gave where its list has the message, else maildir_uidl()'s. */
 void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
 
 #endif

@@ -32,6 +32,11 @@ struct maildrop {
 	uint64_t	 size;		/* of all messages */
 	uint64_t	 delsize;	/* of the deleted ones */
 	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+	char		**uidls;	/* the UIDL message i answers where it
+					   is not maildir_uidl()'s (the one
+					   Courier gave), or NULL; nuidls of
+					   them (0: no side array) */
+	size_t		 nuidls;
 };
 
 /* "new" or "cur": the directory of enum md_sub k. */

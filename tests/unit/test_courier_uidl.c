@@ -73,6 +73,17 @@ test_courier_written(void **state)
 	assert_string_equal(uidl_of(&c,
 	    "1000000003.M1P1.host,W=34,R=1700000000:2,S", u),
 	    "UID3-1796463737");
+	/* By name: pop3d's own fields at the end are looked past... */
+	assert_ptr_equal(cuidl_find_name(&c, "1000000003.M1P1.host,W=34:2,"),
+	    &c.v[2]);
+	assert_ptr_equal(cuidl_find_name(&c,
+	    "1000000003.M1P1.host,W=34,R=1700000000"), &c.v[2]);
+	/* ...not others, nor malformed ones: only the unique part finds. */
+	assert_null(cuidl_find_name(&c, "1000000003.M1P1.host,X=34:2,"));
+	assert_null(cuidl_find_name(&c, "1000000003.M1P1.host,W=:2,"));
+	assert_null(cuidl_find_name(&c, "1000000003.M1P1.host,W=3x:2,"));
+	assert_ptr_equal(cuidl_find(&c, "1000000003.M1P1.host,X=34:2,"),
+	    &c.v[2]);
 	assert_null(cuidl_find(&c, "1000000004.M1P1.host:2,"));
 	assert_null(cuidl_find(&c, "1000000001.M1P1.hos:2,"));
 	assert_null(cuidl_find(&c, "1000000001.M1P1.host2:2,"));
