@@ -12,6 +12,7 @@
  * turns after the client's input is done aborts (a hang).
  */
 /* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_trash */
+/* links: pop3d/md_courier pop3d/courier_uidl */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +164,9 @@ serve_auth(void)
 		msg_init(&r, IPC_AUTH_RES, q.sid);
 		msg_put_u32(&r, res);
 		msg_put_u32(&r, 0);
+		/* No home, no per-user expire_days (auth.c send_result). */
+		msg_put_str(&r, "");
+		msg_put_u32(&r, AUTH_EXPIRE_UNSET);
 		if (msg_send(authsp[1], &r) == -1)
 			abort();
 		explicit_bzero(&q, sizeof(q));
