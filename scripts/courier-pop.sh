@@ -22,8 +22,9 @@ mkdir -p "$dir"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/courier-pop.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # apt-get download writes into the current directory; as root it warns
-# that _apt cannot write there (harmless).
-chmod 755 "$tmp"
+# that _apt cannot write there (harmless).  A fresh machine has no
+# package lists yet: refresh once if the download fails.
+# shellcheck disable=SC2086
 if ! (cd "$tmp" && apt-get download -q $PKGS); then
 	apt-get update -q
 	(cd "$tmp" && apt-get download -q $PKGS)
