@@ -2,8 +2,9 @@
  * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop"):
  * opening it, its lock, the scan of the message list, and the session's
  * view of it (sizes, UIDLs, message files; the UIDLs and order Dovecot
- * gave, where its dovecot-uidlist is: md_dovecot.c).  new/ and cur/ are the
- * inbox, tmp/ is never read by Maildir readers (pop3d keeps the
+ * gave, where its dovecot-uidlist is: md_dovecot.c; the UIDLs Courier
+ * gave, where its courierpop3dsizelist is: md_courier.c).  new/ and cur/
+ * are the inbox, tmp/ is never read by Maildir readers (pop3d keeps the
  * directories of its swap commit there: md_commit.c, md_trash.c).  The
  * lock is an OFD lock on ".pop3d.lock" in the Maildir, so sessions in
  * different workers, and servers sharing the storage, agree.  Worker
@@ -24,6 +25,7 @@
 #include "maildir.h"
 #include "mailpath.h"
 #include "md_dovecot.h"
+#include "md_courier.h"
 #include "md_priv.h"
 #include "pop3d_config.h"
 #include "xmalloc.h"
@@ -284,6 +286,27 @@ dovecot_order(int dirfd, struct scan_ent **vp, size_t n, const char *fmt,
 	return 0;
 }
 
+/*
+ * The UIDLs Courier gave (md_courier.c), *uidlsp the side array of v's
+ * order (NULL without a usable list).  0, or -1 if the list is
+ * unreadable.
+ */
+static int
+courier_uidls(int dirfd, const struct scan_ent *v, size_t n,
+    const char *user, char ***uidlsp)
+{
+	const char	**names;
+	size_t		  i;
+	int		  r;
+
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = v[i].file;
+	r = md_courier_uidls(dirfd, names, n, user, uidlsp);
+	free(names);
+	return r == -1 ? -1 : 0;
+}
+
 struct maildrop *
 maildrop_open(const struct mailpath *mp, const char *user,
     const char **errstr, enum md_fail *why, const char *uidl_format)
@@ -327,6 +350,13 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		*errstr = "cannot read the maildrop's dovecot-uidlist";
 		goto fail;
 	}
+	/* Courier's, where no Dovecot list gave UIDLs. */
+	if (uidls == NULL &&
+	    courier_uidls(dirfd, v, n, user, &uidls) == -1) {
+		*why = MD_FAIL_TEMP;
+		*errstr = "cannot read the maildrop's courierpop3dsizelist";
+		goto fail;
+	}
 
 	md = xcalloc(1, sizeof(*md));
 	if (fstat(dirfd, &st) == 0) {
@@ -350,7 +380,7 @@ maildrop_open(const struct mailpath *mp, const char *user,
 	md->nuidls = uidls != NULL ? n : 0;
 	free(v);
 	return md;
-fail:
+ fail:
 	for (i = 0; i < n; i++)
 		free(v[i].file);
 	free(v);
@@ -379,6 +409,7 @@ md_open_dir(const struct maildrop *md)
 	}
 	return fd;
 }
+
 void
 maildrop_free(struct maildrop **mdp)
 {

@@ -70,6 +70,9 @@ struct mailpath;
  * lists come first, in Dovecot's POP3 order, with the UIDLs Dovecot gave
  * (md_dovecot.h); a list that cannot be read fails the open
  * (MD_FAIL_TEMP, logged with its line).
+ * Otherwise Courier's courierpop3dsizelist, if the Maildir has one, gives
+ * the UIDLs Courier gave (md_courier.h; one it cannot read fails the
+ * open, MD_FAIL_TEMP, rather than give its messages new UIDLs).
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const struct mailpath *mp, const char *user,
@@ -147,8 +150,8 @@ void		 maildrop_rset(struct maildrop *);
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */
 int		 maildrop_open_msg(struct maildrop *, size_t i);
-/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes): Dovecot's
-   where the open found one, else maildir_uidl()'s. */
+/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes): Dovecot's or
+   Courier's where the open found one, else maildir_uidl()'s. */
 void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
 
 #endif

@@ -41,8 +41,9 @@ struct maildrop {
 	size_t		 nretr;		/* messages with MD_RETR_SESSION */
 	char		**uidls;	/* nuidls entries: message i's UIDL
 					   where it is not maildir_uidl()'s
-					   (Dovecot's, or made distinct), else
-					   NULL; only with a dovecot-uidlist */
+					   (Dovecot's or Courier's, or made
+					   distinct), else NULL; only with a
+					   dovecot-uidlist or courierpop3dsizelist */
 	size_t		 nuidls;	/* the count at open; commit empties
 					   msgs, not this */
 };
