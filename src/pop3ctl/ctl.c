@@ -1,11 +1,16 @@
 /*
  * ctl.c - the helpers pop3ctl's sub-commands share: loading pop3d's
- * config with every error on stderr, the "pop3ctl: " warning, and a
- * system user's ids.  Runs in pop3ctl, as root or as the mail user.
+ * config with every error on stderr, the "pop3ctl: " warning, a
+ * system user's ids, and becoming the mail user.  Runs in pop3ctl, as
+ * root or as the mail user.
  */
+#include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "ctl.h"
@@ -48,5 +53,30 @@ ctl_user_ids(const char *name, uid_t *uid, gid_t *gid)
 		return -1;
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+ctl_become_mail_user(const struct config *cfg, const char *cmd)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (ctl_user_ids(cfg->user, &uid, &gid) == -1) {
+		ctl_warnx("%s: %s: user: no such user \"%s\"", cmd, cfg->path,
+		    cfg->user);
+		return -1;
+	}
+	if (uid == 0) {
+		ctl_warnx("%s: %s: user: the mail user must not be root", cmd,
+		    cfg->path);
+		return -1;
+	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		ctl_warnx("%s: becoming %s: %s", cmd, cfg->user,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }

@@ -30,6 +30,12 @@ void	ctl_warnx(const char *fmt, ...)
 int	ctl_user_ids(const char *name, uid_t *uid, gid_t *gid);
 
 /*
+ * Becomes the mail user (cfg->user, never root) for good, from root:
+ * groups, gid and uid.  0, or -1 after a message naming cmd.
+ */
+int	ctl_become_mail_user(const struct config *cfg, const char *cmd);
+
+/*
  * A new password for user into pw (POP3_SECRET_MAX + 1 bytes): read from
  * stdin (one line) if from_stdin, else from /dev/tty without echo, asked
  * twice.  Checks it against the [password] policy (libpwquality) and
