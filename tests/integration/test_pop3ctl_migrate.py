@@ -456,3 +456,36 @@ def test_command_line(srv):
     assert "no such user nobody-here" in r.err
     r = ctl(srv.conf_path, "migrate", "--check", "../x")
     assert r.returncode == EX_USAGE
+
+
+def test_every_user_of_the_passwd_file_without_names(srv):
+    rc, users, total, r = migrate(srv, "--check")
+    with open(srv.passwd_path) as f:
+        names_ = {l.split(":")[0] for l in f if l.strip()}
+    assert set(users) == names_, r.out
+    assert int(total["users"]) == len(names_)
+    # The pool users have an empty Maildir and no list.
+    assert users["p01"]["list"] == "none" and users["p01"]["messages"] == "0"
+
+
+def test_list_off_counts_and_commit_still_folds(srv, tmp_path):
+    """With dovecot_uidlist = no pop3d would serve its own UIDLs: --check
+    says so; --commit folds all the same, after which pop3d serves the
+    old UIDLs with the list or without it."""
+    u = new_user(srv)
+    md = srv.maildir(u)
+    write_maildir(md, [(1, name(1), "", "m1"), (2, name(2), "Pkept", "m2")])
+    chown_tree(md)
+    off = tmp_path / "off.conf"
+    with open(srv.conf_path) as f:
+        text = f.read()
+    assert "dovecot_uidlist = yes" in text
+    off.write_text(text.replace("dovecot_uidlist = yes",
+                                "dovecot_uidlist = no"))
+    rc, out, _, r = migrate(srv, "--check", u.name, conf=str(off))
+    assert rc == EX_DATAERR, r.out + r.err
+    assert counts(out[u.name], "new_list_off", "keep") == {
+        "new_list_off": 2, "keep": 0}, r.out
+    rc, out, _, r = migrate(srv, "--commit", u.name, conf=str(off))
+    assert rc == EX_OK and out[u.name]["renamed"] == "2", r.out + r.err
+    assert pop3d_uidls(srv, u) == {"m1": fmt_uidl(1), "m2": "kept"}
