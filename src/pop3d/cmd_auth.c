@@ -342,7 +342,8 @@ open_run(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 
 	oj->md = maildrop_open(wenv.cfg->mail_root, oj->user, &oj->errstr,
-	    &oj->why);
+	    &oj->why, wenv.cfg->dovecot_uidlist ?
+	    wenv.cfg->pop3_uidl_format : NULL);
 }
 
 static void

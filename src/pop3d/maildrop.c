@@ -1,7 +1,8 @@
 /*
  * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop"):
  * opening it, its lock, the scan of the message list, and the session's
- * view of it (sizes, UIDLs, message files).  new/ and cur/ are the
+ * view of it (sizes, UIDLs, message files; the UIDLs and order Dovecot
+ * gave, where its dovecot-uidlist is: md_dovecot.c).  new/ and cur/ are the
  * inbox, tmp/ is never read by Maildir readers (pop3d keeps the
  * directories of its swap commit there: md_commit.c, md_trash.c).  The
  * lock is maildir_lock's OFD lock on ".pop3d.lock" in the Maildir, so
@@ -22,6 +23,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
+#include "md_dovecot.h"
 #include "md_priv.h"
 #include "xmalloc.h"
 
@@ -218,12 +220,43 @@ fail_kind(int err)
 	return MD_FAIL_TEMP;
 }
 
+/*
+ * Dovecot's UIDLs and order (md_dovecot.c): v reordered, *uidlsp the
+ * side array (NULL without a list).  0, or -1 if the list is unreadable.
+ */
+static int
+dovecot_order(int dirfd, struct scan_ent **vp, size_t n, const char *fmt,
+    const char *user, char ***uidlsp)
+{
+	struct scan_ent	*nv;
+	const char	**names;
+	size_t		*perm, i;
+	int		 r;
+
+	*uidlsp = NULL;
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = (*vp)[i].file;
+	r = md_dovecot_uidls(dirfd, names, n, fmt, user, &perm, uidlsp);
+	free(names);
+	if (r != 1)
+		return r;
+	nv = xcalloc(n > 0 ? n : 1, sizeof(*nv));
+	for (i = 0; i < n; i++)
+		nv[i] = (*vp)[perm[i]];
+	free(perm);
+	free(*vp);
+	*vp = nv;
+	return 0;
+}
+
 struct maildrop *
 maildrop_open(const char *mail_root, const char *user, const char **errstr,
-    enum md_fail *why)
+    enum md_fail *why, const char *uidl_format)
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
+	char		**uidls = NULL;
 	size_t		 n = 0, cap = 0, sized = 0, i;
 	int		 dirfd, lockfd, inuse = 0;
 
@@ -243,16 +276,21 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 	if (scan_dir(dirfd, MD_SUB_NEW, &v, &n, &cap, &sized) == -1 ||
 	    scan_dir(dirfd, MD_SUB_CUR, &v, &n, &cap, &sized) == -1) {
 		*why = fail_kind(errno);
-		for (i = 0; i < n; i++)
-			free(v[i].file);
-		free(v);
-		close(lockfd);
-		close(dirfd);
 		*errstr = "cannot read the maildrop";
-		return NULL;
+		goto fail;
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ent_cmp);
+	/*
+	 * A list we cannot read: no UIDL at all rather than wrong ones
+	 * (every client would download everything again).  Logged.
+	 */
+	if (uidl_format != NULL &&
+	    dovecot_order(dirfd, &v, n, uidl_format, user, &uidls) == -1) {
+		*why = MD_FAIL_TEMP;
+		*errstr = "cannot read the maildrop's dovecot-uidlist";
+		goto fail;
+	}
 
 	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
@@ -267,8 +305,17 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 		msg_init(&md->msgs[i], &v[i]);
 		md->size += v[i].size;
 	}
+	md->uidls = uidls;
+	md->nuidls = uidls != NULL ? n : 0;
 	free(v);
 	return md;
+fail:
+	for (i = 0; i < n; i++)
+		free(v[i].file);
+	free(v);
+	close(lockfd);
+	close(dirfd);
+	return NULL;
 }
 
 int
@@ -288,6 +335,9 @@ maildrop_free(struct maildrop **mdp)
 	for (i = 0; i < md->n; i++)
 		free(md->msgs[i].file);
 	free(md->msgs);
+	for (i = 0; i < md->nuidls; i++)
+		free(md->uidls[i]);
+	free(md->uidls);
 	free(md->path);
 	close(md->lockfd);
 	if (md->dirfd != -1)
@@ -318,7 +368,10 @@ maildrop_open_msg(struct maildrop *md, size_t i)
 void
 maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
-	maildir_uidl(md->msgs[i].file, out);
+	if (i < md->nuidls && md->uidls[i] != NULL)
+		snprintf(out, POP3_UIDL_MAX + 1, "%s", md->uidls[i]);
+	else
+		maildir_uidl(md->msgs[i].file, out);
 }
 
 size_t

@@ -57,11 +57,16 @@ enum md_fail {
  * exist), takes the lock, finishes what a commit that died left in tmp/
  * (a swap directory goes back into new/ or cur/, an abandoned trash
  * directory is emptied as its manifest says), and reads the message
- * list, in delivery order.
+ * list, in delivery order.  uidl_format not NULL (pop3_uidl_format):
+ * where the Maildir holds Dovecot's dovecot-uidlist, the messages it
+ * lists come first, in Dovecot's POP3 order, with the UIDLs Dovecot gave
+ * (md_dovecot.h); a list that cannot be read fails the open
+ * (MD_FAIL_TEMP, logged with its line).
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const char *mail_root, const char *user,
-		    const char **errstr, enum md_fail *why);
+		    const char **errstr, enum md_fail *why,
+		    const char *uidl_format);
 /*
  * Removes the messages marked deleted, durably: on return QUIT may be
  * answered.  Where the session deleted nearly all of new/ or cur/, the
@@ -110,7 +115,8 @@ void		 maildrop_rset(struct maildrop *);
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */
 int		 maildrop_open_msg(struct maildrop *, size_t i);
-/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes). */
+/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes): Dovecot's
+   where the open found one, else maildir_uidl()'s. */
 void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
 
 #endif

@@ -30,6 +30,12 @@ struct maildrop {
 	uint64_t	 size;		/* of all messages */
 	uint64_t	 delsize;	/* of the deleted ones */
 	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+	char		**uidls;	/* nuidls entries: message i's UIDL
+					   where it is not maildir_uidl()'s
+					   (Dovecot's, or made distinct), else
+					   NULL; only with a dovecot-uidlist */
+	size_t		 nuidls;	/* the count at open; commit empties
+					   msgs, not this */
 };
 
 /* "new" or "cur": the directory of enum md_sub k. */
