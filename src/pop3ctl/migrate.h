@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dovecot_uidlist.h"
 #include "maildir.h"
 #include "pop3_limits.h"
 #include "pop3d_config.h"
@@ -58,6 +59,7 @@ struct mig_msg {
 	uint8_t		 has_old;	/* old is Dovecot's UIDL */
 	enum mig_kind	 kind;
 	const char	*unfoldable;	/* --commit leaves it: why (static) */
+	const struct duidl_entry *ent;	/* its list entry, or NULL */
 	char		 old[POP3_UIDL_MAX + 1];	/* Dovecot's UIDL */
 	char		 own[POP3_UIDL_MAX + 1];	/* maildir_uidl */
 	char		 served[POP3_UIDL_MAX + 1];	/* pop3d's answer */

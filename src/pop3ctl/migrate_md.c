@@ -333,7 +333,7 @@ mig_classify(struct mig_user *u, const struct duidl *d, const char *fmt,
 		m = &u->msgs[i];
 		m->has_old = 0;
 		m->kind = MIG_NEW_NOT_LISTED;
-		if (ent[i] == NULL)
+		if ((m->ent = ent[i]) == NULL)
 			continue;
 		seen[ent[i] - d->v] = 1;
 		if (duidl_uidl(d, ent[i], fmt, m->file, m->old,
@@ -396,17 +396,20 @@ struct mig_fold_ctx {
 	struct mig_set	 names;	/* unique parts of listed names and files */
 	struct mig_set	 bases;	/* each message's UIDL before the "-k" */
 	int		 dedup;	/* a message got a "-k" */
+	uint32_t	*finds;	/* per entry: files duidl_find gives it */
 };
 
 static void
 mig_fold_ctx_init(struct mig_fold_ctx *c, const struct mig_user *u,
     const struct duidl *d)
 {
-	const struct mig_msg	*m;
-	const char		*base;
-	size_t			 i;
+	const struct duidl_entry	*e;
+	const struct mig_msg		*m;
+	const char			*base;
+	size_t				 i;
 
 	memset(c, 0, sizeof(*c));
+	c->finds = xcalloc(d->n > 0 ? d->n : 1, sizeof(*c->finds));
 	for (i = 0; i < d->n; i++)
 		mig_set_add(&c->names, d->v[i].name,
 		    strcspn(d->v[i].name, ",:"));
@@ -417,6 +420,8 @@ mig_fold_ctx_init(struct mig_fold_ctx *c, const struct mig_user *u,
 		mig_set_add(&c->bases, base, strlen(base));
 		if (strcmp(base, m->served) != 0)
 			c->dedup = 1;
+		if ((e = duidl_find(d, m->file)) != NULL)
+			c->finds[e - d->v]++;
 	}
 	mig_set_sort(&c->names);
 	mig_set_sort(&c->bases);
@@ -427,6 +432,7 @@ mig_fold_ctx_clear(struct mig_fold_ctx *c)
 {
 	mig_set_clear(&c->names);
 	mig_set_clear(&c->bases);
+	free(c->finds);
 }
 
 /*
@@ -437,10 +443,13 @@ mig_fold_ctx_clear(struct mig_fold_ctx *c)
  * take the file for that entry, or serve two files one UIDL); and no
  * other message may share it (then which one gets "-2" follows the
  * order, which a fold changes: an unlisted file comes after the listed
- * ones), nor, where "-k" were given, may it look like one.
+ * ones), nor, where "-k" were given, may it look like one; and no
+ * other file may be one that duidl_find takes for its entry (a copy
+ * under the same unique part would take over the entry and its UIDL).
  */
 static const char *
-mig_unfoldable(const struct mig_msg *m, const struct mig_fold_ctx *c)
+mig_unfoldable(const struct mig_msg *m, const struct mig_fold_ctx *c,
+    const struct duidl *d)
 {
 	const unsigned char	*p = (const unsigned char *)m->old;
 	size_t			 len = strlen(m->old), k;
@@ -458,7 +467,7 @@ mig_unfoldable(const struct mig_msg *m, const struct mig_fold_ctx *c)
 	for (k = len; k > 0 && m->old[k - 1] >= '0' && m->old[k - 1] <= '9';
 	    k--)
 		;
-	if (strcmp(m->served, m->old) != 0 ||
+	if (strcmp(m->served, m->old) != 0 || c->finds[m->ent - d->v] != 1 ||
 	    mig_set_count(&c->bases, m->old) != 1 ||
 	    (c->dedup && k < len && k > 0 && m->old[k - 1] == '-'))
 		return "duplicate";
@@ -468,10 +477,10 @@ mig_unfoldable(const struct mig_msg *m, const struct mig_fold_ctx *c)
 /*
  * Renames each listed message whose old UIDL differs from its own to
  * OLD + the rest of its name (",S=...:2,flags"), never over a file,
- * unless mig_unfoldable says why not, and flushes the directories.
- * Each rename alone keeps every UIDL: the message leaves the list for
- * a name that gives the same UIDL, which no other message has.  0, or
- * -1 after mig_fail.
+ * unless mig_unfoldable says why not.  Each rename alone keeps every
+ * UIDL: the message leaves the list for a name that gives the same
+ * UIDL, which no other message has; so they need no flush until the
+ * list goes (mig_drop_list).  0, or -1 after mig_fail.
  */
 static int
 mig_fold(struct mig_user *u, int dirfd, const char *path,
@@ -480,7 +489,7 @@ mig_fold(struct mig_user *u, int dirfd, const char *path,
 	struct mig_fold_ctx	 ctx;
 	struct mig_msg	*m;
 	char		 to[POP3_MDNAME_MAX + 1];
-	int		 subfd[2] = { -1, -1 }, touched[2] = { 0, 0 };
+	int		 subfd[2] = { -1, -1 };
 	int		 rv = -1, s;
 	size_t		 i;
 
@@ -495,17 +504,16 @@ mig_fold(struct mig_user *u, int dirfd, const char *path,
 		m = &u->msgs[i];
 		if (!m->has_old || strcmp(m->old, m->own) == 0)
 			continue;
-		if ((m->unfoldable = mig_unfoldable(m, &ctx)) != NULL) {
+		if ((m->unfoldable = mig_unfoldable(m, &ctx, d)) != NULL) {
 			u->unfoldable++;
 			continue;
 		}
 		snprintf(to, sizeof(to), "%s%s", m->old,
 		    m->file + m->mn.base_len);
 		if (rename_noreplace(subfd[m->sub], m->file, subfd[m->sub],
-		    to) == 0) {
+		    to) == 0)
 			u->renamed++;
-			touched[m->sub] = 1;
-		} else if (errno == EEXIST) {
+		else if (errno == EEXIST) {
 			m->unfoldable = "name_taken";
 			u->unfoldable++;
 		} else if (errno != ENOENT) {
@@ -513,10 +521,6 @@ mig_fold(struct mig_user *u, int dirfd, const char *path,
 			break;
 		}
 	}
-	/* Even after a failure: the renames done must last. */
-	for (s = 0; s < 2; s++)
-		if (touched[s] && fsync(subfd[s]) == -1 && !u->failed)
-			mig_fail(u, path, MIG_SUB_NAME(s));
 	rv = u->failed ? -1 : 0;
  done:
 	for (s = 0; s < 2; s++)
@@ -580,6 +584,12 @@ mig_drop_list(struct mig_user *u, int dirfd, const char *path,
 			    "the list stays", path);
 		goto done;
 	}
+	/* Renames of a run killed before its fsync must last too. */
+	for (i = 0; i < 2; i++)
+		if (fsync_dirat(dirfd, MIG_SUB_NAME(i)) == -1) {
+			mig_fail(u, path, MIG_SUB_NAME(i));
+			goto done;
+		}
 	if (rename_noreplace(dirfd, DUIDL_FILE, dirfd, MIG_MIGRATED) == -1) {
 		if (errno == EEXIST)
 			snprintf(u->error, sizeof(u->error), "%s/%s exists: "

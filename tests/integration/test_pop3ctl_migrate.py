@@ -337,9 +337,11 @@ def test_edge_cases_counted_with_reasons(srv, tmp_path):
 
 def test_unfoldable_uidls_keep_the_list(srv):
     """A saved UIDL that cannot be a unique part (a ','), one whose
-    unique part a deleted message's listed name holds, and two messages
-    with one saved UIDL (the second served "-2") stay as they are,
-    served from the list, which stays; the other one is folded."""
+    unique part a deleted message's listed name holds, two messages
+    with one saved UIDL (the second served "-2"), and a message with a
+    copy under the same unique part (the list's entry would go to the
+    copy) stay as they are, served from the list, which stays; the
+    other one is folded."""
     u = new_user(srv)
     md = srv.maildir(u)
     write_maildir(md, [(1, name(1), "Pa,b", "m1"),
@@ -347,23 +349,32 @@ def test_unfoldable_uidls_keep_the_list(srv):
                        (3, name(3), "", "m3"),
                        (4, name(4), "", "gone"),
                        (5, name(5), "PSAME", "m5"),
-                       (6, name(6), "PSAME", "m6")], missing=(name(4),))
+                       (6, name(6), "PSAME", "m6"),
+                       (7, name(7), "", "m7")], missing=(name(4),))
+    with open(os.path.join(md, "new", name(7).split(",")[0]), "wb") as f:
+        f.write(msg("m7copy"))
     chown_tree(md)
     served = pop3d_uidls(srv, u)
     assert served == {"m1": "a,b", "m2": name(4).split(",")[0],
-                      "m3": fmt_uidl(3), "m5": "SAME", "m6": "SAME-2"}
+                      "m3": fmt_uidl(3), "m5": "SAME", "m6": "SAME-2",
+                      "m7": fmt_uidl(7), "m7copy": name(7).split(",")[0]}
     rc, out, total, r = migrate(srv, "--commit", "--verbose", u.name)
     assert rc == EX_DATAERR, r.out + r.err
     f = out[u.name]
     assert f["list"] == "dovecot"
     assert counts(f, "renamed", "unfoldable") == {"renamed": 1,
-                                                  "unfoldable": 4}
-    why = {fields(l)["file"].split("/")[1].split(",")[0]:
-           fields(l).get("unfoldable")
-           for l in r.out.splitlines() if l.startswith("message ")}
-    b = [name(i).split(",")[0] for i in range(7)]
-    assert why == {b[1]: "not_a_name", b[2]: "name_taken",
-                   b[5]: "duplicate", b[6]: "duplicate"}, r.out
+                                                  "unfoldable": 5}
+    # (pop3d's login gave the copy a ",W=": its unique part stays.)
+    why = sorted((re.sub(r",W=\d+$", "", fields(l)["file"]),
+                  fields(l).get("unfoldable"))
+                 for l in r.out.splitlines() if l.startswith("message "))
+    b = [name(i).split(",")[0] for i in range(8)]
+    assert why == sorted([("cur/%s:2,S" % name(1), "not_a_name"),
+                          ("cur/%s:2,S" % name(2), "name_taken"),
+                          ("cur/%s:2,S" % name(5), "duplicate"),
+                          ("cur/%s:2,S" % name(6), "duplicate"),
+                          ("cur/%s:2,S" % name(7), "duplicate"),
+                          ("new/%s" % b[7], None)]), r.out
     assert os.path.exists(os.path.join(md, LIST))
     assert pop3d_uidls(srv, u) == served
     # A second run changes nothing more.
