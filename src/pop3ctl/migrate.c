@@ -101,6 +101,24 @@ mig_maildir(const struct config *cfg, const struct passwd_entry *pe,
 	return fd;
 }
 
+/*
+ * A value of a key=value line: file names and errors are untrusted, so
+ * a byte outside 0x21..0x7e (a space too, unless quoted), '"' and '\\'
+ * become "\\xHH": one line stays one line, a value one field.
+ */
+static void
+mig_put(const char *s, int quoted)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if ((*p > 0x20 || (quoted && *p == ' ')) && *p < 0x7f &&
+		    *p != '"' && *p != '\\')
+			putchar(*p);
+		else
+			printf("\\x%02X", *p);
+}
+
 /* A message's UIDL changes: the why on stdout (--verbose). */
 static void
 mig_verbose(const struct mig_user *u, const char *user)
@@ -112,11 +130,13 @@ mig_verbose(const struct mig_user *u, const char *user)
 
 		if (m->kind < MIG_NEW_NOT_LISTED && m->unfoldable == NULL)
 			continue;
-		printf("message user=%s file=%s/%s uidl=%s %s%s%s\n", user,
-		    MIG_SUB_NAME(m->sub), m->file, m->served,
-		    mig_kind_keys[m->kind], m->unfoldable != NULL ?
-		    " unfoldable=" : "", m->unfoldable != NULL ?
-		    m->unfoldable : "");
+		printf("message user=%s file=%s/", user, MIG_SUB_NAME(m->sub));
+		mig_put(m->file, 0);
+		fputs(" uidl=", stdout);
+		mig_put(m->served, 0);
+		printf(" %s%s%s\n", mig_kind_keys[m->kind],
+		    m->unfoldable != NULL ? " unfoldable=" : "",
+		    m->unfoldable != NULL ? m->unfoldable : "");
 	}
 }
 
@@ -140,8 +160,11 @@ mig_report(struct mig_run *run, const char *user, const struct mig_user *u)
 	if (run->commit)
 		printf(" renamed=%zu unfoldable=%zu", u->renamed,
 		    u->unfoldable);
-	if (u->error[0] != '\0')
-		printf(" error=\"%s\"", u->error);
+	if (u->error[0] != '\0') {
+		fputs(" error=\"", stdout);
+		mig_put(u->error, 1);
+		putchar('"');
+	}
 	putchar('\n');
 	if (run->verbose)
 		mig_verbose(u, user);

@@ -303,6 +303,10 @@ def test_edge_cases_counted_with_reasons(srv, tmp_path):
     none = new_user(srv)
     write_maildir(srv.maildir(none), [(1, name(1), "", "m1")])
     os.unlink(os.path.join(srv.maildir(none), LIST))
+    # A name chosen by whoever delivers: a space, a newline, a '"'.
+    evil = '1700000099.M9P1.h "x\nuser=forged list=dovecot'
+    with open(os.path.join(srv.maildir(none), "new", evil), "wb") as f:
+        f.write(msg("evil"))
     bad = new_user(srv)
     write_maildir(srv.maildir(bad), [(1, name(1), "", "m1")],
                   header="3 Vx N2")
@@ -318,12 +322,19 @@ def test_edge_cases_counted_with_reasons(srv, tmp_path):
         "keep_format": 1, "new_no_format": 1}
     assert out[none.name]["list"] == "none"
     assert counts(out[none.name], "new_no_list", "keep") == {
-        "new_no_list": 1, "keep": 0}
+        "new_no_list": 2, "keep": 0}
+    assert "forged" not in out
     assert out[bad.name]["list"] == "bad"
     assert out[bad.name]["new_bad_list"] == "1"
     assert re.search(r"%s/dovecot-uidlist\D{1,7}1\b" % re.escape(
         srv.maildir(bad)), out[bad.name]["error"]), out[bad.name]
     assert int(total["users"]) == 4
+    rc, _, _, r = migrate(srv, "--check", "--verbose", none.name)
+    assert [fields(l)["file"] for l in r.out.splitlines()
+            if l.startswith("message ")] == [
+        "cur/%s:2,S" % name(1),
+        "new/1700000099.M9P1.h\\x20\\x22x\\x0Auser=forged\\x20list=dovecot"
+    ], r.out
     # --verbose names each message that changes, and why.
     rc, _, _, r = migrate(srv, "--check", "--verbose", dup.name)
     lines = [l for l in r.out.splitlines() if l.startswith("message ")]
