@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "dovecot_uidlist.h"
+#include "uidlist_dir.h"
 
 /*
  * Written by Dovecot 2.3.19.1 (Debian 12), pop3_uidl_format =
@@ -82,40 +83,6 @@ static const struct fmt_case real_fmts[] = {
 	{ "%0.3f", "170", "170" },
 	{ "%-8f", "17000000", "17000000" },
 };
-
-static char	tmpdir[64];
-static int	dirfd = -1;
-
-static int
-setup(void **state)
-{
-	strcpy(tmpdir, "/tmp/test-duidl.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
-	return dirfd == -1 ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-	unlinkat(dirfd, DUIDL_FILE, 0);
-	close(dirfd);
-	rmdir(tmpdir);
-	return 0;
-}
-
-static void
-put(const char *data, size_t len)
-{
-	int	fd;
-
-	unlinkat(dirfd, DUIDL_FILE, 0);
-	fd = openat(dirfd, DUIDL_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
 
 static void
 load_ok(const char *data, struct duidl *d)
