@@ -394,6 +394,34 @@ def test_unfoldable_uidls_keep_the_list(srv):
     assert pop3d_uidls(srv, u) == served
 
 
+def test_list_stays_while_a_pop3d_commit_awaits_recovery(srv):
+    """A pop3d killed in its QUIT commit left cur/ swapped out in tmp/,
+    a listed message in it: --commit folds the others but keeps the list
+    (the message comes back under its listed name at the next login),
+    and a run after that login finishes."""
+    u = new_user(srv)
+    md = srv.maildir(u)
+    write_maildir(md, [(i, name(i), "", "m%d" % i) for i in (1, 2, 3)])
+    swap = os.path.join(md, "tmp", ".pop3d-swap.cur.M1P1")
+    os.mkdir(swap, 0o700)
+    os.rename(os.path.join(md, "cur", name(2) + ":2,S"),
+              os.path.join(swap, name(2) + ":2,S"))
+    chown_tree(md)
+    want = {"m%d" % i: fmt_uidl(i) for i in (1, 2, 3)}
+    rc, out, _, r = migrate(srv, "--commit", u.name)
+    assert rc == EX_DATAERR, r.out + r.err
+    assert out[u.name]["list"] == "dovecot" and \
+        out[u.name]["renamed"] == "2", r.out
+    assert "unfinished pop3d commit" in out[u.name]["error"]
+    # The login recovers m2 into cur/; the list still answers for it.
+    assert pop3d_uidls(srv, u) == want
+    assert not os.path.exists(swap)
+    rc, out, _, r = migrate(srv, "--commit", u.name)
+    assert rc == EX_OK and out[u.name]["renamed"] == "1", r.out + r.err
+    assert out[u.name]["list"] == "migrated"
+    assert pop3d_uidls(srv, u) == want
+
+
 def test_maildrop_in_use_is_skipped(srv):
     u = new_user(srv)
     md = srv.maildir(u)
