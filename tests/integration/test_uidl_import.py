@@ -10,6 +10,7 @@ list pop3d cannot read refuses the login ([SYS/TEMP], logged with its
 line), dovecot_uidlist = no ignores the list, and two files with the
 same unique part never share a UIDL.
 """
+import hashlib
 import os
 import poplib
 import shutil
@@ -296,3 +297,27 @@ def test_same_unique_part_gets_distinct_uidls(env, make_server, root):
     assert sorted(os.listdir(os.path.join(root, USER, "cur"))) == sorted(
         [a, w, "1700000002.M2P2.h,W=%d" % len(
             body(4).replace(b"\n", b"\r\n"))])
+
+
+def test_tpop3d_and_guid_formats(env, make_server, root):
+    """%Mf (tpop3d: the MD5 of the file name) and %g (the G field, else
+    the name) computed in the sandboxed worker."""
+    names = ["1700000001.M1P1.h,S=10:2,S", "1700000002.M2P2.h:2,"]
+    setup_hand(root, {n: body(i) for i, n in enumerate(names)},
+               b"3 V5 N9\n"
+               b"1 :1700000001.M1P1.h,S=10\n"
+               b"2 G0123abcd :1700000002.M2P2.h\n")
+    s = pop3d_on(make_server, root, fmt="%Mf")
+    with s.connect(tls=True) as c:
+        c.login(USER, PASSWORD)
+        assert c.multi_cmd("UIDL") == [
+            ("%d %s" % (i + 1, hashlib.md5(n.split(":")[0].encode())
+                        .hexdigest())).encode()
+            for i, n in enumerate(names)]
+    s.stop()
+    s2 = pop3d_on(make_server, root, fmt="%g")
+    with s2.connect() as c:
+        c.starttls()
+        c.login(USER, PASSWORD)
+        assert c.multi_cmd("UIDL") == [b"1 1700000001.M1P1.h,S=10",
+                                       b"2 0123abcd"]
