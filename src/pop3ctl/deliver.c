@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,32 +105,6 @@ deliver_filter(struct dlv *d, const unsigned char *in, size_t len,
 			out[o++] = c;
 	}
 	return (ssize_t)o;
-}
-
-/* Becomes the mail user (from root).  0, or -1 after a message. */
-static int
-deliver_drop(const struct config *cfg)
-{
-	uid_t	 uid;
-	gid_t	 gid;
-
-	if (ctl_user_ids(cfg->user, &uid, &gid) == -1) {
-		ctl_warnx("deliver: %s: user: no such user \"%s\"", cfg->path,
-		    cfg->user);
-		return -1;
-	}
-	if (uid == 0) {
-		ctl_warnx("deliver: %s: user: the mail user must not be root",
-		    cfg->path);
-		return -1;
-	}
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1) {
-		ctl_warnx("deliver: becoming %s: %s", cfg->user,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* Opens the Maildir mp names: the fd, or -1 with *rv set after a message. */
@@ -279,7 +252,7 @@ deliver_main(const char *conf, int argc, char *argv[])
 		config_free(&cfg);
 		return nouser ? EX_NOUSER : EX_TEMPFAIL;
 	}
-	if (geteuid() == 0 && deliver_drop(&cfg) == -1) {
+	if (geteuid() == 0 && ctl_become_mail_user(&cfg, "deliver") == -1) {
 		config_free(&cfg);
 		return EX_TEMPFAIL;
 	}

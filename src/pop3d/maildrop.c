@@ -6,8 +6,9 @@
  * gave, where its courierpop3dsizelist is: md_courier.c).  new/ and cur/
  * are the inbox, tmp/ is never read by Maildir readers (pop3d keeps the
  * directories of its swap commit there: md_commit.c, md_trash.c).  The
- * lock is an OFD lock on ".pop3d.lock" in the Maildir, so sessions in
- * different workers, and servers sharing the storage, agree.  Worker
+ * lock is maildir_lock's OFD lock on ".pop3d.lock" in the Maildir, so
+ * sessions in different workers, servers sharing the storage and
+ * "pop3ctl migrate" agree.  Worker
  * processes: open on job threads, the rest on the loop thread.
  */
 #include <dirent.h>
@@ -30,7 +31,6 @@
 #include "pop3d_config.h"
 #include "xmalloc.h"
 
-#define MD_LOCKFILE	".pop3d.lock"
 #define MD_READ_CHUNK	(64 * 1024)
 
 struct scan_ent {
@@ -39,28 +39,6 @@ struct scan_ent {
 	uint64_t		 size;
 	enum md_sub		 sub;
 };
-
-static int
-lock_maildrop(int dirfd, int *inuse)
-{
-	struct flock	fl;
-	int		fd;
-
-	fd = openat(dirfd, MD_LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if (errno == EAGAIN || errno == EACCES)
-			*inuse = 1;
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* CRLF size by reading the file: for names without ,W=. */
 static int
@@ -324,7 +302,7 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		    "user" : "cannot open the maildrop";
 		return NULL;
 	}
-	if ((lockfd = lock_maildrop(dirfd, &inuse)) == -1) {
+	if ((lockfd = maildir_lock(dirfd, &inuse)) == -1) {
 		*why = inuse ? MD_FAIL_INUSE : fail_kind(errno);
 		*errstr = inuse ? "maildrop in use by another session" :
 		    "cannot lock the maildrop";

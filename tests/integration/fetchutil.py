@@ -478,9 +478,16 @@ pop3_uidl_format = %08Xu%08Xv
             assert r.returncode == 0, "dovecot: %s\n%s" % (o.read(),
                                                            self.log())
         pidfile = os.path.join(self.base, "run", "master.pid")
-        assert wait_until(lambda: os.path.exists(pidfile), 10), self.log()
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
+
+        def pid():
+            # dovecot creates the file, then writes the PID into it.
+            try:
+                with open(pidfile) as f:
+                    return int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                return 0
+        self.pid = wait_until(pid, 10) or None
+        assert self.pid, self.log()
 
         def up():
             try:
