@@ -55,7 +55,25 @@ rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	return renameat(fromfd, from, tofd, to);
+	/* A file system without RENAME_NOREPLACE (NFS, some FUSE). */
+	return rename_by_link(fromfd, from, tofd, to);
+}
+
+int
+rename_by_link(int fromfd, const char *from, int tofd, const char *to)
+{
+	int	e;
+
+	/* A hard link fails with EEXIST where a plain rename replaces. */
+	if (linkat(fromfd, from, tofd, to, 0) == -1)
+		return -1;
+	if (unlinkat(fromfd, from, 0) == -1) {
+		e = errno;
+		(void)unlinkat(tofd, to, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int

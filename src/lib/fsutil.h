@@ -24,12 +24,16 @@ int	fsync_dirat(int dirfd, const char *sub);
  */
 int	fsync_parent(const char *path);
 /*
- * renameat(2) of from (under fromfd) to to (under tofd) that never
- * replaces a file there: RENAME_NOREPLACE, or, on file systems without
- * it, a plain rename (the callers' names are unique).  0, or -1 with
- * errno (EEXIST when to exists).
+ * renameat(2) of a file from (under fromfd) to to (under tofd) that
+ * never replaces a file there: RENAME_NOREPLACE, or, on file systems
+ * without it (NFS), linkat(2) then unlinkat(2) of from (a crash between
+ * them leaves the file under both names, never under neither).  0, or
+ * -1 with errno (EEXIST when to exists).
  */
 int	rename_noreplace(int fromfd, const char *from, int tofd,
+	    const char *to);
+/* That fallback alone (a file only: directories cannot be linked). */
+int	rename_by_link(int fromfd, const char *from, int tofd,
 	    const char *to);
 /*
  * write(2) of all len bytes of buf to fd, retrying on EINTR and short

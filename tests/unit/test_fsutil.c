@@ -1,7 +1,8 @@
 /*
  * test_fsutil.c - unit tests for fsutil.c's openat_beneath() and
  * dirs_are_real(): symbolic links anywhere on the way are refused, so
- * are "..", empty components and absolute paths; real paths open.
+ * are "..", empty components and absolute paths; real paths open.  And
+ * the rename that never replaces, through its link fallback too.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,6 +68,47 @@ refused(const char *path, int want)
 	assert_int_equal(errno, want);
 }
 
+/* Writes name under dfd with text; asserts it worked. */
+static void
+put(const char *name, const char *text)
+{
+	int	fd;
+
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+test_rename_never_replaces(void **state)
+{
+	int	(*fn[2])(int, const char *, int, const char *) = {
+	    rename_noreplace, rename_by_link };
+	char	 buf[8];
+	int	 i, fd;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		put("r-from", "new");
+		put("r-to", "old");
+		errno = 0;
+		assert_int_equal(fn[i](dfd, "r-from", dfd, "r-to"), -1);
+		assert_int_equal(errno, EEXIST);
+		fd = openat(dfd, "r-to", O_RDONLY);
+		assert_true(fd != -1);
+		assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+		close(fd);
+		assert_memory_equal(buf, "old", 3);
+		assert_int_equal(faccessat(dfd, "r-from", F_OK, 0), 0);
+		assert_int_equal(unlinkat(dfd, "r-to", 0), 0);
+		assert_int_equal(fn[i](dfd, "r-from", dfd, "r-to"), 0);
+		assert_int_equal(faccessat(dfd, "r-from", F_OK, 0), -1);
+		assert_int_equal(faccessat(dfd, "r-to", F_OK, 0), 0);
+		assert_int_equal(unlinkat(dfd, "r-to", 0), 0);
+	}
+}
+
 static void
 test_real_paths_open(void **state)
 {
@@ -130,6 +172,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_paths_open),
+		cmocka_unit_test(test_rename_never_replaces),
 		cmocka_unit_test(test_links_anywhere_refused),
 		cmocka_unit_test(test_bad_paths_refused),
 		cmocka_unit_test(test_dirs_are_real),
