@@ -102,7 +102,7 @@ db_refresh(int force)
 	struct hashcost		*nhc, *ohc;
 	char			 cls[64], esc[POP3_USER_MAX * 4 + 8];
 	size_t			 i, nwarn;
-	uint32_t		 uexp;
+	uint32_t		 uexp, umin;
 
 	pthread_mutex_lock(&reflock);
 	pthread_mutex_lock(&lock);
@@ -136,9 +136,12 @@ db_refresh(int force)
 		goto out;
 	}
 	/* A bad home or expire_days leaves that field out; say so. */
-	for (i = 0, nwarn = 0, uexp = 0; i < ndb.n; i++) {
+	for (i = 0, nwarn = 0, uexp = 0, umin = UINT32_MAX; i < ndb.n; i++) {
 		if (ndb.v[i].expire_days != -1)
 			uexp = 1;
+		if (ndb.v[i].expire_days >= 0 &&
+		    (uint32_t)ndb.v[i].expire_days < umin)
+			umin = (uint32_t)ndb.v[i].expire_days;
 		if (ndb.v[i].warn != NULL && nwarn < AUTH_LOAD_WARN_MAX) {
 			log_escape(ndb.v[i].user, strlen(ndb.v[i].user), esc,
 			    sizeof(esc));
@@ -147,7 +150,7 @@ db_refresh(int force)
 			nwarn++;
 		}
 	}
-	auth_set_user_expire(uexp);
+	auth_set_user_expire(uexp, umin);
 	/* Timed before dblock: requests already past db_refresh() verify
 	   meanwhile; new ones wait on reflock, as for the load itself. */
 	nhc = hashcost_new(&ndb);

@@ -44,7 +44,9 @@ auth_res_encode(struct msg *m, uint64_t sid, uint32_t result, uint32_t delay,
 
 /* What the auth process tells the workers without a message. */
 struct auth_shared {
-	uint32_t	user_expire;	/* a line sets expire_days */
+	uint32_t	user_expire;	/* 0: no line sets expire_days; else
+					   the least days a line sets, + 1,
+					   or UINT32_MAX: only "never" */
 };
 static struct auth_shared	*shared;
 
@@ -62,16 +64,23 @@ auth_shared_init(void)
 }
 
 void
-auth_set_user_expire(int on)
+auth_set_user_expire(int any, uint32_t min_days)
 {
+	uint32_t	v;
+
+	v = !any ? 0 : min_days >= UINT32_MAX - 1 ? UINT32_MAX : min_days + 1;
 	if (shared != NULL)
-		__atomic_store_n(&shared->user_expire, on ? 1 : 0,
-		    __ATOMIC_RELAXED);
+		__atomic_store_n(&shared->user_expire, v, __ATOMIC_RELAXED);
 }
 
 int
-auth_user_expire(void)
+auth_user_expire(long long *min_days)
 {
-	return shared != NULL &&
-	    __atomic_load_n(&shared->user_expire, __ATOMIC_RELAXED) != 0;
+	uint32_t	v;
+
+	if (shared == NULL ||
+	    (v = __atomic_load_n(&shared->user_expire, __ATOMIC_RELAXED)) == 0)
+		return 0;
+	*min_days = v == UINT32_MAX ? -1 : (long long)v - 1;
+	return 1;
 }

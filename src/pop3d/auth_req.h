@@ -41,13 +41,16 @@ void	auth_res_encode(struct msg *m, uint64_t sid, uint32_t result,
 /*
  * A page the master maps before it forks the others, where the auth
  * process says, at each load of the passwd-file, whether a user's line
- * sets expire_days (the workers' CAPA then says "EXPIRE n USER" before
- * login, RFC 2449).  0, or -1 if it cannot be mapped.
+ * sets expire_days and the least number of days one sets (the workers'
+ * CAPA before login then says "EXPIRE n USER", n the least of that and
+ * the server's: what RFC 2449 lets a client count on for any user).  0,
+ * or -1 if it cannot be mapped.
  */
 int	auth_shared_init(void);
-/* The auth process, at each load: whether a line sets expire_days. */
-void	auth_set_user_expire(int on);
-/* Workers: 1 if the passwd-file last loaded has a per-user expire_days. */
-int	auth_user_expire(void);
+/* The auth process, at each load: any line with expire_days, and the
+   least days a line sets (UINT32_MAX: only "never"). */
+void	auth_set_user_expire(int any, uint32_t min_days);
+/* Workers: 1 with *min_days (-1: never) if a line sets expire_days. */
+int	auth_user_expire(long long *min_days);
 
 #endif

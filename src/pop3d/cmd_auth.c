@@ -141,13 +141,23 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 static void
 caps_expire(struct session *s)
 {
-	long long	 days;
+	long long	 days, umin;
 	const char	*user;
 
 	days = s->md != NULL ? maildrop_expire_days(s->md) :
 	    wenv.cfg->expire_days;
-	/* Before login, USER says a user's value may differ (RFC 2449). */
-	user = s->md == NULL && auth_user_expire() ? " USER" : "";
+	/*
+	 * Before login, where users' values differ (RFC 2449 USER): the
+	 * least any user has, which is what a client can count on.  NEVER
+	 * takes no USER: every user then keeps mail for ever.
+	 */
+	user = "";
+	if (s->md == NULL && auth_user_expire(&umin) &&
+	    (umin >= 0 || days >= 0)) {
+		if (days < 0 || (umin >= 0 && umin < days))
+			days = umin;
+		user = " USER";
+	}
 	if (days < 0)
 		conn_printf(s->conn, "EXPIRE NEVER%s\r\n", user);
 	else

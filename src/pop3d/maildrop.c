@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "dot.h"
+#include "dovecot_uidlist.h"
 #include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
@@ -328,8 +329,13 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		*errstr = "cannot read the maildrop's dovecot-uidlist";
 		goto fail;
 	}
-	/* Courier's, where no Dovecot list gave UIDLs. */
-	if (uidls == NULL &&
+	/*
+	 * Courier's, where no Dovecot list gave UIDLs, and none was folded
+	 * into the names (pop3ctl migrate --commit): a Courier list older
+	 * than that Dovecot is stale.
+	 */
+	if (uidls == NULL && fstatat(dirfd, DUIDL_FILE ".migrated", &st,
+	    AT_SYMLINK_NOFOLLOW) == -1 &&
 	    courier_uidls(dirfd, v, n, user, &uidls) == -1) {
 		*why = MD_FAIL_TEMP;
 		*errstr = "cannot read the maildrop's courierpop3dsizelist";

@@ -342,8 +342,9 @@ def test_expire_0_deletes_retrieved_at_quit(make_server):
 def test_per_user_expire_days_from_the_passwd_file(make_server, env):
     """expire_days in a user's passwd-file line (Dovecot's extra field,
     with or without userdb_) overrides the server's: CAPA before login
-    says the server's value with USER (RFC 2449: it may differ per user),
-    after login the user's; expiry at login follows the user's value."""
+    says the least value any user has, with USER (RFC 2449: the value
+    differs per user; the least is what a client can count on), after
+    login the user's; expiry at login follows the user's value."""
     def setup(s):
         for name, extra in (("short", "userdb_expire_days=2"),
                             ("keeper", "expire_days=never")):
@@ -360,7 +361,7 @@ def test_per_user_expire_days_from_the_passwd_file(make_server, env):
         deliver(s, u, 2, marks={1: now - 3 * DAY})
     p = poplib.POP3(s.host, s.port, timeout=10)
     try:
-        assert p.capa()["EXPIRE"] == ["30", "USER"]
+        assert p.capa()["EXPIRE"] == ["2", "USER"]
         p.user("short")
         p.pass_("Per-User-Expire-7")
         assert p.capa()["EXPIRE"] == ["2"]
@@ -380,5 +381,27 @@ def test_per_user_expire_days_from_the_passwd_file(make_server, env):
     p = poplib.POP3(t.host, t.port, timeout=10)
     try:
         assert p.capa()["EXPIRE"] == ["30"]
+    finally:
+        p.quit()
+
+
+@pytest.mark.parametrize("server, lines, want", [
+    ("never", ["expire_days=5", "expire_days=never"], ["5", "USER"]),
+    ("never", ["expire_days=never"], ["NEVER"]),
+    ("10", ["expire_days=never"], ["10", "USER"]),
+])
+def test_capa_before_login_with_per_user_values(make_server, env, server,
+                                                lines, want):
+    """Never "NEVER USER": the least retention of the server's and the
+    users' values, with USER; NEVER only when every value is NEVER."""
+    def setup(s):
+        for i, extra in enumerate(lines):
+            s.passwd_lines.append("u%d:%s::::::%s" % (
+                i, env.hasher.hash("Per-User-Expire-7"), extra))
+    s = make_server(setup, name="expire-capa-user", plaintext="loopback",
+                    extra=conf(server))
+    p = poplib.POP3(s.host, s.port, timeout=10)
+    try:
+        assert p.capa()["EXPIRE"] == want
     finally:
         p.quit()

@@ -347,3 +347,20 @@ def test_own_uidl_never_repeats_an_old_one(srv):
     for _ in range(2):
         uidls, _ = pop3d_session(srv, u)
         assert sorted(uidls.values()) == [a, a + "-2"], uidls
+
+
+def test_stale_list_after_a_dovecot_migration_is_not_read(srv):
+    """A Maildir that went Courier -> Dovecot -> pop3d and was migrated
+    (pop3ctl migrate --commit left dovecot-uidlist.migrated): the
+    Courier list is older than Dovecot and is not read; the messages keep
+    the UIDLs their names carry."""
+    files, sizes = hand_files()
+    text = HAND[1][1] % sizes
+    u, md = hand_maildir(srv, files, text)
+    p = os.path.join(md, "dovecot-uidlist.migrated")
+    with open(p, "wb") as f:
+        f.write(b"3 V1 N2\n")
+    shutil.chown(p, WORKER_USER, "nogroup")
+    uidls, _ = pop3d_session(srv, u)
+    assert uidls[2] == "1700000002.B.h"
+    assert "UID6-1234" not in uidls.values()
