@@ -496,9 +496,18 @@ class Dovecot:
         with open(out) as o:
             assert r.returncode == 0, "dovecot: %s\n%s" % (o.read(),
                                                            self.log())
-        assert wait_until(lambda: os.path.exists(pidfile), 10), self.log()
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
+
+        def pid():
+            # The master writes the file after creating it: wait for a
+            # whole number.
+            try:
+                with open(pidfile) as f:
+                    t = f.read()
+            except FileNotFoundError:
+                return None
+            return int(t) if t.endswith("\n") and t.strip().isdigit() else None
+        self.pid = wait_until(pid, 10)
+        assert self.pid, "no pid in %s\n%s" % (pidfile, self.log())
 
         def up():
             try:
