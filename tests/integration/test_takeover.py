@@ -9,9 +9,11 @@ through Dovecot; Dovecot is stopped by PID; pop3d starts on the same
 ports, the same files and the same passwd-file; both clients download
 nothing; one `pop3ctl deliver` per user, and both download exactly that
 one.  Then the switch back (pop3d -> Dovecot), as pop3d(8) documents it:
-what Dovecot listed keeps its UIDL, what arrived under pop3d is
-downloaded once more.  Over STLS and POP3S, with mail_path ~/Maildir,
-/BASE/vmail/%d/%n/Maildir and pop3d's default mail_root/%u.
+pop3d wrote none of Dovecot's files; what Dovecot listed keeps its UIDL
+if its file kept its name; what arrived under pop3d, and files pop3d
+renamed to cache a size, are downloaded once more; what was deleted
+through pop3d stays deleted.  Over STLS and POP3S, with mail_path
+~/Maildir, /BASE/vmail/%d/%n/Maildir and pop3d's default mail_root/%u.
 """
 import grp
 import os
@@ -452,6 +454,20 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
                                    if x in before[u]}, u)
             assert [v[1] for x, v in after.items()
                     if x not in before[u]] == [fresh[u]]
+        # A message deleted through pop3d (the first of Dovecot's list).
+        dropped = {}
+        for u in USERS:
+            dropped[u] = min(before[u])
+            c = Conn("127.0.0.1", srv.tls_port, tls=True, ctx=env.ctx)
+            try:
+                c.login(u, USERS[u])
+                n = [l.decode().split()[0] for l in c.multi_cmd("UIDL")
+                     if l.decode().split()[1] == dropped[u]]
+                assert len(n) == 1
+                c.ok("DELE " + n[0])
+                c.ok("QUIT")
+            finally:
+                c.close()
         t_pop3d = time.monotonic() - t0 - t_dovecot
 
         # The switch back: pop3d stopped, Dovecot on the same files.
@@ -459,7 +475,8 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
         # by file name (up to ':'): a file that keeps its name keeps its
         # UIDL; a message delivered under pop3d, or a file pop3d renamed
         # (to cache its size, ,W=), gets a new UID, so the keep-mode
-        # clients download exactly those once more.
+        # clients download exactly those once more.  The message deleted
+        # through pop3d stays deleted.
         srv.stop()
         srv = None
         again = {}
@@ -474,9 +491,9 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
         dove.start()
         for u in USERS:
             back = listing(dove.tls_port, env.ctx, u)
-            assert len(back) == PER_USER + 1
+            assert len(back) == PER_USER and dropped[u] not in back
             same_uidls({x: v for x, v in before[u].items()
-                        if v[1] not in again[u]},
+                        if v[1] not in again[u] and x != dropped[u]},
                        {x: v for x, v in back.items()
                         if v[1] not in again[u]}, u)
             assert sorted(v[1] for x, v in back.items()
