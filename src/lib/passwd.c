@@ -119,6 +119,85 @@ passwd_valid_user(const char *user, size_t len)
 	return 1;
 }
 
+/* One extra field ("key=value", "userdb_" dropped) into e. */
+static int
+passwd_extra(const char *f, size_t n, struct passwd_entry *e,
+    const char **errstr)
+{
+	static const char	 key[] = "expire_days=";
+	char			 num[8];
+	long			 v;
+	char			*end;
+
+	if (n > 7 && memcmp(f, "userdb_", 7) == 0) {
+		f += 7;
+		n -= 7;
+	}
+	if (n < sizeof(key) - 1 || memcmp(f, key, sizeof(key) - 1) != 0)
+		return 0;
+	f += sizeof(key) - 1;
+	n -= sizeof(key) - 1;
+	if (n == 5 && memcmp(f, "never", 5) == 0) {
+		e->expire_days = -2;
+		return 0;
+	}
+	if (n == 0 || n >= sizeof(num) || f[0] < '0' || f[0] > '9')
+		goto bad;
+	memcpy(num, f, n);
+	num[n] = '\0';
+	errno = 0;
+	v = strtol(num, &end, 10);
+	if (*end != '\0' || errno != 0 || v > PASSWD_EXPIRE_MAX)
+		goto bad;
+	e->expire_days = (int)v;
+	return 0;
+ bad:
+	*errstr = "bad expire_days (a number of days, at most 36500, or "
+	    "never)";
+	return -1;
+}
+
+/*
+ * The fields after the hash: uid:gid:gecos:home:shell:extra (Dovecot's
+ * passwd-file).  Only home and the extra fields are used.
+ */
+static int
+passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e,
+    const char **errstr)
+{
+	const char	*end = p + len, *f, *fe;
+	size_t		 field;
+
+	for (field = 2, f = p; field <= 7 && f <= end; field++, f = fe + 1) {
+		if (field == 7)
+			fe = end;	/* extra fields may hold ':' */
+		else if ((fe = memchr(f, ':', (size_t)(end - f))) == NULL)
+			fe = end;
+		if (field == 5 && fe > f) {
+			if (*f != '/') {
+				*errstr = "home is not an absolute path";
+				return -1;
+			}
+			e->home = xstrndup(f, (size_t)(fe - f));
+		}
+		if (field == 7) {
+			while (f < fe) {
+				const char *sp = memchr(f, ' ',
+				    (size_t)(fe - f));
+				if (sp == NULL)
+					sp = fe;
+				if (sp > f && passwd_extra(f, (size_t)(sp - f),
+				    e, errstr) == -1)
+					return -1;
+				f = sp + 1;
+			}
+		}
+		if (fe == end)
+			break;
+	}
+	return 0;
+}
+
 int
 passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
     const char **errstr)
@@ -181,6 +260,13 @@ passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
 		return -1;
 	}
 	e->locked = locked;
+	e->expire_days = -1;
+	if (hend < line + len &&
+	    passwd_parse_rest(hend + 1, (size_t)(line + len - hend - 1), e,
+	    errstr) == -1) {
+		passwd_entry_clear(e);
+		return -1;
+	}
 	e->user = xstrndup(line, ulen);
 	return 0;
 }
@@ -194,6 +280,7 @@ passwd_entry_clear(struct passwd_entry *e)
 		free(e->hash);
 	}
 	free(e->user);
+	free(e->home);
 	memset(e, 0, sizeof(*e));
 }
 

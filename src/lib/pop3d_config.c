@@ -9,6 +9,7 @@
 #include <pwd.h>
 
 #include "pop3d_config.h"
+#include "mailpath.h"
 #include "passwd.h"
 #include "xmalloc.h"
 
@@ -30,7 +31,12 @@ const struct conf_def config_defs[] = {
 	{ "server", "workers", CONF_INT, 0, 64, "0", NULL, OFF(workers),
 	  "worker processes; 0 means one per CPU core" },
 	{ "server", "mail_root", CONF_STR, 0, 0, "/var/lib/pop3d/mail", NULL,
-	  OFF(mail_root), "the Maildir of user U is mail_root/U" },
+	  OFF(mail_root), "the Maildir of user U is mail_root/U, unless "
+	  "mail_path says otherwise" },
+	{ "server", "mail_path", CONF_STR, 0, 0, "", NULL, OFF(mail_path),
+	  "where a user's Maildir is: a template with %u (login), %n (its "
+	  "local part), %d (its domain), %h or a leading ~ (the home from "
+	  "the passwd-file), %L for lower case; empty: mail_root/%u" },
 	{ "server", "log", CONF_STR, 0, 0, "stderr", NULL, OFF(log),
 	  "where log lines go: stderr, syslog (facility mail) or file:PATH "
 	  "(timestamped; reopened on SIGUSR1)" },
@@ -190,7 +196,8 @@ require(struct buf *errs, const char *path, const char *sect,
 int
 config_load(struct config *cfg, const char *path, struct buf *errs)
 {
-	int	 nerr;
+	const char	*err;
+	int		 nerr;
 
 	memset(cfg, 0, sizeof(*cfg));
 	conf_defaults(config_defs, cfg);
@@ -224,6 +231,10 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 	if (cfg->mail_root[0] != '/') {
 		buf_printf(errs, "%s: mail_root: must be an absolute path\n",
 		    path);
+		nerr++;
+	}
+	if (mailpath_check(cfg->mail_path, &err) == -1) {
+		buf_printf(errs, "%s: mail_path: %s\n", path, err);
 		nerr++;
 	}
 	if (cfg->fail_delay_max_ms < cfg->fail_delay_ms) {

@@ -22,6 +22,7 @@ struct config {
 	char		*auth_user;	/* the auth process runs as this user */
 	long long	 workers;	/* 0: one per core */
 	char		*mail_root;	/* Maildir of USER is mail_root/USER */
+	char		*mail_path;	/* template (mailpath.h); "" = the above */
 	char		*log;		/* "stderr", "syslog" or "file:PATH" */
 	int		 verbose;
 	long long	 idle_timeout;

@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "ctl.h"
+#include "mailpath.h"
 #include "passwd.h"
 #include "tls.h"
 
@@ -232,6 +233,40 @@ check_mail_root(const struct config *cfg)
 		    "%s", cfg->mail_root, cfg->user);
 }
 
+/* mail_path: the fixed part before the first variable must exist. */
+static void
+check_mail_path(const struct config *cfg)
+{
+	char		 fixed[POP3_PATH_MAX];
+	const char	*pct;
+	struct stat	 st;
+	size_t		 n;
+
+	if (cfg->mail_path[0] == '\0')
+		return;
+	if (mailpath_uses_home(cfg->mail_path) &&
+	    (cfg->mail_path[0] == '~' || cfg->mail_path[0] == '%')) {
+		check_report(CHECK_OK, "mail_path %s: in each user's home "
+		    "(the passwd-file's sixth field)", cfg->mail_path);
+		return;
+	}
+	pct = strchr(cfg->mail_path, '%');
+	n = pct != NULL ? (size_t)(pct - cfg->mail_path) :
+	    strlen(cfg->mail_path);
+	while (n > 1 && cfg->mail_path[n - 1] != '/')
+		n--;
+	snprintf(fixed, sizeof(fixed), "%.*s", (int)n, cfg->mail_path);
+	if (stat(fixed, &st) == -1)
+		check_report(CHECK_FAIL, "mail_path %s: %s: %s", cfg->mail_path,
+		    fixed, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		check_report(CHECK_FAIL, "mail_path %s: %s: not a directory",
+		    cfg->mail_path, fixed);
+	else
+		check_report(CHECK_OK, "mail_path %s: Maildirs under %s",
+		    cfg->mail_path, fixed);
+}
+
 /*
  * A listener address in use: is it a POP3 server (a running pop3d)?
  * 1 if a connection gets "+OK" (through TLS for tls), else 0.
@@ -352,6 +387,7 @@ check_main(const char *conf, int argc, char *argv[])
 	check_passwd(&cfg);
 	check_password_policy(&cfg);
 	check_mail_root(&cfg);
+	check_mail_path(&cfg);
 	for (i = 0; i < cfg.listen.n; i++)
 		check_listen(cfg.listen.v[i], 0);
 	for (i = 0; i < cfg.listen_tls.n; i++)

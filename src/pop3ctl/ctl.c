@@ -1,14 +1,20 @@
 /*
  * ctl.c - the helpers pop3ctl's sub-commands share: loading pop3d's
- * config with every error on stderr, the "pop3ctl: " warning, and a
- * system user's ids.  Runs in pop3ctl, as root or as the mail user.
+ * config with every error on stderr, the "pop3ctl: " warning, a system
+ * user's ids, and where a user's Maildir is (mail_path).  Runs in
+ * pop3ctl, as root or as the mail user.
  */
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "ctl.h"
+#include "mailpath.h"
+#include "passwd.h"
 
 void
 ctl_warnx(const char *fmt, ...)
@@ -48,5 +54,42 @@ ctl_user_ids(const char *name, uid_t *uid, gid_t *gid)
 		return -1;
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
+    int *nouser)
+{
+	const struct passwd_entry	*e;
+	struct passwd_db		 db;
+	const char			*err;
+	char				*perr = NULL, home[POP3_HOME_MAX] = "";
+
+	*nouser = 0;
+	if (mailpath_uses_home(cfg->mail_path)) {
+		if (passwd_db_load(&db, cfg->passwd_file, &perr) == -1) {
+			ctl_warnx("mail_path needs the home: %s%s", perr,
+			    geteuid() != 0 ? " (the mail user may not read "
+			    "it: run pop3ctl as root)" : "");
+			free(perr);
+			return -1;
+		}
+		if ((e = passwd_db_find(&db, user)) == NULL) {
+			ctl_warnx("no such user %s in %s", user,
+			    cfg->passwd_file);
+			passwd_db_free(&db);
+			*nouser = 1;
+			return -1;
+		}
+		if (e->home != NULL)
+			snprintf(home, sizeof(home), "%s", e->home);
+		passwd_db_free(&db);
+	}
+	if (mailpath_expand(cfg->mail_path, cfg->mail_root, user, home, mp,
+	    &err) == -1) {
+		ctl_warnx("Maildir of %s: %s", user, err);
+		return -1;
+	}
 	return 0;
 }

@@ -29,6 +29,15 @@ void	ctl_warnx(const char *fmt, ...)
 /* The uid and primary gid of a user name; 0, or -1 if unknown. */
 int	ctl_user_ids(const char *name, uid_t *uid, gid_t *gid);
 
+struct mailpath;
+/*
+ * Where user's Maildir is (cfg's mail_path; mailpath.h), reading the
+ * passwd-file for the home if the template uses it.  0, or -1 after a
+ * message, with *nouser set if the passwd-file has no such user.
+ */
+int	ctl_mailpath(const struct config *cfg, const char *user,
+	    struct mailpath *mp, int *nouser);
+
 /*
  * A new password for user into pw (POP3_SECRET_MAX + 1 bytes): read from
  * stdin (one line) if from_stdin, else from /dev/tty without echo, asked

@@ -1,15 +1,17 @@
 /*
  * deliver.c - "pop3ctl deliver USER", the local delivery agent an MTA
  * (Postfix pipe(8), Exim pipe transport) runs: one RFC 5322 message on
- * stdin into mail_root/USER with maildir_tx (tmp/, fsync, rename into
+ * stdin into USER's Maildir (mail_path) with maildir_tx (tmp/, fsync, rename into
  * new/ with ,S= ,W= and, for wire form, ,D=).  [deliver] line_ends
  * chooses CRLF (default: the bytes POP3 sends, so pop3d can sendfile
  * them) or LF lines.  Runs as the mail user; started as root, it
  * becomes the mail user before touching anything.
  *
  * The mail user cannot read the passwd-file, so a user exists for
- * delivery when mail_root/USER is a directory: "pop3ctl user add"
- * creates it and "user del" moves it away.
+ * delivery when its Maildir is a directory: "pop3ctl user add" creates
+ * it and "user del" moves it away.  Where mail_path uses the home, the
+ * passwd-file gives it, read before root is given up (started as the
+ * mail user, deliver then cannot find the home: 75).
  *
  * Exit codes (sysexits, as MTAs expect): 0 delivered; 67 no such user;
  * 65 bad input (empty, a NUL byte, no header at the start, over
@@ -30,6 +32,7 @@
 
 #include "ctl.h"
 #include "maildir.h"
+#include "mailpath.h"
 #include "passwd.h"
 
 /* Read size from stdin; the output of a chunk is never larger. */
@@ -131,32 +134,22 @@ deliver_drop(const struct config *cfg)
 	return 0;
 }
 
-/* Opens mail_root/user: the fd, or -1 with *rv set after a message. */
+/* Opens the Maildir mp names: the fd, or -1 with *rv set after a message. */
 static int
-deliver_open(const struct config *cfg, const char *user, int *rv)
+deliver_open(const struct mailpath *mp, const char *user, int *rv)
 {
-	int	 rootfd, fd;
+	int	 fd;
 
-	if ((rootfd = open(cfg->mail_root, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
-		ctl_warnx("deliver: mail_root %s: %s", cfg->mail_root,
-		    strerror(errno));
-		*rv = EX_TEMPFAIL;
-		return -1;
-	}
-	fd = openat(rootfd, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd == -1) {
+	if ((fd = mailpath_open(mp, 0, (uid_t)-1, (gid_t)-1)) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
 			ctl_warnx("deliver: no such user %s", user);
 			*rv = EX_NOUSER;
 		} else {
-			ctl_warnx("deliver: Maildir %s/%s: %s",
-			    cfg->mail_root, user, strerror(errno));
+			ctl_warnx("deliver: Maildir %s: %s", mp->path,
+			    strerror(errno));
 			*rv = EX_TEMPFAIL;
 		}
 	}
-	close(rootfd);
 	return fd;
 }
 
@@ -241,7 +234,8 @@ deliver_main(const char *conf, int argc, char *argv[])
 	struct config		 cfg;
 	const char		*user;
 	size_t			 i;
-	int			 ch, dirfd, rv = EX_OK;
+	struct mailpath		 mp;
+	int			 ch, dirfd, rv = EX_OK, nouser;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -270,23 +264,28 @@ deliver_main(const char *conf, int argc, char *argv[])
 	/* A broken config must not bounce mail: 75, and the MTA retries. */
 	if (ctl_config(conf, &cfg) == -1)
 		return EX_TEMPFAIL;
-	if (geteuid() == 0 && deliver_drop(&cfg) == -1) {
-		config_free(&cfg);
-		return EX_TEMPFAIL;
-	}
 	if (!passwd_valid_user(user, strlen(user))) {
 		ctl_warnx("deliver: no such user (invalid name)");
 		config_free(&cfg);
 		return EX_NOUSER;
 	}
-	if ((dirfd = deliver_open(&cfg, user, &rv)) == -1) {
+	/* The home, if mail_path needs it, is read as root. */
+	if (ctl_mailpath(&cfg, user, &mp, &nouser) == -1) {
+		config_free(&cfg);
+		return nouser ? EX_NOUSER : EX_TEMPFAIL;
+	}
+	if (geteuid() == 0 && deliver_drop(&cfg) == -1) {
+		config_free(&cfg);
+		return EX_TEMPFAIL;
+	}
+	if ((dirfd = deliver_open(&mp, user, &rv)) == -1) {
 		config_free(&cfg);
 		return rv;
 	}
 	umask(077);
 	if (maildir_tx_begin(&tx, dirfd) == -1) {
-		ctl_warnx("deliver: Maildir %s/%s/tmp: %s", cfg.mail_root,
-		    user, strerror(errno));
+		ctl_warnx("deliver: Maildir %s/tmp: %s", mp.path,
+		    strerror(errno));
 		rv = EX_TEMPFAIL;
 	} else if ((rv = deliver_copy(&tx,
 	    cfg.line_ends == LINE_ENDS_CRLF)) != EX_OK)
@@ -297,7 +296,7 @@ deliver_main(const char *conf, int argc, char *argv[])
 		maildir_tx_abort(&tx);
 		rv = EX_TEMPFAIL;
 	} else if (maildir_tx_commit(&tx, NULL, 0) == -1) {
-		ctl_warnx("deliver: Maildir %s/%s: %s", cfg.mail_root, user,
+		ctl_warnx("deliver: Maildir %s: %s", mp.path,
 		    strerror(errno));
 		rv = EX_TEMPFAIL;
 	}

@@ -1,7 +1,7 @@
 /*
  * user.c - "pop3ctl user": add, passwd, del, list, lock, unlock on the
- * passwd-file named in pop3d's config, and the users' Maildirs under
- * mail_root.  File edits go through passwd_edit_file (locked, atomic);
+ * passwd-file named in pop3d's config, and the users' Maildirs where
+ * mail_path puts them (mail_root/NAME by default).  File edits go through passwd_edit_file (locked, atomic);
  * pop3d notices them by itself.  Runs as root.  A user's Maildir is what
  * "pop3ctl deliver" (running as the mail user, who cannot read the
  * passwd-file) takes as proof that the user exists: add creates it, del
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "mailpath.h"
 #include "passwd.h"
 #include "passwd_edit.h"
 #include "xmalloc.h"
@@ -47,11 +48,12 @@ static int	user_unlock(struct config *, const char *, int, int);
 static const struct user_cmd user_cmds[] = {
 	{ "add", 1, user_add, "user add NAME [--password-stdin]\n"
 	  "  Adds NAME with a new password (asked twice on the terminal, or\n"
-	  "  one line from stdin) and creates its Maildir under mail_root.\n" },
+	  "  one line from stdin) and creates its Maildir (mail_path;\n"
+	  "  mail_root/NAME by default).\n" },
 	{ "passwd", 1, user_passwd, "user passwd NAME [--password-stdin]\n"
 	  "  Sets a new password (a locked user stays locked).\n" },
 	{ "del", 1, user_del, "user del NAME [--purge]\n"
-	  "  Removes NAME.  Its Maildir is moved to mail_root/.deleted.NAME.TIME\n"
+	  "  Removes NAME.  Its Maildir is moved to .deleted.DIR.TIME beside it\n"
 	  "  (mail is no longer delivered), or removed with --purge.\n" },
 	{ "list", 0, user_list, "user list\n"
 	  "  Lists users with their hash scheme and state (active, locked).\n" },
@@ -187,47 +189,60 @@ user_mkdir(int fd, const char *name, uid_t uid, gid_t gid, int *created)
 	return -1;
 }
 
-/* Opens mail_root; 0 or -1 after a message. */
+/*
+ * Opens the directory that holds the Maildir mp names, making what
+ * mail_path lets be made if create (owned by uid:gid), into *fdp, and
+ * the Maildir's name in it into base.  0, or -1 after a message.
+ */
 static int
-user_open_root(const struct config *cfg)
+user_open_parent(const struct mailpath *mp, int create, uid_t uid, gid_t gid,
+    char *base, int *fdp)
 {
-	int	 fd;
+	struct mailpath	 parent;
 
-	if ((fd = open(cfg->mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		ctl_warnx("mail_root %s: %s", cfg->mail_root, strerror(errno));
-	return fd;
+	if (mailpath_parent(mp, &parent, base, NAME_MAX + 1) == -1) {
+		ctl_warnx("Maildir %s: not a directory in a directory",
+		    mp->path);
+		return -1;
+	}
+	if ((*fdp = mailpath_open(&parent, create, uid, gid)) == -1) {
+		ctl_warnx("Maildir %s: %s: %s", mp->path, parent.path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*
- * Creates mail_root/user with new, cur and tmp, owned by the mail user,
+ * Creates user's Maildir with new, cur and tmp, owned by the mail user,
  * mode 0700.  Returns 0 (*created: the top directory is new), or -1.
  */
 static int
-user_maildir(const struct config *cfg, const char *user, int *created)
+user_maildir(const struct config *cfg, const struct mailpath *mp,
+    int *created)
 {
 	static const char *const subs[] = { "new", "cur", "tmp" };
-	uid_t	 uid;
-	gid_t	 gid;
-	int	 rootfd, fd, sfd, c, i;
+	char		 base[NAME_MAX + 1];
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 rootfd, fd, sfd, c, i;
 
 	if (ctl_user_ids(cfg->user, &uid, &gid) == -1) {
 		ctl_warnx("%s: user: no such user \"%s\" (the mail user)",
 		    cfg->path, cfg->user);
 		return -1;
 	}
-	if ((rootfd = user_open_root(cfg)) == -1)
+	if (user_open_parent(mp, 1, uid, gid, base, &rootfd) == -1)
 		return -1;
-	if ((fd = user_mkdir(rootfd, user, uid, gid, created)) == -1) {
-		ctl_warnx("Maildir %s/%s: %s", cfg->mail_root, user,
-		    strerror(errno));
+	if ((fd = user_mkdir(rootfd, base, uid, gid, created)) == -1) {
+		ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 		close(rootfd);
 		return -1;
 	}
 	for (i = 0; i < 3; i++) {
 		if ((sfd = user_mkdir(fd, subs[i], uid, gid, &c)) == -1) {
-			ctl_warnx("Maildir %s/%s/%s: %s", cfg->mail_root,
-			    user, subs[i], strerror(errno));
+			ctl_warnx("Maildir %s/%s: %s", mp->path, subs[i],
+			    strerror(errno));
 			close(fd);
 			close(rootfd);
 			return -1;
@@ -235,8 +250,7 @@ user_maildir(const struct config *cfg, const char *user, int *created)
 		close(sfd);
 	}
 	if (fsync(fd) == -1 || fsync(rootfd) == -1) {
-		ctl_warnx("Maildir %s/%s: fsync: %s", cfg->mail_root, user,
-		    strerror(errno));
+		ctl_warnx("Maildir %s: fsync: %s", mp->path, strerror(errno));
 		close(fd);
 		close(rootfd);
 		return -1;
@@ -281,25 +295,25 @@ user_rmtree_fd(int dfd, int depth)
 	return rv;
 }
 
-/* Removes mail_root/user and all in it.  0, or -1 after a message. */
+/* Removes user's Maildir and all in it.  0, or -1 after a message. */
 static int
-user_purge(const struct config *cfg, const char *user)
+user_purge(const struct mailpath *mp)
 {
-	int	 rootfd, fd, rv = 0;
+	char		 base[NAME_MAX + 1];
+	int		 rootfd, fd, rv = 0;
 
-	if ((rootfd = user_open_root(cfg)) == -1)
+	if (user_open_parent(mp, 0, (uid_t)-1, (gid_t)-1, base, &rootfd) == -1)
 		return -1;
-	if ((fd = openat(rootfd, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	if ((fd = openat(rootfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
 		if (errno != ENOENT) {
-			ctl_warnx("Maildir %s/%s: %s", cfg->mail_root, user,
-			    strerror(errno));
+			ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 			rv = -1;
 		}
 	} else if (user_rmtree_fd(fd, 0) == -1 ||
-	    unlinkat(rootfd, user, AT_REMOVEDIR) == -1) {
-		ctl_warnx("Maildir %s/%s: not all removed: %s",
-		    cfg->mail_root, user, strerror(errno));
+	    unlinkat(rootfd, base, AT_REMOVEDIR) == -1) {
+		ctl_warnx("Maildir %s: not all removed: %s", mp->path,
+		    strerror(errno));
 		rv = -1;
 	}
 	close(rootfd);
@@ -307,29 +321,30 @@ user_purge(const struct config *cfg, const char *user)
 }
 
 /*
- * Moves mail_root/user to mail_root/.deleted.user.TIME (user names do
- * not start with '.', so no user can have it), so that deliver refuses
- * mail for the user while the old mail is kept.
+ * Moves user's Maildir to .deleted.NAME.TIME beside it (NAME its own
+ * name: mail_root/USER by default, and user names do not start with
+ * '.', so no user can have it), so that deliver refuses mail for the
+ * user while the old mail is kept.
  */
 static int
-user_retire(const struct config *cfg, const char *user)
+user_retire(const struct mailpath *mp, const char *user)
 {
-	char	 to[POP3_USER_MAX + 64];
-	int	 rootfd, rv = 0;
+	char		 base[NAME_MAX + 1], to[NAME_MAX + 64];
+	int		 rootfd, rv = 0;
 
-	if ((rootfd = user_open_root(cfg)) == -1)
+	if (user_open_parent(mp, 0, (uid_t)-1, (gid_t)-1, base, &rootfd) == -1)
 		return -1;
-	snprintf(to, sizeof(to), ".deleted.%s.%lld", user,
+	snprintf(to, sizeof(to), ".deleted.%s.%lld", base,
 	    (long long)time(NULL));
-	if (renameat(rootfd, user, rootfd, to) == -1) {
+	if (renameat(rootfd, base, rootfd, to) == -1) {
 		if (errno != ENOENT) {
-			ctl_warnx("Maildir %s/%s: %s", cfg->mail_root, user,
-			    strerror(errno));
+			ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 			rv = -1;
 		}
 	} else {
 		(void)fsync(rootfd);
-		printf("mail of %s kept in %s/%s\n", user, cfg->mail_root, to);
+		printf("mail of %s kept in %.*s%s\n", user,
+		    (int)(strlen(mp->path) - strlen(base)), mp->path, to);
 	}
 	close(rootfd);
 	return rv;
@@ -357,8 +372,9 @@ user_new_hash(struct config *cfg, const char *user, int from_stdin,
 static int
 user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 {
-	char	 hash[256];
-	int	 rv, created = 0;
+	struct mailpath	 mp;
+	char		 hash[256];
+	int		 rv, created = 0, nouser;
 
 	switch (user_exists(cfg, user)) {
 	case 1:
@@ -367,19 +383,28 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 	case -1:
 		return EX_DATAERR;
 	}
+	if (mailpath_uses_home(cfg->mail_path)) {
+		ctl_warnx("mail_path uses the home, which user add does not "
+		    "set: add %s's line with its home to %s (user:hash:uid:"
+		    "gid::HOME::) and its Maildir by hand", user,
+		    cfg->passwd_file);
+		return EX_CONFIG;
+	}
+	if (ctl_mailpath(cfg, user, &mp, &nouser) == -1)
+		return EX_DATAERR;
 	if ((rv = user_new_hash(cfg, user, from_stdin, hash,
 	    sizeof(hash))) != EX_OK)
 		return rv;
 	/* The Maildir first: deliver takes it as the user's existence. */
-	if (user_maildir(cfg, user, &created) == -1)
+	if (user_maildir(cfg, &mp, &created) == -1)
 		return EX_CANTCREAT;
 	if ((rv = user_edit(cfg, PASSWD_EDIT_ADD, user, hash, NULL)) !=
 	    EX_OK) {
 		if (created)
-			(void)user_purge(cfg, user);
+			(void)user_purge(&mp);
 		return rv;
 	}
-	printf("user %s added, Maildir %s/%s%s\n", user, cfg->mail_root, user,
+	printf("user %s added, Maildir %s%s\n", user, mp.path,
 	    created ? "" : " (existed already, kept)");
 	return EX_OK;
 }
@@ -417,12 +442,17 @@ user_passwd(struct config *cfg, const char *user, int from_stdin, int purge)
 static int
 user_del(struct config *cfg, const char *user, int from_stdin, int purge)
 {
-	int	 rv;
+	struct mailpath	 mp;
+	int		 rv, nouser, where;
 
+	/* Where the Maildir is, while the passwd-file still has the home. */
+	where = ctl_mailpath(cfg, user, &mp, &nouser);
+	if (where == -1 && !nouser)
+		return EX_DATAERR;
 	if ((rv = user_edit(cfg, PASSWD_EDIT_DEL, user, NULL, "deleted")) !=
 	    EX_OK)
 		return rv;
-	if ((purge ? user_purge(cfg, user) : user_retire(cfg, user)) == -1)
+	if ((purge ? user_purge(&mp) : user_retire(&mp, user)) == -1)
 		return EX_IOERR;
 	return EX_OK;
 }

@@ -28,6 +28,7 @@
 #include "authcache.h"
 #include "ipc.h"
 #include "log.h"
+#include "mailpath.h"
 #include "msg.h"
 #include "passwd.h"
 #include "penalty.h"
@@ -188,16 +189,37 @@ mech_str(uint32_t mech)
 	return "?";
 }
 
-/* Sends the answer to a request: IPC_AUTH_RES. */
+/* What the worker needs of a user who logged in (IPC_AUTH_RES). */
+struct auth_user {
+	char		home[POP3_HOME_MAX];
+	uint32_t	expire_days;
+};
+
+/* Sends the answer to a request: IPC_AUTH_RES (u may be NULL). */
 static int
-send_result(int fd, uint64_t sid, enum auth_result result, uint32_t delay)
+send_result(int fd, uint64_t sid, enum auth_result result, uint32_t delay,
+    const struct auth_user *u)
 {
 	struct msg	m;
 
 	msg_init(&m, IPC_AUTH_RES, sid);
 	msg_put_u32(&m, result);
 	msg_put_u32(&m, delay);
+	msg_put_str(&m, u != NULL ? u->home : "");
+	msg_put_u32(&m, u != NULL ? u->expire_days : AUTH_EXPIRE_UNSET);
 	return msg_send(fd, &m);
+}
+
+/* The user settings of e into u. */
+static void
+user_settings(const struct passwd_entry *e, struct auth_user *u)
+{
+	snprintf(u->home, sizeof(u->home), "%s",
+	    e->home != NULL && strlen(e->home) < sizeof(u->home) ?
+	    e->home : "");
+	u->expire_days = e->expire_days == -1 ? AUTH_EXPIRE_UNSET :
+	    e->expire_days == -2 ? AUTH_EXPIRE_NEVER :
+	    (uint32_t)e->expire_days;
 }
 
 /* Step 1: refused before any secret is looked at?  AV_OK: go on. */
@@ -218,7 +240,7 @@ step_check(const struct areq *r, time_t now)
  * against a hashed entry cost the same work as a known one.
  */
 static enum auth_verdict
-step_verify(const struct areq *r)
+step_verify(const struct areq *r, struct auth_user *u)
 {
 	const struct passwd_entry	*e = NULL;
 	int				 ok = 0, valid;
@@ -247,6 +269,8 @@ step_verify(const struct areq *r)
 			authcache_put(r->q.user, r->q.secret, db_gen);
 	} else
 		(void)hashcost_verify(hcost, NULL, r->q.secret);
+	if (ok)
+		user_settings(e, u);
 	pthread_rwlock_unlock(&dblock);
 	return ok ? AV_OK : AV_FAILED;
 }
@@ -267,7 +291,7 @@ step_record(const struct areq *r, enum auth_verdict v, time_t now,
    before passing a refusal on. */
 static void
 step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
-    uint32_t delay)
+    uint32_t delay, const struct auth_user *u)
 {
 	char			 esc[POP3_USER_MAX * 4 + 8];
 	enum auth_result	 result = AUTH_RES_FAIL;
@@ -303,7 +327,8 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 		    SID_ARG(r->q.sid), esc, r->q.rip);
 		break;
 	}
-	if (send_result(r->ch->fd, r->q.sid, result, delay) == -1 &&
+	if (send_result(r->ch->fd, r->q.sid, result, delay,
+	    result == AUTH_RES_OK ? u : NULL) == -1 &&
 	    errno != EPIPE)
 		log_warn("auth reply: %s", strerror(errno));
 }
@@ -313,13 +338,15 @@ static void
 process(const struct areq *r)
 {
 	enum auth_verdict	 v;
+	struct auth_user	 u;
 	uint32_t		 fails = 0, delay = 0;
 	time_t			 now = time(NULL);
 
+	memset(&u, 0, sizeof(u));
 	if ((v = step_check(r, now)) == AV_OK &&
-	    (v = step_verify(r)) != AV_TEMPFAIL)
+	    (v = step_verify(r, &u)) != AV_TEMPFAIL)
 		v = step_record(r, v, now, &fails, &delay);
-	step_reply(r, v, fails, delay);
+	step_reply(r, v, fails, delay, &u);
 }
 
 static void *
@@ -378,7 +405,7 @@ read_request(struct chan *ch)
 	if (qlen >= AUTH_QUEUE_MAX) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
-		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0);
+		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
 		explicit_bzero(r, sizeof(*r));
 		free(r);
 		return 0;

@@ -15,6 +15,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "maildrop.h"
+#include "mailpath.h"
 #include "msg.h"
 #include "passwd.h"
 #include "sasl.h"
@@ -25,7 +26,7 @@
 	"unencrypted connections; use STLS first"
 
 static void	delay_done(evutil_socket_t, short, void *);
-static void	open_maildrop(struct session *);
+static void	open_maildrop(struct session *, const char *, uint32_t);
 
 static enum cmd_result
 send_auth(struct session *s, uint32_t mech, const char *user,
@@ -252,12 +253,14 @@ int
 session_auth_answer(struct msg *m)
 {
 	struct session	*s;
-	uint32_t	 type, result, delay;
+	uint32_t	 type, result, delay, expire;
 	uint64_t	 sid;
+	char		 home[POP3_HOME_MAX];
 
 	if (msg_begin(m, &type, &sid) == -1 || type != IPC_AUTH_RES ||
 	    msg_get_u32(m, &result) == -1 || msg_get_u32(m, &delay) == -1 ||
-	    msg_end(m) == -1)
+	    msg_get_str(m, home, sizeof(home)) == -1 ||
+	    msg_get_u32(m, &expire) == -1 || msg_end(m) == -1)
 		return -1;
 	if ((s = session_find(sid)) == NULL) {
 		/* The session left while its login was checked. */
@@ -265,12 +268,13 @@ session_auth_answer(struct msg *m)
 		    SID_ARG(sid));
 		return 0;
 	}
-	session_auth_result(s, result, delay);
+	session_auth_result(s, result, delay, home, expire);
 	return 0;
 }
 
 void
-session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
+session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms,
+    const char *home, uint32_t expire_days)
 {
 	struct timeval	tv;
 
@@ -282,7 +286,7 @@ session_auth_result(struct session *s, uint32_t result, uint32_t delay_ms)
 	switch (result) {
 	case AUTH_RES_OK:
 		session_enter_state(s, SESS_AUTH_OPEN);
-		open_maildrop(s);
+		open_maildrop(s, home, expire_days);
 		return;
 	case AUTH_RES_LOGIN_DELAY:
 		session_set_reply(s, "[LOGIN-DELAY] minimum time between "
@@ -331,6 +335,8 @@ delay_done(evutil_socket_t fd, short what, void *arg)
 struct open_job {
 	struct job	 job;
 	char		 user[POP3_USER_MAX + 1];
+	char		 home[POP3_HOME_MAX];	/* from the passwd-file */
+	uint32_t	 expire_days;
 	struct maildrop	*md;
 	const char	*errstr;
 	enum md_fail	 why;
@@ -340,9 +346,14 @@ static void
 open_run(struct job *j)
 {
 	struct open_job	*oj = (struct open_job *)j;
+	struct mailpath	 mp;
 
-	oj->md = maildrop_open(wenv.cfg->mail_root, oj->user, &oj->errstr,
-	    &oj->why);
+	if (mailpath_expand(wenv.cfg->mail_path, wenv.cfg->mail_root,
+	    oj->user, oj->home, &mp, &oj->errstr) == -1) {
+		oj->why = MD_FAIL_PERM;
+		return;
+	}
+	oj->md = maildrop_open(&mp, oj->user, &oj->errstr, &oj->why);
 }
 
 static void
@@ -394,11 +405,13 @@ open_done(struct job *j)
 
 /* Login accepted by the auth process: open the maildrop. */
 static void
-open_maildrop(struct session *s)
+open_maildrop(struct session *s, const char *home, uint32_t expire_days)
 {
 	struct open_job	*oj;
 
 	oj = xcalloc(1, sizeof(*oj));
+	snprintf(oj->home, sizeof(oj->home), "%s", home);
+	oj->expire_days = expire_days;
 	oj->job.run = open_run;
 	oj->job.done = open_done;
 	oj->job.sid = s->id;

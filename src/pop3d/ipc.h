@@ -24,7 +24,14 @@ enum ipc_type {
 /* IPC_AUTH_REQ: u32 mech, str user, str secret, str apop_ts, str rip */
 enum auth_mech { AUTH_MECH_PASS = 1, AUTH_MECH_PLAIN, AUTH_MECH_APOP };
 
-/* IPC_AUTH_RES: u32 result, u32 delay_ms */
+/*
+ * IPC_AUTH_RES: u32 result, u32 delay_ms, str home, u32 expire_days.
+ * home ("" if none) and expire_days (the passwd-file's extra field:
+ * AUTH_EXPIRE_UNSET, AUTH_EXPIRE_NEVER or days) are the user's, sent
+ * with AUTH_RES_OK only ("" and AUTH_EXPIRE_UNSET otherwise).
+ */
+#define AUTH_EXPIRE_UNSET	UINT32_MAX
+#define AUTH_EXPIRE_NEVER	(UINT32_MAX - 1)
 enum auth_result {
 	AUTH_RES_OK = 1,
 	AUTH_RES_FAIL,		/* bad user or password (never says which) */

@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
+#include "mailpath.h"
 #include "md_priv.h"
 #include "xmalloc.h"
 
@@ -193,37 +194,39 @@ msg_init(struct md_msg *m, const struct scan_ent *e)
 }
 
 static int
-ensure_maildir(const char *mail_root, const char *user)
+ensure_maildir(const struct mailpath *mp, int *notours)
 {
 	static const char *const subs[] = { "new", "cur", "tmp", NULL };
-	int	rootfd, fd, e;
+	struct stat	st;
+	int		fd, e;
 
-	if ((rootfd = open(mail_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if (mkdirat(rootfd, user, 0700) == -1 && errno != EEXIST) {
-		close(rootfd);
-		return -1;
-	}
-	fd = openat(rootfd, user, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
-	close(rootfd);
-	if (fd == -1)
+	if ((fd = mailpath_open(mp, 1, (uid_t)-1, (gid_t)-1)) == -1)
 		return -1;
 	/*
-	 * A symlink where new/, cur/ or tmp/ belongs (planted by whatever
-	 * else writes here as the mail user) would lead into another
-	 * user's Maildir: [SYS/PERM] until an administrator looks.
+	 * Another uid's directory is not ours to serve (whatever it holds
+	 * was not delivered for this server).  A symlink where new/, cur/
+	 * or tmp/ belongs (planted by whatever else writes here as the
+	 * mail user) would lead into another user's Maildir: [SYS/PERM]
+	 * until an administrator looks.
 	 */
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (st.st_uid != geteuid()) {
+		*notours = 1;
+		errno = EPERM;
+		goto fail;
+	}
 	if ((mkdirat(fd, "new", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(fd, "cur", 0700) == -1 && errno != EEXIST) ||
 	    (mkdirat(fd, "tmp", 0700) == -1 && errno != EEXIST) ||
-	    dirs_are_real(fd, subs) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	    dirs_are_real(fd, subs) == -1)
+		goto fail;
 	return fd;
+ fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 static enum md_fail
@@ -241,17 +244,18 @@ fail_kind(int err)
 }
 
 struct maildrop *
-maildrop_open(const char *mail_root, const char *user, const char **errstr,
-    enum md_fail *why)
+maildrop_open(const struct mailpath *mp, const char *user,
+    const char **errstr, enum md_fail *why)
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
 	size_t		 n = 0, cap = 0, sized = 0, i;
-	int		 dirfd, lockfd, inuse = 0;
+	int		 dirfd, lockfd, inuse = 0, notours = 0;
 
-	if ((dirfd = ensure_maildir(mail_root, user)) == -1) {
+	if ((dirfd = ensure_maildir(mp, &notours)) == -1) {
 		*why = fail_kind(errno);
-		*errstr = "cannot open the maildrop";
+		*errstr = notours ? "the maildrop is not owned by the mail "
+		    "user" : "cannot open the maildrop";
 		return NULL;
 	}
 	if ((lockfd = lock_maildrop(dirfd, &inuse)) == -1) {
@@ -278,8 +282,8 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 
 	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
-	if (xasprintf(&md->path, "%s/%s", mail_root, user) == -1)
-		abort();
+	md->path = xstrdup(mp->path);
+	md->walk = mp->walk;
 	md->lockfd = lockfd;
 	md->dirfd = -1;
 	md->n = n;
@@ -296,7 +300,11 @@ maildrop_open(const char *mail_root, const char *user, const char **errstr,
 int
 md_open_dir(const struct maildrop *md)
 {
-	return open(md->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct mailpath	mp;
+
+	snprintf(mp.path, sizeof(mp.path), "%s", md->path);
+	mp.walk = mp.create = md->walk;
+	return mailpath_open(&mp, 0, (uid_t)-1, (gid_t)-1);
 }
 void
 maildrop_free(struct maildrop **mdp)

@@ -52,15 +52,17 @@ enum md_fail {
 	MD_FAIL_INUSE,	/* another session holds the lock */
 };
 
+struct mailpath;
 /*
- * Opens mail_root/user (creating it with new/ cur/ tmp/ if it does not
- * exist), takes the lock, finishes what a commit that died left in tmp/
+ * Opens the Maildir mp names for user (creating what mailpath_open may
+ * create, and new/ cur/ tmp/, if it does not exist; refusing one that
+ * is not owned by the mail user, pop3d's euid), takes the lock, finishes what a commit that died left in tmp/
  * (a swap directory goes back into new/ or cur/, an abandoned trash
  * directory is emptied as its manifest says), and reads the message
  * list, in delivery order.
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
-struct maildrop	*maildrop_open(const char *mail_root, const char *user,
+struct maildrop	*maildrop_open(const struct mailpath *mp, const char *user,
 		    const char **errstr, enum md_fail *why);
 /*
  * Removes the messages marked deleted, durably: on return QUIT may be

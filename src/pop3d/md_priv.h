@@ -20,6 +20,8 @@ struct maildrop {
 	char		*path;		/* the Maildir; opened only when needed,
 					   so an idle session holds one fd
 					   besides its socket: the lock */
+	size_t		 walk;		/* path + walk on is opened without
+					   following symlinks (mailpath.h) */
 	int		 lockfd;	/* holds the OFD lock while open */
 	int		 dirfd;		/* the Maildir, from the first message
 					   read on (-1 before): a RETR then

@@ -135,7 +135,8 @@ session_auth_lost(void)
 	for (i = 0; i < registry_slots(); i++)
 		if ((s = registry_at(i)) != NULL &&
 		    s->state == SESS_AUTH_CHECK)
-			session_auth_result(s, AUTH_RES_TEMPFAIL, 0);
+			session_auth_result(s, AUTH_RES_TEMPFAIL, 0, "",
+			    AUTH_EXPIRE_UNSET);
 }
 
 int

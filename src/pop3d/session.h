@@ -195,8 +195,9 @@ enum cmd_result	 cmd_auth_data(struct session *, char *line, size_t len);
  * names, if that is still here.  -1 if the message is malformed.
  */
 int		 session_auth_answer(struct msg *);
+/* home and expire_days: the user's (IPC_AUTH_RES), with AUTH_RES_OK. */
 void		 session_auth_result(struct session *, uint32_t result,
-		    uint32_t delay_ms);
+		    uint32_t delay_ms, const char *home, uint32_t expire_days);
 
 /* cmd_trans.c */
 enum cmd_result	 cmd_stat(struct session *, struct pop3_cmd *);
