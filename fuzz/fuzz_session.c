@@ -11,7 +11,7 @@
  * what follows it.  A session that does not end within a bound of loop
  * turns after the client's input is done aborts (a hang).
  */
-/* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_trash */
+/* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_expire pop3d/md_trash */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -160,9 +160,7 @@ serve_auth(void)
 		res = strcmp(q.user, "fuzz") == 0 &&
 		    q.mech != AUTH_MECH_APOP && strcmp(q.secret, "fuzz") == 0 ?
 		    AUTH_RES_OK : AUTH_RES_FAIL;
-		msg_init(&r, IPC_AUTH_RES, q.sid);
-		msg_put_u32(&r, res);
-		msg_put_u32(&r, 0);
+		auth_res_encode(&r, q.sid, res, 0, "", AUTH_EXPIRE_UNSET);
 		if (msg_send(authsp[1], &r) == -1)
 			abort();
 		explicit_bzero(&q, sizeof(q));

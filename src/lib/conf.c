@@ -146,6 +146,11 @@ conf_set(const struct conf_def *d, void *dst, const char *value,
 		*errstr = "invalid value";
 		return -1;
 	case CONF_INT:
+		for (i = 0; d->choices != NULL && d->choices[i] != NULL; i++)
+			if (strcasecmp(value, d->choices[i]) == 0) {
+				*(long long *)f = -1 - (long long)i;
+				return 0;
+			}
 		r = conf_number(value, 1, NULL, NULL, &v);
 		break;
 	case CONF_SIZE:
@@ -237,8 +242,12 @@ conf_expected(const struct conf_def *d, char *out, size_t outlen)
 
 	switch (d->type) {
 	case CONF_INT:
-		snprintf(out, outlen, "an integer in %lld..%lld", d->min,
-		    d->max);
+		o = (size_t)snprintf(out, outlen, "an integer in %lld..%lld",
+		    d->min, d->max);
+		for (i = 0; d->choices != NULL && d->choices[i] != NULL &&
+		    o < outlen; i++)
+			o += (size_t)snprintf(out + o, outlen - o, " or %s",
+			    d->choices[i]);
 		break;
 	case CONF_SIZE:
 		snprintf(out, outlen, "a size in %lld..%lld bytes (suffix k, m "

@@ -15,7 +15,10 @@
 
 enum conf_type {
 	CONF_STR,	/* char *, allocated */
-	CONF_INT,	/* long long, in [min, max] */
+	CONF_INT,	/* long long, in [min, max]; with choices, also one
+			   of those words: choices[i] is -1 - i, which
+			   min >= 0 keeps apart from the numbers
+			   ("never" for -1) */
 	CONF_BOOL,	/* int: yes/no/true/false/on/off/1/0 */
 	CONF_ENUM,	/* int: index into choices[] */
 	CONF_LIST,	/* struct conf_list: the key may repeat, values append */
@@ -34,7 +37,8 @@ struct conf_def {
 	enum conf_type		 type;
 	long long		 min, max;	/* INT, SIZE, TIME */
 	const char		*def;		/* default as text, or NULL (unset) */
-	const char *const	*choices;	/* ENUM: NULL-terminated */
+	const char *const	*choices;	/* ENUM (and INT words):
+						   NULL-terminated */
 	size_t			 off;		/* offsetof() into the target */
 	const char		*help;		/* one line, for --help and docs */
 };

@@ -84,7 +84,8 @@ maildir_name_parse(const char *name, struct maildir_name *out)
 	if ((info = strchr(name, ':')) == NULL)
 		info = name + len;
 
-	/* ",S=<n>" and ",W=<n>" between the unique part and the info. */
+	/* ",S=<n>", ",W=<n>", ",D=<n>" and ",R=<n>" between the unique
+	   part and the info; the first valid one of each counts. */
 	for (p = name + out->base_len; p < info; p = fend) {
 		f = p + 1;			/* *p == ',' */
 		if ((fend = memchr(f, ',', (size_t)(info - f))) == NULL)
@@ -103,6 +104,10 @@ maildir_name_parse(const char *name, struct maildir_name *out)
 		    md_number(f + 2, fend, &v) == 0) {
 			out->dots = v;
 			out->has_dots = 1;
+		} else if (f[0] == 'R' && !out->has_rtime &&
+		    md_number(f + 2, fend, &v) == 0) {
+			out->rtime = v;
+			out->has_rtime = 1;
 		}
 	}
 

@@ -24,6 +24,11 @@ struct maildir_name {
 					   wire form (every line ends in CRLF)
 					   and n lines start with '.' */
 	uint64_t	 dots;
+	int		 has_rtime;	/* ,R=<n> present and valid: pop3d
+					   recorded that a POP3 session
+					   retrieved the message at n (Unix
+					   time; RFC 2449 EXPIRE) */
+	uint64_t	 rtime;
 	uint64_t	 sort_sec;	/* leading decimal seconds, 0 if none */
 	uint64_t	 sort_usec;	/* from an "M<usec>" part, 0 if none */
 };
@@ -31,7 +36,7 @@ struct maildir_name {
 /*
  * Parses a Maildir file name (no directory part).  Returns 0, or -1 if
  * the name is not a message: empty, starts with '.', longer than
- * POP3_MDNAME_MAX, or contains '/'.  ,S= ,W= and ,D= are looked for in
+ * POP3_MDNAME_MAX, or contains '/'.  ,S= ,W= ,D= and ,R= are looked for in
  * the part between the unique name and the ':' info; a malformed or
  * overflowing value is ignored (has_* stays 0).
  */

@@ -16,6 +16,8 @@
 static const char *const plaintext_choices[] = { "no", "loopback", "yes", NULL };
 static const char *const tlsver_choices[] = { "1.2", "1.3", NULL };
 static const char *const line_end_choices[] = { "crlf", "lf", NULL };
+/* choices[0] of an INT is -1: EXPIRE_NEVER. */
+static const char *const never_choices[] = { "never", NULL };
 
 #define OFF(f)	offsetof(struct config, f)
 
@@ -71,6 +73,10 @@ const struct conf_def config_defs[] = {
 	  "allow-list of system calls; no: only for valgrind or strace" },
 	{ "server", "hostname", CONF_STR, 0, 0, "", NULL, OFF(hostname),
 	  "name used in the greeting and APOP timestamp; empty: the host's" },
+	{ "server", "expire_days", CONF_INT, 0, EXPIRE_DAYS_MAX, "never",
+	  never_choices, OFF(expire_days), "a message a POP3 session "
+	  "retrieved (RETR, then QUIT) is removed at the first login this "
+	  "many days later; 0: at that QUIT; never: kept (RFC 2449 EXPIRE)" },
 	{ "tls", "cert", CONF_STR, 0, 0, NULL, NULL, OFF(tls_cert),
 	  "PEM certificate chain (required)" },
 	{ "tls", "key", CONF_STR, 0, 0, NULL, NULL, OFF(tls_key),

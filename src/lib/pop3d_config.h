@@ -35,6 +35,9 @@ struct config {
 	long long	 ipv6_prefix;	/* bits that make one IPv6 client */
 	char		*hostname;	/* for the greeting and APOP; "" = gethostname */
 	int		 sandbox;	/* seccomp filter in auth and workers */
+	long long	 expire_days;	/* RFC 2449 EXPIRE: a retrieved message
+					   goes at the first login this many
+					   days after; EXPIRE_NEVER: never */
 	/* [tls] */
 	char		*tls_cert;
 	char		*tls_key;
@@ -82,6 +85,11 @@ void	config_free(struct config *cfg);
 
 /* Writes the table as "section.key (type, default): help" lines. */
 void	config_print_help(void);
+
+/* expire_days = never (RFC 2449 "EXPIRE NEVER"), and its bound: some
+   100 years, so that days * 86400 stays far from any overflow. */
+#define EXPIRE_NEVER		(-1)
+#define EXPIRE_DAYS_MAX		36500
 
 #define POP3D_CONF_DEFAULT	"/etc/pop3d/pop3d.conf"
 

@@ -126,7 +126,7 @@ pe_edit_line(struct buf *out, const char *line, size_t len,
 enum passwd_edit_status
 passwd_edit_text(const char *name, const char *text, size_t len,
     enum passwd_edit_op op, const char *user, const char *hash,
-    struct buf *out, char **errp)
+    const char *home, struct buf *out, char **errp)
 {
 	struct passwd_entry	 e;
 	enum passwd_edit_status	 st = PASSWD_EDIT_NOUSER;
@@ -142,6 +142,12 @@ passwd_edit_text(const char *name, const char *text, size_t len,
 	    (hash[0] == '\0' || hash[0] == '!' ||
 	    strpbrk(hash, ":\r\n") != NULL)) {
 		xasprintf(errp, "invalid hash field for %s", user);
+		return PASSWD_EDIT_BADFILE;
+	}
+	if (op == PASSWD_EDIT_ADD && home != NULL && (home[0] != '/' ||
+	    strpbrk(home, ":\r\n") != NULL || strlen(home) >= 512)) {
+		xasprintf(errp, "invalid home for %s: an absolute path without "
+		    "':', shorter than 512 octets", user);
 		return PASSWD_EDIT_BADFILE;
 	}
 	if (!passwd_valid_user(user, strlen(user))) {
@@ -217,7 +223,8 @@ passwd_edit_text(const char *name, const char *text, size_t len,
 		return PASSWD_EDIT_BADFILE;
 	}
 	if ((len > 0 && text[len - 1] != '\n' && buf_addc(out, '\n') == -1) ||
-	    buf_printf(out, "%s:%s\n", user, hash) == -1)
+	    (home == NULL ? buf_printf(out, "%s:%s\n", user, hash) :
+	    buf_printf(out, "%s:%s::::%s::\n", user, hash, home)) == -1)
 		goto toobig;
 	return PASSWD_EDIT_OK;
 
@@ -376,7 +383,7 @@ pe_replace(const char *path, const struct buf *data, uid_t uid, gid_t gid,
 
 enum passwd_edit_status
 passwd_edit_file(const char *path, enum passwd_edit_op op, const char *user,
-    const char *hash, const struct passwd_edit_create *create,
+    const char *hash, const char *home, const struct passwd_edit_create *create,
     int timeout_ms, char **errp)
 {
 	struct buf		 in, out;
@@ -406,7 +413,7 @@ passwd_edit_file(const char *path, enum passwd_edit_op op, const char *user,
 		st.st_mode = create != NULL ? create->mode : 0600;
 	}
 	rv = passwd_edit_text(path, (const char *)in.data, in.len, op, user,
-	    hash, &out, errp);
+	    hash, home, &out, errp);
 	if (rv == PASSWD_EDIT_OK && pe_replace(path, &out, st.st_uid,
 	    st.st_gid, st.st_mode & 07777, errp) == -1)
 		rv = PASSWD_EDIT_IOERR;

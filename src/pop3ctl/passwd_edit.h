@@ -20,7 +20,9 @@
 #include "buf.h"
 
 enum passwd_edit_op {
-	PASSWD_EDIT_ADD,	/* append "user:hash"; the user must be new */
+	PASSWD_EDIT_ADD,	/* append "user:hash", or with a home
+				   "user:hash::::home::" (Dovecot's fields);
+				   the user must be new */
 	PASSWD_EDIT_SET,	/* replace the hash, keep lock and extra fields */
 	PASSWD_EDIT_DEL,	/* remove the user's line */
 	PASSWD_EDIT_LOCK,	/* prefix the hash field with '!' */
@@ -53,7 +55,8 @@ const char *passwd_edit_status_str(enum passwd_edit_status);
  */
 enum passwd_edit_status passwd_edit_text(const char *name,
 	    const char *text, size_t len, enum passwd_edit_op op,
-	    const char *user, const char *hash, struct buf *out, char **errp);
+	    const char *user, const char *hash, const char *home,
+	    struct buf *out, char **errp);
 
 /* Owner and mode of a passwd-file that does not exist yet. */
 struct passwd_edit_create {
@@ -72,8 +75,8 @@ struct passwd_edit_create {
  */
 enum passwd_edit_status passwd_edit_file(const char *path,
 	    enum passwd_edit_op op, const char *user, const char *hash,
-	    const struct passwd_edit_create *create, int timeout_ms,
-	    char **errp);
+	    const char *home, const struct passwd_edit_create *create,
+	    int timeout_ms, char **errp);
 
 /*
  * Takes the writers' lock on "<path>.lock" (created 0600 if absent),

@@ -39,6 +39,8 @@ struct user_cmd {
 };
 
 static int	user_add(struct config *, const char *, int, int);
+/* --home of user add: written into the new line, used by mail_path. */
+static const char *user_home;
 static int	user_passwd(struct config *, const char *, int, int);
 static int	user_del(struct config *, const char *, int, int);
 static int	user_list(struct config *, const char *, int, int);
@@ -46,10 +48,11 @@ static int	user_lock(struct config *, const char *, int, int);
 static int	user_unlock(struct config *, const char *, int, int);
 
 static const struct user_cmd user_cmds[] = {
-	{ "add", 1, user_add, "user add NAME [--password-stdin]\n"
+	{ "add", 1, user_add, "user add NAME [--password-stdin] [--home DIR]\n"
 	  "  Adds NAME with a new password (asked twice on the terminal, or\n"
 	  "  one line from stdin) and creates its Maildir (mail_path;\n"
-	  "  mail_root/NAME by default).\n" },
+	  "  mail_root/NAME by default).  --home writes DIR as the home\n"
+	  "  (Dovecot's sixth field), which a mail_path with ~ or %h needs.\n" },
 	{ "passwd", 1, user_passwd, "user passwd NAME [--password-stdin]\n"
 	  "  Sets a new password (a locked user stays locked).\n" },
 	{ "del", 1, user_del, "user del NAME [--purge]\n"
@@ -116,7 +119,7 @@ user_edit(struct config *cfg, enum passwd_edit_op op, const char *user,
 	/* A new file is for the auth process to read. */
 	if (ctl_user_ids(cfg->auth_user, &auid, &cr.gid) == -1)
 		cr.gid = getegid();
-	st = passwd_edit_file(cfg->passwd_file, op, user, hash, &cr,
+	st = passwd_edit_file(cfg->passwd_file, op, user, hash, user_home, &cr,
 	    PASSWD_LOCK_TIMEOUT_MS, &err);
 	if (err != NULL) {
 		if (st == PASSWD_EDIT_UNCHANGED)
@@ -373,8 +376,9 @@ static int
 user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 {
 	struct mailpath	 mp;
+	const char	*err;
 	char		 hash[256];
-	int		 rv, created = 0, nouser;
+	int		 rv, created = 0;
 
 	switch (user_exists(cfg, user)) {
 	case 1:
@@ -383,15 +387,16 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 	case -1:
 		return EX_DATAERR;
 	}
-	if (mailpath_uses_home(cfg->mail_path)) {
-		ctl_warnx("mail_path uses the home, which user add does not "
-		    "set: add %s's line with its home to %s (user:hash:uid:"
-		    "gid::HOME::) and its Maildir by hand", user,
-		    cfg->passwd_file);
-		return EX_CONFIG;
+	if (mailpath_uses_home(cfg->mail_path) && user_home == NULL) {
+		ctl_warnx("mail_path %s uses the home: give it with --home",
+		    cfg->mail_path);
+		return EX_USAGE;
 	}
-	if (ctl_mailpath(cfg, user, &mp, &nouser) == -1)
+	if (mailpath_expand(cfg->mail_path, cfg->mail_root, user, user_home,
+	    &mp, &err) == -1) {
+		ctl_warnx("Maildir of %s: %s", user, err);
 		return EX_DATAERR;
+	}
 	if ((rv = user_new_hash(cfg, user, from_stdin, hash,
 	    sizeof(hash))) != EX_OK)
 		return rv;
@@ -496,6 +501,7 @@ user_main(const char *conf, int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "password-stdin", no_argument, NULL, 's' },
 		{ "purge", no_argument, NULL, 'p' },
+		{ "home", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -528,6 +534,9 @@ user_main(const char *conf, int argc, char *argv[])
 		case 'p':
 			purge = 1;
 			break;
+		case 'H':
+			user_home = optarg;
+			break;
 		case 'h':
 			user_usage(stdout, cmd);
 			return EX_OK;
@@ -539,7 +548,9 @@ user_main(const char *conf, int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if ((from_stdin && cmd->fn != user_add && cmd->fn != user_passwd) ||
-	    (purge && cmd->fn != user_del) || argc != cmd->need_user) {
+	    (purge && cmd->fn != user_del) ||
+	    (user_home != NULL && cmd->fn != user_add) ||
+	    argc != cmd->need_user) {
 		user_usage(stderr, cmd);
 		return EX_USAGE;
 	}

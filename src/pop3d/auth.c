@@ -202,11 +202,8 @@ send_result(int fd, uint64_t sid, enum auth_result result, uint32_t delay,
 {
 	struct msg	m;
 
-	msg_init(&m, IPC_AUTH_RES, sid);
-	msg_put_u32(&m, result);
-	msg_put_u32(&m, delay);
-	msg_put_str(&m, u != NULL ? u->home : "");
-	msg_put_u32(&m, u != NULL ? u->expire_days : AUTH_EXPIRE_UNSET);
+	auth_res_encode(&m, sid, result, delay, u != NULL ? u->home : NULL,
+	    u != NULL ? u->expire_days : AUTH_EXPIRE_UNSET);
 	return msg_send(fd, &m);
 }
 

@@ -1,6 +1,7 @@
 /*
- * auth_req.c - decoding a worker's login request in the auth process
- * (auth_req.h).  Fuzzed by fuzz/fuzz_auth_req.c.
+ * auth_req.c - decoding a worker's login request in the auth process,
+ * and encoding the answer (auth_req.h).  Fuzzed by fuzz/fuzz_auth_req.c;
+ * fuzz/fuzz_session.c answers with auth_res_encode too.
  */
 #include <string.h>
 
@@ -26,4 +27,15 @@ auth_req_decode(struct msg *m, struct auth_req *r)
 		return -1;
 	}
 	return 0;
+}
+
+void
+auth_res_encode(struct msg *m, uint64_t sid, uint32_t result, uint32_t delay,
+    const char *home, uint32_t expire_days)
+{
+	msg_init(m, IPC_AUTH_RES, sid);
+	msg_put_u32(m, result);
+	msg_put_u32(m, delay);
+	msg_put_str(m, home != NULL ? home : "");
+	msg_put_u32(m, expire_days);
 }

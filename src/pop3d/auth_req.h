@@ -31,4 +31,11 @@ struct auth_req {
  */
 int	auth_req_decode(struct msg *, struct auth_req *r);
 
+/*
+ * The answer (IPC_AUTH_RES, ipc.h) into m: home NULL or "" and
+ * expire_days AUTH_EXPIRE_UNSET unless result is AUTH_RES_OK.
+ */
+void	auth_res_encode(struct msg *m, uint64_t sid, uint32_t result,
+	    uint32_t delay, const char *home, uint32_t expire_days);
+
 #endif

@@ -2,13 +2,15 @@
  * cmd_auth.c - the AUTHORIZATION state: USER, PASS, APOP, AUTH PLAIN
  * (RFC 5034), STLS (RFC 2595), CAPA (RFC 2449), and the login path: the
  * auth process's answer (a refusal after the pause it asked for), the
- * maildrop opened on a job thread, the hand-over to TRANSACTION.
+ * maildrop opened (and its expired messages removed: RFC 2449 EXPIRE)
+ * on a job thread, the hand-over to TRANSACTION.
  * Worker processes, loop thread.  Every argument here is untrusted.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "conn.h"
 #include "ipc.h"
@@ -129,12 +131,31 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
  * well, so USER, SASL PLAIN and STLS depend on the connection alone
  * (TLS or not, plaintext allowed or not), never on the state.
  */
+/*
+ * RFC 2449 EXPIRE: the session's policy once logged in (maildrop_expire
+ * set it), the server's before.  "USER" (the value may differ per user)
+ * would go on the one before login.
+ */
+static void
+caps_expire(struct session *s)
+{
+	long long	days;
+
+	days = s->md != NULL ? maildrop_expire_days(s->md) :
+	    wenv.cfg->expire_days;
+	if (days < 0)
+		conn_printf(s->conn, "EXPIRE NEVER\r\n");
+	else
+		conn_printf(s->conn, "EXPIRE %lld\r\n", days);
+}
+
 static int
 caps_cont(struct session *s)
 {
 	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\nEXPIRE NEVER\r\nLOGIN-DELAY %lld\r\n",
-	    wenv.cfg->login_delay);
+	    "PIPELINING\r\n");
+	caps_expire(s);
+	conn_printf(s->conn, "LOGIN-DELAY %lld\r\n", wenv.cfg->login_delay);
 	if (session_plaintext_ok(s))
 		conn_printf(s->conn, "USER\r\nSASL PLAIN\r\n");
 	if (!conn_is_tls(s->conn))
@@ -340,6 +361,7 @@ struct open_job {
 	struct maildrop	*md;
 	const char	*errstr;
 	enum md_fail	 why;
+	size_t		 expired;	/* by the EXPIRE policy, at this login */
 };
 
 static void
@@ -347,6 +369,8 @@ open_run(struct job *j)
 {
 	struct open_job	*oj = (struct open_job *)j;
 	struct mailpath	 mp;
+	size_t		 failed;
+	int		 days;
 
 	if (mailpath_expand(wenv.cfg->mail_path, wenv.cfg->mail_root,
 	    oj->user, oj->home, &mp, &oj->errstr) == -1) {
@@ -354,6 +378,14 @@ open_run(struct job *j)
 		return;
 	}
 	oj->md = maildrop_open(&mp, oj->user, &oj->errstr, &oj->why);
+	/* The user's expire_days (passwd-file), else the server's. */
+	days = oj->expire_days == AUTH_EXPIRE_UNSET ?
+	    (int)wenv.cfg->expire_days : oj->expire_days == AUTH_EXPIRE_NEVER ?
+	    -1 : (int)oj->expire_days;
+	/* Before the list is shown; those it cannot remove stay listed. */
+	if (oj->md != NULL)
+		oj->expired = maildrop_expire(oj->md, days, time(NULL),
+		    &failed);
 }
 
 static void
@@ -362,7 +394,7 @@ open_done(struct job *j)
 	struct open_job	*oj = (struct open_job *)j;
 	struct session	*s;
 	uint64_t	 size;
-	size_t		 count;
+	size_t		 count, expired;
 
 	if ((s = session_find(j->sid)) == NULL ||
 	    s->state != SESS_AUTH_OPEN) {
@@ -392,12 +424,13 @@ open_done(struct job *j)
 		return;
 	}
 	s->md = oj->md;
+	expired = oj->expired;
 	free(oj);
 	session_enter_state(s, SESS_TRANS);
 	maildrop_stat(s->md, &count, &size);
 	log_info(SID_FMT " login user=%s rip=%s msgs=%zu size=%llu "
-	    "computed_sizes=%zu", SID_ARG(s->id), s->user, s->rip,
-	    count, (unsigned long long)size, maildrop_sized(s->md));
+	    "computed_sizes=%zu expired=%zu", SID_ARG(s->id), s->user, s->rip,
+	    count, (unsigned long long)size, maildrop_sized(s->md), expired);
 	session_set_reply(s, "maildrop has %zu message%s (%llu octets)",
 	    count, count == 1 ? "" : "s", (unsigned long long)size);
 	session_finish(s, POP_OK);

@@ -1,7 +1,8 @@
 /*
  * cmd_trans.c - the TRANSACTION state (RFC 1939 section 5): STAT LIST
  * UIDL RETR TOP DELE NOOP RSET, and QUIT, which in TRANSACTION enters
- * UPDATE and commits the deletions on a job thread.  RETR, TOP, LIST
+ * UPDATE and commits the deletions (and, under an EXPIRE policy, what
+ * RETR retrieved: maildrop_retr) on a job thread.  RETR, TOP, LIST
  * and UIDL are continuations: they write until the output is full and
  * resume when it drains, so a 1 GB message costs what a 1 KB one does.
  * Worker processes, loop thread.
@@ -400,6 +401,13 @@ cmd_retr(struct session *s, struct pop3_cmd *cmd)
 	if ((res = start_retr(s, i)) != POP_OK)
 		return res;
 	retr_wire(s, m);
+	/*
+	 * For EXPIRE, retrieved once the answer is under way: the QUIT
+	 * that commits it is read only after all of it was queued, ahead
+	 * of the QUIT's answer, and a RETR that fails midway closes the
+	 * session, which then commits nothing.
+	 */
+	maildrop_retr(s->md, i);
 	s->n_retr++;
 	s->bytes_retr += m->size;
 	session_set_reply(s, "%llu octets", (unsigned long long)m->size);
@@ -507,7 +515,7 @@ cmd_quit(struct session *s, struct pop3_cmd *cmd)
 	struct commit_job	*cj;
 
 	s->end_reason = "quit";
-	if (s->state != SESS_TRANS || maildrop_ndeleted(s->md) == 0) {
+	if (s->state != SESS_TRANS || !maildrop_dirty(s->md)) {
 		/*
 		 * Release the maildrop lock before the +OK goes out: a client
 		 * that reconnects as soon as it reads it must not meet

@@ -23,6 +23,7 @@
 #include "maildir.h"
 #include "mailpath.h"
 #include "md_priv.h"
+#include "pop3d_config.h"
 #include "xmalloc.h"
 
 #define MD_LOCKFILE	".pop3d.lock"
@@ -79,6 +80,20 @@ compute_size(int subfd, const char *name, uint64_t *out)
 	return 0;
 }
 
+int
+md_name_with(const char *file, char key, uint64_t v, char *out)
+{
+	const char	*colon;
+	size_t		 pre;
+	int		 n;
+
+	colon = strchr(file, ':');
+	pre = colon != NULL ? (size_t)(colon - file) : strlen(file);
+	n = snprintf(out, POP3_MDNAME_MAX + 1, "%.*s,%c=%llu%s", (int)pre,
+	    file, key, (unsigned long long)v, colon != NULL ? colon : "");
+	return n < 0 || n > POP3_MDNAME_MAX ? -1 : 0;
+}
+
 /*
  * Caches a computed size in the name, as our LDA writes it: inserts
  * ",W=<n>" before the ':' info.  The unique part, and so the UIDL, does
@@ -88,15 +103,8 @@ static void
 cache_size(int subfd, struct scan_ent *e)
 {
 	char		 nname[POP3_MDNAME_MAX + 1];
-	const char	*colon;
-	size_t		 pre;
-	int		 n;
 
-	colon = strchr(e->file, ':');
-	pre = colon != NULL ? (size_t)(colon - e->file) : strlen(e->file);
-	n = snprintf(nname, sizeof(nname), "%.*s,W=%llu%s", (int)pre, e->file,
-	    (unsigned long long)e->size, colon != NULL ? colon : "");
-	if (n < 0 || (size_t)n >= sizeof(nname))
+	if (md_name_with(e->file, 'W', e->size, nname) == -1)
 		return;
 	/*
 	 * Never over a file of that name (a restore may bring back both):
@@ -191,6 +199,7 @@ msg_init(struct md_msg *m, const struct scan_ent *e)
 	m->wire = mn->has_dots && mn->dots <= UINT32_MAX && mn->has_size &&
 	    mn->has_wsize && mn->size == mn->wsize;
 	m->dots = m->wire ? (uint32_t)mn->dots : 0;
+	m->retrieved = mn->has_rtime ? MD_RETR_MARKED : 0;
 }
 
 static int
@@ -286,6 +295,7 @@ maildrop_open(const struct mailpath *mp, const char *user,
 	md->walk = mp->walk;
 	md->lockfd = lockfd;
 	md->dirfd = -1;
+	md->expire_days = EXPIRE_NEVER;
 	md->n = n;
 	md->sized = sized;
 	md->msgs = xcalloc(n > 0 ? n : 1, sizeof(*md->msgs));

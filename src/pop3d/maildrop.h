@@ -4,13 +4,15 @@
  * DELE, and the commit of QUIT.  maildrop_open() and maildrop_commit()
  * block on the disk and run on the worker's job threads; the rest is
  * cheap and runs on the loop thread.  maildrop.c implements it, with
- * the commit in md_commit.c and md_trash.c (md_priv.h).
+ * the commit in md_commit.c and md_trash.c, and RFC 2449 EXPIRE (the
+ * retrieval marks, the expiry at login) in md_expire.c (md_priv.h).
  */
 #ifndef POP3D_MAILDROP_H
 #define POP3D_MAILDROP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pop3_limits.h"
 
@@ -37,7 +39,11 @@ struct md_msg {
 					   answer, but for the dots to stuff,
 					   if it still has that size */
 	uint8_t		 deleted;
+	uint8_t		 retrieved;	/* MD_RETR_* bits */
 };
+/* md_msg.retrieved */
+#define MD_RETR_MARKED	0x01	/* the name carries a retrieval mark (,R=) */
+#define MD_RETR_SESSION	0x02	/* this session's RETR sent it */
 /* As many as POP3_MAILDROP_MAX in memory: a field more costs that many. */
 _Static_assert(sizeof(void *) != 8 || sizeof(struct md_msg) <= 24,
     "struct md_msg grew");
@@ -65,8 +71,32 @@ struct mailpath;
 struct maildrop	*maildrop_open(const struct mailpath *mp, const char *user,
 		    const char **errstr, enum md_fail *why);
 /*
+ * RFC 2449 EXPIRE (md_expire.c), right after maildrop_open(), before
+ * the list is shown: sets the session's policy, days (0 to
+ * EXPIRE_DAYS_MAX, or EXPIRE_NEVER, the default), and removes, from
+ * the disk and from the list, every message whose retrieval mark is
+ * at least days * 86400 seconds before now (unlinked, then new/ and
+ * cur/ fsynced).  An unmarked message never goes.  Returns how many;
+ * *failed counts those that could not be removed (they stay listed).
+ * Blocking; worker job threads.
+ */
+size_t		 maildrop_expire(struct maildrop *, int days, time_t now,
+		    size_t *failed);
+/* The policy maildrop_expire() set: days, or EXPIRE_NEVER. */
+int		 maildrop_expire_days(const struct maildrop *);
+/* RETR of message i (0-based, exists) is answered: MD_RETR_SESSION. */
+void		 maildrop_retr(struct maildrop *, size_t i);
+/*
+ * QUIT has something to write: deletions, or, under a policy, messages
+ * retrieved (marks to record, or EXPIRE 0's implicit DELEs).  Cheap.
+ */
+int		 maildrop_dirty(const struct maildrop *);
+/*
  * Removes the messages marked deleted, durably: on return QUIT may be
- * answered.  Where the session deleted nearly all of new/ or cur/, the
+ * answered.  Under EXPIRE 0 the messages the session retrieved are
+ * marked deleted first (RFC 2449: an implicit DELE at UPDATE); under a
+ * policy of days > 0, after the deletions, each message the session
+ * retrieved that has no retrieval mark gets one (md_expire.c).  Where the session deleted nearly all of new/ or cur/, the
  * directory is swapped for an empty one (pop3d(8), UPDATE) and the old
  * files are unlinked afterwards by a job it queues (jobs_submit), which
  * takes over the message list; otherwise, or when the swap finds no

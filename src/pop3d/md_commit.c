@@ -3,8 +3,9 @@
  * the deleted messages are unlinked, or, when a session deleted nearly
  * all of new/ or cur/, the directory is swapped for an empty one and
  * the old files are removed after the answer by a purge job.  What the
- * swap leaves in tmp/, and its recovery, is md_trash.c's.  Worker
- * processes, job threads.
+ * swap leaves in tmp/, and its recovery, is md_trash.c's; EXPIRE's
+ * part of the commit (implicit DELEs before, retrieval marks after) is
+ * md_expire.c's.  Worker processes, job threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +276,7 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 	int		 dirfd, swapped = 0;
 
 	*failed = 0;
+	md_expire_quit(md);
 	if ((dirfd = md_open_dir(md)) == -1) {
 		log_warn("open %s: %s", md->path, strerror(errno));
 		*failed = md->ndel;
@@ -339,6 +341,9 @@ maildrop_commit(struct maildrop *md, size_t *failed)
 	for (k = 0; k < 2; k++)
 		if (unlinked[k] > 0)
 			(void)maildir_sync_dir(dirfd, sw[k].sub);
+	/* After the deletions, which are what QUIT must not lose, and
+	   before the purge takes the list. */
+	md_mark_retrieved(md, dirfd);
 
 	if (swapped == 0) {
 		close(dirfd);

@@ -1,9 +1,9 @@
 /*
  * md_priv.h - what the maildrop's files share, private to them:
  * maildrop.c (open, scan, lock, the session's view), md_commit.c (the
- * swap commit of QUIT and its purge) and md_trash.c (the directories
+ * swap commit of QUIT and its purge), md_trash.c (the directories
  * that commit leaves in tmp/: the manifest, emptying a trash, undoing a
- * swap, the recovery at login).  Worker processes: the commit, trash and
+ * swap, the recovery at login) and md_expire.c (RFC 2449 EXPIRE).  Worker processes: the commit, trash and
  * recovery on job threads.
  */
 #ifndef POP3D_MD_PRIV_H
@@ -32,6 +32,9 @@ struct maildrop {
 	uint64_t	 size;		/* of all messages */
 	uint64_t	 delsize;	/* of the deleted ones */
 	size_t		 sized;		/* sizes we had to compute (no ,W=) */
+	int		 expire_days;	/* the session's EXPIRE policy, or
+					   EXPIRE_NEVER */
+	size_t		 nretr;		/* messages with MD_RETR_SESSION */
 };
 
 /* "new" or "cur": the directory of enum md_sub k. */
@@ -43,6 +46,16 @@ struct maildrop {
 const char *md_msg_path(const struct md_msg *m, char *buf);
 /* The Maildir of md, opened anew: -1 with errno. */
 int	md_open_dir(const struct maildrop *md);
+/*
+ * file with ",<key>=<v>" inserted before its ':' info (at the end if it
+ * has none), into out (POP3_MDNAME_MAX + 1 bytes): the unique part, and
+ * so the UIDL, stays.  0, or -1 if the name would be too long.
+ */
+int	md_name_with(const char *file, char key, uint64_t v, char *out);
+/* md_expire.c, for maildrop_commit(): before it, EXPIRE 0's implicit
+   DELEs; after the deletions, the retrieval marks (dirfd: the Maildir). */
+void	md_expire_quit(struct maildrop *md);
+void	md_mark_retrieved(struct maildrop *md, int dirfd);
 /* What md_trash.c implements. */
 #include "md_trash.h"
 

@@ -252,3 +252,36 @@ def test_pop3ctl_check_reports_the_template(env, make_server):
     r = ctl(s.conf_path, "check")
     line = [l for l in r.out.splitlines() if "mail_path" in l]
     assert "Maildirs under" in line[0], line
+
+
+def test_user_add_with_home(env, make_server):
+    """With ~/Maildir, user add needs --home, writes it as the sixth field
+    (Dovecot's format) and makes the Maildir below it; the user logs in
+    and gets mail by deliver; user del finds it through the home."""
+    def setup(s):
+        os.makedirs(os.path.join(s.base, "home", "ivy"))
+        shutil.chown(os.path.join(s.base, "home", "ivy"), WORKER_USER,
+                     "nogroup")
+    s = make_server(setup, extra={"server": {"mail_path": "~/Maildir"}})
+    home = os.path.join(s.base, "home", "ivy")
+    r = ctl(s.conf_path, "user", "add", "ivy", "--password-stdin",
+            input=PW + "\n")
+    assert r.returncode == 64, r.err          # EX_USAGE: no --home
+    assert "--home" in r.err
+    add = ctl(s.conf_path, "user", "add", "ivy", "--password-stdin",
+              "--home", home, input=PW + "\n")
+    assert add.returncode == EX_OK, add.err
+    with open(s.passwd_path) as f:
+        line = [l for l in f if l.startswith("ivy:")][0]
+    assert line.rstrip("\n").split(":")[5] == home, line
+    assert os.path.isdir(os.path.join(home, "Maildir", "new"))
+    r = deliver(s.conf_path, "ivy", MSG)
+    assert r.returncode == EX_OK, r.err
+    c, r = login(s, "ivy")
+    assert r.startswith("+OK"), r
+    assert c.stat() == (1, len(MSG))
+    quit(c)
+    r = ctl(s.conf_path, "user", "del", "ivy")
+    assert r.returncode == EX_OK, r.err
+    assert not os.path.exists(os.path.join(home, "Maildir"))
+    assert [n for n in os.listdir(home) if n.startswith(".deleted.Maildir.")]

@@ -27,10 +27,12 @@ struct tconf {
 	struct conf_list listen;
 	long long	 size;
 	long long	 timeout;
+	long long	 days;
 	char		*top;
 };
 
 static const char *const modes[] = { "no", "loopback", "yes", NULL };
+static const char *const never[] = { "never", "always", NULL };
 
 #define OFF(f)	offsetof(struct tconf, f)
 static const struct conf_def defs[] = {
@@ -46,6 +48,7 @@ static const struct conf_def defs[] = {
 	{ "net", "size", CONF_SIZE, 0, 1LL << 40, "1k", NULL, OFF(size), "h" },
 	{ "net", "timeout", CONF_TIME, 1, 86400, "10m", NULL, OFF(timeout),
 	  "i" },
+	{ "net", "days", CONF_INT, 0, 365, "never", never, OFF(days), "j" },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL }
 };
 
@@ -83,6 +86,7 @@ test_defaults(void **state)
 	assert_string_equal(c.listen.v[1], "b:2");
 	assert_true(c.size == 1024);
 	assert_true(c.timeout == 600);
+	assert_true(c.days == -1);
 	conf_free(defs, &c);
 	assert_null(c.name);
 	assert_int_equal(c.listen.n, 0);
@@ -161,6 +165,10 @@ test_set_values(void **state)
 		{ 9, "30", 1, 30 }, { 9, "30s", 1, 30 }, { 9, "5m", 1, 300 },
 		{ 9, "2h", 1, 7200 }, { 9, "1d", 1, 86400 }, { 9, "2d", 0, 0 },
 		{ 9, "0", 0, 0 }, { 9, "1w", 0, 0 }, { 9, "1 m", 0, 0 },
+		/* An INT with words: choices[i] is -1 - i. */
+		{ 10, "0", 1, 0 }, { 10, "365", 1, 365 }, { 10, "NEVER", 1, -1 },
+		{ 10, "always", 1, -2 }, { 10, "-1", 0, 0 }, { 10, "366", 0, 0 },
+		{ 10, "nev", 0, 0 }, { 10, "never1", 0, 0 }, { 10, "", 0, 0 },
 	};
 	struct tconf	 c;
 	const char	*err;
@@ -287,6 +295,13 @@ test_line_errors(void **state)
 	assert_int_equal(parse(&c, "[main]\nmode = \x1b[31m\n", &errs), 1);
 	assert_string_equal(errtext(&errs), "t.conf:2: mode: invalid value "
 	    "\"\\x1b[31m\", expected one of: no, loopback, yes\n");
+	conf_free(defs, &c);
+	buf_clear(&errs);
+
+	/* An INT with words names them among what it expects. */
+	assert_int_equal(parse(&c, "[net]\ndays = soon\n", &errs), 1);
+	assert_string_equal(errtext(&errs), "t.conf:2: days: invalid value "
+	    "\"soon\", expected an integer in 0..365 or never or always\n");
 	conf_free(defs, &c);
 	buf_clear(&errs);
 }

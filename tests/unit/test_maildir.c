@@ -1,6 +1,6 @@
 /*
  * test_maildir.c - unit tests for maildir.c: file name parsing (,S= ,W=
- * and :2,flags, malformed sizes), UIDLs, delivery order, unique names
+ * ,R= and :2,flags, malformed sizes), UIDLs, delivery order, unique names
  * and delivery into a temporary Maildir.
  */
 #include <stdarg.h>
@@ -90,6 +90,39 @@ test_name_table(void **state)
 			    n.has_size, (uintmax_t)n.size, n.has_wsize,
 			    (uintmax_t)n.wsize, (uintmax_t)n.sort_sec,
 			    (uintmax_t)n.sort_usec);
+	}
+}
+
+/* ,R=<unix time>: the retrieval mark of RFC 2449 EXPIRE (pop3d's md_expire.c). */
+static void
+test_name_rtime(void **state)
+{
+	static const struct {
+		const char	*name;
+		int		 has;
+		uint64_t	 t;
+	} cases[] = {
+		{ "1.M1P1.h,S=5,W=6,R=1700000000", 1, 1700000000 },
+		{ "1.M1P1.h,R=0:2,S", 1, 0 },
+		{ "1.M1P1.h,R=5,R=7", 1, 5 },		/* the first counts */
+		{ "1.M1P1.h,R=x,R=7", 1, 7 },		/* the first valid */
+		{ "1.M1P1.h,R=", 0, 0 },
+		{ "1.M1P1.h,R=-5", 0, 0 },
+		{ "1.M1P1.h,R=18446744073709551616", 0, 0 },
+		{ "1.M1P1.h:2,R=5", 0, 0 },		/* in the info */
+		{ "1.M1P1.h,r=5", 0, 0 },
+		{ "1.M1P1.h", 0, 0 },
+	};
+	struct maildir_name	 n;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(maildir_name_parse(cases[i].name, &n), 0);
+		if (n.has_rtime != cases[i].has || n.rtime != cases[i].t)
+			fail_msg("\"%s\": R %d/%ju", cases[i].name,
+			    n.has_rtime, (uintmax_t)n.rtime);
+		/* The mark is not part of the unique part: UIDL unchanged. */
+		assert_int_equal(n.base_len, 8);
 	}
 }
 
@@ -333,6 +366,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_table),
 		cmocka_unit_test(test_name_length),
+		cmocka_unit_test(test_name_rtime),
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_unique),

@@ -107,7 +107,7 @@ test_edit_table(void **state)
 		enum passwd_edit_status	 st;
 
 		st = passwd_edit_text("f", c->in, strlen(c->in), c->op,
-		    c->user, c->hash, &out, &err);
+		    c->user, c->hash, NULL, &out, &err);
 		if (st != c->st)
 			fail_msg("case %zu: status %s, expected %s (%s)", i,
 			    passwd_edit_status_str(st),
@@ -139,7 +139,8 @@ test_edit_line_too_long(void **state)
 	in[PASSWD_LINE_MAX - 2] = '\0';
 	buf_init(&out, PASSWD_FILE_MAX);
 	assert_int_equal(passwd_edit_text("f", in, strlen(in),
-	    PASSWD_EDIT_SET, "alice", H1, &out, &err), PASSWD_EDIT_BADFILE);
+	    PASSWD_EDIT_SET, "alice", H1, NULL, &out, &err),
+	    PASSWD_EDIT_BADFILE);
 	assert_non_null(strstr(err, "longer than"));
 	free(err);
 	buf_clear(&out);
@@ -191,7 +192,7 @@ edit(enum passwd_edit_op op, const char *user, const char *hash,
 	enum passwd_edit_status		 st;
 	char				*err = NULL;
 
-	st = passwd_edit_file(path, op, user, hash, &cr, timeout, &err);
+	st = passwd_edit_file(path, op, user, hash, NULL, &cr, timeout, &err);
 	free(err);
 	return st;
 }
