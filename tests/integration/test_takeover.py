@@ -506,8 +506,9 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
             for u in USERS:
                 assert got[c][u] == again[u], (c, u)
         print("takeover %s/%s: Dovecot half %.1fs, pop3d half %.1fs, "
-              "all %.1fs" % (layout, tls, t_dovecot, t_pop3d,
-                             time.monotonic() - t0))
+              "all %.1fs; the switch back downloaded %s" % (
+                  layout, tls, t_dovecot, t_pop3d, time.monotonic() - t0,
+                  [len(again[u]) for u in USERS]))
     finally:
         if srv is not None:
             srv.stop(check=False)
