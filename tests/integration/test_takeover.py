@@ -258,6 +258,16 @@ def renamed(maildir, names):
     return sorted(out)
 
 
+def check_report(out):
+    """{user: {key: value}} of the user= lines of pop3ctl migrate."""
+    report = {}
+    for line in out.splitlines():
+        if line.startswith("user="):
+            kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            report[kv["user"]] = kv
+    return report
+
+
 # ---------------------------------------------------------------- clients
 
 class Clients:
@@ -410,13 +420,10 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
                 assert got[c][u] == all_ids(site, u), (c, u)
         t_dovecot = time.monotonic() - t0
 
-        # The switch: Dovecot stopped by PID, pop3d on the same ports,
-        # files and passwd-file.
-        dove.stop(remove=False)
-        dove_files = {u: dovecot_files(site.maildir[u]) for u in USERS}
-        assert wait_until(lambda: port_free(dove.port) and
-                          port_free(dove.tls_port), 10)
-        extra = {"server": {}, "maildrop": {}}
+        # pop3d's config for the same files and ports; before the
+        # switch, pop3ctl migrate --check says every message keeps its
+        # UIDL.
+        extra = {"server": {}}
         if layout == "home":
             extra["server"]["mail_path"] = "~/Maildir"
         elif layout == "template":
@@ -427,6 +434,23 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
         if layout == "mail_root":
             srv.mail_root = site.vmail
         srv.passwd_path = site.passwd
+        srv.write_files()
+        r = ctl(srv.conf_path, "migrate", "--check")
+        assert r.returncode == 0, "migrate --check: rc=%d\n%s%s" % (
+            r.returncode, r.out, r.err)
+        report = check_report(r.out)
+        for u in USERS:
+            assert report.get(u, {}).get("messages") == str(PER_USER) and \
+                report[u].get("keep") == str(PER_USER) and \
+                report[u].get("new") == "0", \
+                "migrate --check for %s: %s\n%s" % (u, report.get(u), r.out)
+
+        # The switch: Dovecot stopped by PID, pop3d on the same ports,
+        # files and passwd-file.
+        dove.stop(remove=False)
+        dove_files = {u: dovecot_files(site.maildir[u]) for u in USERS}
+        assert wait_until(lambda: port_free(dove.port) and
+                          port_free(dove.tls_port), 10)
         srv.start()
 
         # pop3d answers every message with the UIDL (and size) Dovecot gave.
