@@ -11,7 +11,8 @@
  * what follows it.  A session that does not end within a bound of loop
  * turns after the client's input is done aborts (a hang).
  */
-/* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_expire pop3d/md_trash */
+/* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_dovecot pop3d/md_expire pop3d/md_trash */
+/* links: pop3d/md_courier pop3d/courier_uidl */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,9 @@
 # deps.sh [build|test|bench|ci] - installs the Debian packages that are
 # missing for building and running (make, make demo), testing (make
 # check: also the real peers the tests talk to), benchmarking (make
-# bench) or CI (.ci/run: also mmdebstrap, for the fresh-machine check).
+# bench) or CI (.ci/run: also mmdebstrap, for the fresh-machine check);
+# for test, bench and ci also Debian's Courier POP3 server, unpacked for
+# the tests (scripts/courier-pop.sh).
 # Installs are --no-install-recommends, so what the programs need at run
 # time is named here, not left to a Recommends.  Idempotent and quick
 # when all are there.  Needs root (or sudo) only when something is
@@ -22,7 +24,8 @@ dovecot-pop3d mpop fetchmail postfix swaks mandoc
 fail2ban"
 BENCH="$TEST linux-perf"
 
-case "${1:-test}" in
+mode=${1:-test}
+case "$mode" in
 build)	PKGS=$BUILD ;;
 test)	PKGS=$TEST ;;
 bench)	PKGS=$BENCH ;;
@@ -37,11 +40,23 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
-
-echo "deps.sh: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# The tests that take over from Courier run Debian's courierpop3d,
+# downloaded and unpacked, never installed (courier-pop conflicts with
+# dovecot-pop3d and would start daemons): scripts/courier-pop.sh.
+courier() {
+	case "$mode" in
+	test|bench|ci) $SUDO sh "$(dirname "$0")/courier-pop.sh" ;;
+	esac
+}
+if [ -z "$missing" ]; then
+	courier
+	exit 0
+fi
+
+echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 
 # Keep packaged daemons from starting (and taking ports 25, 110, 995):
@@ -67,3 +82,4 @@ if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
 	$SUDO apt-get update -q
 	$SUDO apt-get install -y -q --no-install-recommends $missing
 fi
+courier

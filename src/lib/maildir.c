@@ -1,9 +1,10 @@
 /*
  * maildir.c - Maildir file names (parsing, ordering, unique names), UIDLs
- * derived from names, and delivery (tmp/ -> new/ with fsync).  Names are
- * untrusted: anyone who can deliver mail chooses them.  The name
- * functions are pure; maildir_deliver() does blocking I/O and runs off
- * any event loop (pop3d maildrop threads, the LDA, the fetcher).
+ * derived from names, delivery (tmp/ -> new/ with fsync) and the
+ * maildrop lock.  Names are untrusted: anyone who can deliver mail
+ * chooses them.  The name functions are pure; maildir_deliver() does
+ * blocking I/O and runs off any event loop (pop3d maildrop threads, the
+ * LDA, the fetcher).
  */
 #include <sys/stat.h>
 
@@ -318,6 +319,28 @@ maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
 	    maildir_tx_write(&tx, data, len) == -1)
 		return -1;
 	return maildir_tx_commit(&tx, namebuf, namelen);
+}
+
+int
+maildir_lock(int dirfd, int *inuse)
+{
+	struct flock	fl;
+	int		fd;
+
+	fd = openat(dirfd, MAILDIR_LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if (errno == EAGAIN || errno == EACCES)
+			*inuse = 1;
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int

@@ -107,6 +107,16 @@ int	maildir_deliver_key(int dirfd, const unsigned char *data, size_t len,
  */
 int	maildir_find_key(int dirfd, const char *key);
 
+/*
+ * The maildrop lock: an OFD write lock (F_OFD_SETLK, whole file) on
+ * MAILDIR_LOCKFILE in the Maildir at dirfd, created mode 0600 if
+ * missing.  pop3d holds it for a session, "pop3ctl migrate" while it
+ * renames.  Returns the descriptor that holds it (close releases it),
+ * or -1 with errno; *inuse is set to 1 when another holds it.
+ */
+#define MAILDIR_LOCKFILE	".pop3d.lock"
+int	maildir_lock(int dirfd, int *inuse);
+
 /* fsync of new/ in the Maildir at dirfd.  0, or -1 with errno. */
 int	maildir_sync_new(int dirfd);
 /* fsync(2) of the directory sub under dirfd (e.g. "cur").  0 or -1, errno. */

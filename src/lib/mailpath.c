@@ -66,6 +66,36 @@ var_len(const char *t, char *name, int *lower)
 	return 0;
 }
 
+/*
+ * Whether the template has a component that is empty ("//"), "." or
+ * ".." whatever the variables hold: every login would fail.
+ */
+static int
+literal_components_bad(const char *tmpl)
+{
+	const char	*p = tmpl, *e;
+	size_t		 n;
+
+	if (*p == '~')
+		p++;
+	else if (*p == '%')
+		p += p[1] == 'L' ? 3 : 2;	/* %h, %Lh: the home */
+	if (*p == '/')
+		p++;
+	while (*p != '\0') {
+		e = strchr(p, '/');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if ((n == 0 && e != NULL && e[1] != '\0') ||
+		    (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
 int
 mailpath_check(const char *tmpl, const char **errstr)
 {
@@ -102,10 +132,18 @@ mailpath_check(const char *tmpl, const char **errstr)
 		}
 		if (name == 'u' || name == 'n' || name == 'h')
 			per_user = 1;
+		if (name == 'h' && t != tmpl) {
+			*errstr = "%h is only allowed at the start";
+			return -1;
+		}
 		t += n - 1;
 	}
 	if (!per_user) {
 		*errstr = "must contain %u, %n, %h or ~ (one Maildir per user)";
+		return -1;
+	}
+	if (literal_components_bad(tmpl)) {
+		*errstr = "has an empty, \".\" or \"..\" component";
 		return -1;
 	}
 	if (strlen(tmpl) >= POP3_PATH_MAX) {
@@ -174,15 +212,28 @@ mailpath_expand(const char *tmpl, const char *mail_root, const char *user,
     const char *home, struct mailpath *mp, const char **errstr)
 {
 	const char	*t, *v;
-	size_t		 o = 0, n, vlen, firstvar = (size_t)-1, homeend = 0;
-	char		 name;
+	size_t		 o = 0, n, vlen, firstvar = (size_t)-1, homeend = 0, hlen;
+	char		 name, hbuf[POP3_HOME_MAX];
 	int		 lower;
 
 	memset(mp, 0, sizeof(*mp));
-	if (home != NULL && home[0] != '\0' &&
-	    (home[0] != '/' || strlen(home) >= POP3_HOME_MAX)) {
-		*errstr = "the home in the passwd-file is not an absolute path";
-		return -1;
+	if (home != NULL && home[0] != '\0') {
+		hlen = strlen(home);
+		while (hlen > 1 && home[hlen - 1] == '/')
+			hlen--;		/* "/home/bob/" as Dovecot takes it */
+		if (home[0] != '/' || hlen >= POP3_HOME_MAX) {
+			*errstr = "the home in the passwd-file is not an "
+			    "absolute path";
+			return -1;
+		}
+		memcpy(hbuf, home, hlen);
+		hbuf[hlen] = '\0';
+		if (components_ok(hbuf, 1) == -1) {
+			*errstr = "the home in the passwd-file has an empty, "
+			    "\".\" or \"..\" component";
+			return -1;
+		}
+		home = hbuf;
 	}
 	if (tmpl[0] == '\0') {
 		if (put(mp, &o, mail_root, strlen(mail_root), 0) == -1 ||
@@ -213,11 +264,14 @@ mailpath_expand(const char *tmpl, const char *mail_root, const char *user,
 			continue;
 		}
 		if (var_value(name, user, home, &v, &vlen) == -1) {
-			*errstr = name == 'h' ? "mail_path needs a home, and "
-			    "the passwd-file gives the user none" :
-			    "mail_path needs %d, and the user name has no "
-			    "domain";
-			return -1;
+			if (name == 'h') {
+				*errstr = "mail_path needs a home, and the "
+				    "passwd-file gives the user none";
+				return -1;
+			}
+			*errstr = "mail_path needs %d, and the user name has "
+			    "no domain";
+			return -2;
 		}
 		if (firstvar == (size_t)-1)
 			firstvar = o;
@@ -245,10 +299,11 @@ mailpath_expand(const char *tmpl, const char *mail_root, const char *user,
 		*errstr = "mail_path does not give an absolute path";
 		return -1;
 	}
+	/* The template and the home are sound: this is the name's doing. */
 	if (components_ok(mp->path, mp->walk) == -1) {
-		*errstr = "the mail path has an empty, \".\" or \"..\" "
-		    "component";
-		return -1;
+		*errstr = "the user name makes an empty, \".\" or \"..\" "
+		    "component of the mail path";
+		return -2;
 	}
 	return 0;
  toolong:
@@ -257,13 +312,17 @@ mailpath_expand(const char *tmpl, const char *mail_root, const char *user,
 }
 
 int
-mailpath_open(const struct mailpath *mp, int create, uid_t uid, gid_t gid)
+mailpath_open(const struct mailpath *mp, int create, uid_t uid, gid_t gid,
+    int *userpart)
 {
 	char		 part[NAME_MAX + 1], root[POP3_PATH_MAX];
 	const char	*p, *e;
+	struct stat	 st;
 	size_t		 n;
 	int		 fd, next, err, made;
 
+	if (userpart != NULL)
+		*userpart = 0;
 	memcpy(root, mp->path, mp->walk);
 	root[mp->walk] = '\0';
 	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -272,29 +331,21 @@ mailpath_open(const struct mailpath *mp, int create, uid_t uid, gid_t gid)
 		e = strchr(p, '/');
 		n = e != NULL ? (size_t)(e - p) : strlen(p);
 		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			errno = EINVAL;
-			return -1;
+			err = EINVAL;
+			goto fail;
 		}
 		memcpy(part, p, n);
 		part[n] = '\0';
 		made = 0;
+		if (userpart != NULL)
+			*userpart = (size_t)(p - mp->path) >= mp->create;
 		if (create && (size_t)(p - mp->path) >= mp->create) {
 			if (mkdirat(fd, part, 0700) == 0)
 				made = 1;
 			else if (errno != EEXIST) {
 				err = errno;
-				close(fd);
-				errno = err;
-				return -1;
+				goto fail;
 			}
-		}
-		if (made && uid != (uid_t)-1 &&
-		    fchownat(fd, part, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
-			err = errno;
-			close(fd);
-			errno = err;
-			return -1;
 		}
 		next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
@@ -304,10 +355,33 @@ mailpath_open(const struct mailpath *mp, int create, uid_t uid, gid_t gid)
 			errno = err;
 			return -1;
 		}
+		/*
+		 * Handed over through the descriptor, never by name: what
+		 * is chowned is the directory made here, whatever renames
+		 * went on in the parent meanwhile.
+		 */
+		if (made && uid != (uid_t)-1) {
+			if (fstat(fd, &st) == -1) {
+				err = errno;
+				goto fail;
+			}
+			if (st.st_uid != geteuid()) {
+				err = EPERM;	/* not the one made here */
+				goto fail;
+			}
+			if (fchown(fd, uid, gid) == -1) {
+				err = errno;
+				goto fail;
+			}
+		}
 		if (e == NULL)
 			break;
 	}
 	return fd;
+ fail:
+	close(fd);
+	errno = err;
+	return -1;
 }
 
 int

@@ -3,8 +3,8 @@
  * pop3d.conf (%u %n %d %h, a leading ~, %L for lower case) expanded for
  * one user, and the walk that opens the result without following a
  * symbolic link below the template's fixed part.  pop3d's workers
- * (maildrop_open) and pop3ctl (deliver, user add, migrate, check) find
- * a Maildir the same way through it.
+ * (maildrop_open) and pop3ctl (deliver, user add/del, migrate) find a
+ * Maildir the same way through it.
  */
 #ifndef POP3_MAILPATH_H
 #define POP3_MAILPATH_H
@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define POP3_HOME_MAX	512	/* a home directory from the passwd-file */
-#define POP3_PATH_MAX	1024	/* an expanded mail path */
+#include "pop3_limits.h"
+
 
 /*
  * An expanded mail path.  path[0..walk) is the template's fixed part
@@ -43,10 +43,12 @@ int	mailpath_uses_home(const char *tmpl);
 /*
  * Expands tmpl (empty: mail_root/%u) for the login user (a valid user
  * name, see passwd_valid_user) with home (NULL or "" if the passwd-file
- * gives none) into mp.  %n is the part of user before the last '@' (all
- * of it if none), %d the part after it.  0, or -1 with *errstr: a
- * variable with no value (no home, no domain), a home that is not an
- * absolute path, a "." or ".." component, or a path too long.
+ * gives none; trailing '/' dropped) into mp.  %n is the part of user
+ * before the last '@' (all of it if none), %d the part after it.  0; -1
+ * with *errstr for what the passwd-file or the config got wrong (no
+ * home, a home that is not an absolute path or has a "." or ".."
+ * component, a path too long); -2 with *errstr when the user name
+ * cannot name a Maildir (no domain for %d, a "." or ".." component).
  */
 int	mailpath_expand(const char *tmpl, const char *mail_root,
 	    const char *user, const char *home, struct mailpath *mp,
@@ -55,12 +57,15 @@ int	mailpath_expand(const char *tmpl, const char *mail_root,
 /*
  * Opens the directory mp names (O_RDONLY | O_DIRECTORY), walking as
  * struct mailpath says.  With create, missing directories from
- * mp->create on are made (mode 0700; chown to uid:gid unless uid is
- * (uid_t)-1).  The descriptor, or -1 with errno: ELOOP or ENOTDIR for a
- * symlink or a file where a directory belongs, ENOENT, EACCES...
+ * mp->create on are made (mode 0700; handed to uid:gid through the
+ * descriptor unless uid is (uid_t)-1).  The descriptor, or -1 with
+ * errno: ELOOP or ENOTDIR for a symlink or a file where a directory
+ * belongs, ENOENT, EACCES...; then *userpart (if not NULL) says whether
+ * the failure was at a component from mp->create on (the user's own
+ * part) rather than at the fixed part or the home.
  */
 int	mailpath_open(const struct mailpath *mp, int create, uid_t uid,
-	    gid_t gid);
+	    gid_t gid, int *userpart);
 
 /*
  * The directory that holds mp's Maildir, into parent (walked the same

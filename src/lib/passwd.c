@@ -120,9 +120,8 @@ passwd_valid_user(const char *user, size_t len)
 }
 
 /* One extra field ("key=value", "userdb_" dropped) into e. */
-static int
-passwd_extra(const char *f, size_t n, struct passwd_entry *e,
-    const char **errstr)
+static void
+passwd_extra(const char *f, size_t n, struct passwd_entry *e)
 {
 	static const char	 key[] = "expire_days=";
 	char			 num[8];
@@ -134,12 +133,12 @@ passwd_extra(const char *f, size_t n, struct passwd_entry *e,
 		n -= 7;
 	}
 	if (n < sizeof(key) - 1 || memcmp(f, key, sizeof(key) - 1) != 0)
-		return 0;
+		return;
 	f += sizeof(key) - 1;
 	n -= sizeof(key) - 1;
 	if (n == 5 && memcmp(f, "never", 5) == 0) {
 		e->expire_days = -2;
-		return 0;
+		return;
 	}
 	if (n == 0 || n >= sizeof(num) || f[0] < '0' || f[0] > '9')
 		goto bad;
@@ -150,20 +149,20 @@ passwd_extra(const char *f, size_t n, struct passwd_entry *e,
 	if (*end != '\0' || errno != 0 || v > PASSWD_EXPIRE_MAX)
 		goto bad;
 	e->expire_days = (int)v;
-	return 0;
+	return;
  bad:
-	*errstr = "bad expire_days (a number of days, at most 36500, or "
-	    "never)";
-	return -1;
+	e->warn = "bad expire_days (a number of days up to 36500, or never): "
+	    "ignored";
 }
 
 /*
  * The fields after the hash: uid:gid:gecos:home:shell:extra (Dovecot's
- * passwd-file).  Only home and the extra fields are used.
+ * passwd-file).  Only home and the extra fields are used; a bad one is
+ * left out with e->warn set, and the line stays valid (the rest of the
+ * file, and this user's login, do not depend on it).
  */
-static int
-passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e,
-    const char **errstr)
+static void
+passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e)
 {
 	const char	*end = p + len, *f, *fe;
 	size_t		 field;
@@ -174,11 +173,11 @@ passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e,
 		else if ((fe = memchr(f, ':', (size_t)(end - f))) == NULL)
 			fe = end;
 		if (field == 5 && fe > f) {
-			if (*f != '/') {
-				*errstr = "home is not an absolute path";
-				return -1;
-			}
-			e->home = xstrndup(f, (size_t)(fe - f));
+			if (*f != '/' || (size_t)(fe - f) >= POP3_HOME_MAX)
+				e->warn = "home is not an absolute path shorter "
+				    "than 512 octets: ignored";
+			else
+				e->home = xstrndup(f, (size_t)(fe - f));
 		}
 		if (field == 7) {
 			while (f < fe) {
@@ -186,16 +185,14 @@ passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e,
 				    (size_t)(fe - f));
 				if (sp == NULL)
 					sp = fe;
-				if (sp > f && passwd_extra(f, (size_t)(sp - f),
-				    e, errstr) == -1)
-					return -1;
+				if (sp > f)
+					passwd_extra(f, (size_t)(sp - f), e);
 				f = sp + 1;
 			}
 		}
 		if (fe == end)
 			break;
 	}
-	return 0;
 }
 
 int
@@ -261,12 +258,8 @@ passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
 	}
 	e->locked = locked;
 	e->expire_days = -1;
-	if (hend < line + len &&
-	    passwd_parse_rest(hend + 1, (size_t)(line + len - hend - 1), e,
-	    errstr) == -1) {
-		passwd_entry_clear(e);
-		return -1;
-	}
+	if (hend < line + len)
+		passwd_parse_rest(hend + 1, (size_t)(line + len - hend - 1), e);
 	e->user = xstrndup(line, ulen);
 	return 0;
 }

@@ -30,7 +30,10 @@ struct passwd_entry {
 	int			 expire_days;	/* extra field expire_days=N
 						   (0..PASSWD_EXPIRE_MAX), -1 if
 						   none, -2 for "never" */
-	char			*home;	/* owned; the 6th field, NULL if empty */
+	char			*home;	/* owned; the 6th field, NULL if empty
+					   (or bad: see warn) */
+	const char		*warn;	/* static: a field after the hash was
+					   bad and is left out, or NULL */
 };
 #define PASSWD_EXPIRE_MAX	36500
 
@@ -39,12 +42,13 @@ struct passwd_entry {
  * hash.  Blank lines and lines starting with '#' return 1 (nothing
  * filled).  Returns 0 on success, or -1 with *errstr: "missing ':'",
  * "invalid user name" (see passwd_valid_user), "empty hash",
- * "line too long", "line contains NUL", "home is not an absolute
- * path", "bad expire_days".  The fields after the hash are Dovecot's:
- * uid:gid:gecos:home:shell:extra.  uid, gid, gecos and shell are
- * ignored (pop3d serves every Maildir as its one mail user); home is
- * kept; extra is space-separated key=value pairs (a "userdb_" prefix is
- * dropped), of which expire_days=N|never is used and the rest ignored.
+ * "line too long", "line contains NUL".  The fields after the hash are
+ * Dovecot's: uid:gid:gecos:home:shell:extra.  uid, gid, gecos and shell
+ * are ignored (pop3d serves every Maildir as its one mail user); home
+ * is kept (if absolute and shorter than POP3_HOME_MAX); extra is
+ * space-separated key=value pairs (a "userdb_" prefix is dropped), of
+ * which expire_days=N|never is used and the rest ignored.  A bad home or
+ * expire_days is left out and named in e->warn: the line stays valid.
  * A leading "{SCHEME}" (case-insensitive) is removed from the stored
  * hash and decides the scheme; {CRYPT} and no tag mean the crypt prefix
  * does.  An unknown tag, or a crypt tag whose hash lacks the matching

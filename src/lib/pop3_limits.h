@@ -41,6 +41,19 @@
 #define POP3_MDNAME_MAX		255
 /* RFC 1939: a unique-id is 1 to 70 characters in 0x21..0x7E. */
 #define POP3_UIDL_MAX		70
+/* A home directory from the passwd-file (Dovecot's sixth field). */
+#define POP3_HOME_MAX		512
+/* A Maildir's path, once mail_path is expanded. */
+#define POP3_PATH_MAX		1024
+/*
+ * Dovecot's dovecot-uidlist (dovecot_uidlist.c), written by the mail
+ * user: the file (a million messages at ~120 octets a line stay far
+ * below), one line (a 255-octet name and a few extensions), and one
+ * extension value (a saved P UIDL, a G GUID: Dovecot writes < 100).
+ */
+#define DUIDL_FILE_MAX		(512LL * 1024 * 1024)
+#define DUIDL_LINE_MAX		4096
+#define DUIDL_FIELD_MAX		1024
 /* IPC messages between pop3d processes (SOCK_SEQPACKET, one per datagram). */
 #define POP3_MSG_MAX		4096
 /* Config: a line, and the file as a whole. */

@@ -1,6 +1,7 @@
 /*
  * pop3d_config.c - pop3d's settings table and the checks the table cannot
- * do.  Runs in pop3d's master and in pop3ctl; returns errors, never exits.
+ * do (among them that pop3d can expand pop3_uidl_format).  Runs in
+ * pop3d's master and in pop3ctl; returns errors, never exits.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <pwd.h>
 
+#include "dovecot_uidlist.h"
 #include "pop3d_config.h"
 #include "mailpath.h"
 #include "passwd.h"
@@ -39,6 +41,13 @@ const struct conf_def config_defs[] = {
 	  "where a user's Maildir is: a template with %u (login), %n (its "
 	  "local part), %d (its domain), %h or a leading ~ (the home from "
 	  "the passwd-file), %L for lower case; empty: mail_root/%u" },
+	{ "server", "dovecot_uidlist", CONF_BOOL, 0, 0, "yes", NULL,
+	  OFF(dovecot_uidlist), "where a Maildir holds Dovecot's "
+	  "dovecot-uidlist, answer UIDL for the messages it lists as "
+	  "Dovecot did (read only)" },
+	{ "server", "pop3_uidl_format", CONF_STR, 0, 0, DUIDL_DEFAULT_FORMAT,
+	  NULL, OFF(pop3_uidl_format), "the pop3_uidl_format the Dovecot "
+	  "pop3d replaces had (%u %v %f %g, Dovecot 2.3 syntax)" },
 	{ "server", "log", CONF_STR, 0, 0, "stderr", NULL, OFF(log),
 	  "where log lines go: stderr, syslog (facility mail) or file:PATH "
 	  "(timestamped; reopened on SIGUSR1)" },
@@ -199,6 +208,49 @@ require(struct buf *errs, const char *path, const char *sect,
 	}
 }
 
+/*
+ * The line of path that sets key (the file parsed without errors, so at
+ * most one does), or 0 if none: for the checks after the parse.
+ */
+static size_t
+key_line(const char *path, const char *key)
+{
+	char	 line[CONF_LINE_MAX + 2];
+	FILE	*f;
+	size_t	 n = 0, klen = strlen(key), found = 0;
+	char	*p;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		p = line + strspn(line, " \t");
+		if (strncmp(p, key, klen) == 0 &&
+		    p[klen + strspn(p + klen, " \t")] == '=')
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
+/* pop3_uidl_format: one pop3d can expand (dovecot_uidlist.c). */
+static void
+check_uidl_format(struct buf *errs, const char *path, const char *fmt,
+    int *nerr)
+{
+	const char	*why;
+	size_t		 line;
+
+	if (duidl_format_check(fmt, &why) == 0)
+		return;
+	if ((line = key_line(path, "pop3_uidl_format")) > 0)
+		buf_printf(errs, "%s:%zu: pop3_uidl_format: %s\n", path, line,
+		    why);
+	else
+		buf_printf(errs, "%s: pop3_uidl_format: %s\n", path, why);
+	(*nerr)++;
+}
+
 int
 config_load(struct config *cfg, const char *path, struct buf *errs)
 {
@@ -243,6 +295,7 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 		buf_printf(errs, "%s: mail_path: %s\n", path, err);
 		nerr++;
 	}
+	check_uidl_format(errs, path, cfg->pop3_uidl_format, &nerr);
 	if (cfg->fail_delay_max_ms < cfg->fail_delay_ms) {
 		buf_printf(errs, "%s: fail_delay_max_ms: smaller than "
 		    "fail_delay_ms\n", path);

@@ -23,6 +23,8 @@ struct config {
 	long long	 workers;	/* 0: one per core */
 	char		*mail_root;	/* Maildir of USER is mail_root/USER */
 	char		*mail_path;	/* template (mailpath.h); "" = the above */
+	char		*pop3_uidl_format;	/* Dovecot's, for its uidlist */
+	int		 dovecot_uidlist;	/* answer UIDL from it */
 	char		*log;		/* "stderr", "syslog" or "file:PATH" */
 	int		 verbose;
 	long long	 idle_timeout;

@@ -386,7 +386,9 @@ check_main(const char *conf, int argc, char *argv[])
 	check_tls(&cfg);
 	check_passwd(&cfg);
 	check_password_policy(&cfg);
-	check_mail_root(&cfg);
+	/* mail_root is what an empty mail_path means. */
+	if (cfg.mail_path[0] == '\0')
+		check_mail_root(&cfg);
 	check_mail_path(&cfg);
 	for (i = 0; i < cfg.listen.n; i++)
 		check_listen(cfg.listen.v[i], 0);

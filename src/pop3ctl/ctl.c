@@ -1,9 +1,11 @@
 /*
  * ctl.c - the helpers pop3ctl's sub-commands share: loading pop3d's
  * config with every error on stderr, the "pop3ctl: " warning, a system
- * user's ids, and where a user's Maildir is (mail_path).  Runs in
- * pop3ctl, as root or as the mail user.
+ * user's ids, becoming the mail user, and where a user's Maildir is
+ * (mail_path).  Runs in pop3ctl, as root or as the mail user.
  */
+#include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +67,7 @@ ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
 	struct passwd_db		 db;
 	const char			*err;
 	char				*perr = NULL, home[POP3_HOME_MAX] = "";
+	int				 rv;
 
 	*nouser = 0;
 	if (mailpath_uses_home(cfg->mail_path)) {
@@ -82,13 +85,45 @@ ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
 			*nouser = 1;
 			return -1;
 		}
+		if (e->home != NULL && strlen(e->home) >= sizeof(home)) {
+			ctl_warnx("the home of %s in %s is too long", user,
+			    cfg->passwd_file);
+			passwd_db_free(&db);
+			return -1;
+		}
 		if (e->home != NULL)
 			snprintf(home, sizeof(home), "%s", e->home);
 		passwd_db_free(&db);
 	}
-	if (mailpath_expand(cfg->mail_path, cfg->mail_root, user, home, mp,
-	    &err) == -1) {
+	if ((rv = mailpath_expand(cfg->mail_path, cfg->mail_root, user, home,
+	    mp, &err)) != 0) {
 		ctl_warnx("Maildir of %s: %s", user, err);
+		*nouser = rv == -2;	/* the name cannot have a Maildir */
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_become_mail_user(const struct config *cfg, const char *cmd)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (ctl_user_ids(cfg->user, &uid, &gid) == -1) {
+		ctl_warnx("%s: %s: user: no such user \"%s\"", cmd, cfg->path,
+		    cfg->user);
+		return -1;
+	}
+	if (uid == 0) {
+		ctl_warnx("%s: %s: user: the mail user must not be root", cmd,
+		    cfg->path);
+		return -1;
+	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		ctl_warnx("%s: becoming %s: %s", cmd, cfg->user,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * ctl.h - what pop3ctl's files share: the sub-command entry points
- * (user.c, deliver.c, check.c), password input and policy (password.c)
- * and the helpers in ctl.c.  pop3ctl is a command-line tool: its
+ * (user.c, deliver.c, check.c, migrate.c), password input and policy
+ * (password.c) and the helpers in ctl.c.  pop3ctl is a command-line tool: its
  * functions print their own messages and return sysexits(3) codes.
  */
 #ifndef POP3CTL_CTL_H
@@ -15,6 +15,7 @@
 int	user_main(const char *conf, int argc, char *argv[]);
 int	deliver_main(const char *conf, int argc, char *argv[]);
 int	check_main(const char *conf, int argc, char *argv[]);
+int	migrate_main(const char *conf, int argc, char *argv[]);
 
 /*
  * Loads pop3d's config, printing every error ("file:line: key: ...") to
@@ -37,6 +38,12 @@ struct mailpath;
  */
 int	ctl_mailpath(const struct config *cfg, const char *user,
 	    struct mailpath *mp, int *nouser);
+
+/*
+ * Becomes the mail user (cfg->user, never root) for good, from root:
+ * groups, gid and uid.  0, or -1 after a message naming cmd.
+ */
+int	ctl_become_mail_user(const struct config *cfg, const char *cmd);
 
 /*
  * A new password for user into pw (POP3_SECRET_MAX + 1 bytes): read from

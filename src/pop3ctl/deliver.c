@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,40 +107,18 @@ deliver_filter(struct dlv *d, const unsigned char *in, size_t len,
 	return (ssize_t)o;
 }
 
-/* Becomes the mail user (from root).  0, or -1 after a message. */
-static int
-deliver_drop(const struct config *cfg)
-{
-	uid_t	 uid;
-	gid_t	 gid;
-
-	if (ctl_user_ids(cfg->user, &uid, &gid) == -1) {
-		ctl_warnx("deliver: %s: user: no such user \"%s\"", cfg->path,
-		    cfg->user);
-		return -1;
-	}
-	if (uid == 0) {
-		ctl_warnx("deliver: %s: user: the mail user must not be root",
-		    cfg->path);
-		return -1;
-	}
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1) {
-		ctl_warnx("deliver: becoming %s: %s", cfg->user,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Opens the Maildir mp names: the fd, or -1 with *rv set after a message. */
 static int
 deliver_open(const struct mailpath *mp, const char *user, int *rv)
 {
-	int	 fd;
+	int	 fd, userpart;
 
-	if ((fd = mailpath_open(mp, 0, (uid_t)-1, (gid_t)-1)) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+	if ((fd = mailpath_open(mp, 0, (uid_t)-1, (gid_t)-1, &userpart)) ==
+	    -1) {
+		/* The user's own part missing: no such user.  The fixed part
+		   (an unmounted /var/vmail) or a home: try again later. */
+		if (userpart && (errno == ENOENT || errno == ENOTDIR ||
+		    errno == ELOOP)) {
 			ctl_warnx("deliver: no such user %s", user);
 			*rv = EX_NOUSER;
 		} else {
@@ -214,8 +191,9 @@ static void
 deliver_usage(FILE *f)
 {
 	fprintf(f, "usage: pop3ctl [-c file] deliver USER < message\n"
-	    "  Delivers one message (CRLF or LF lines) into the Maildir\n"
-	    "  mail_root/USER, stored with the line ends of [deliver]\n"
+	    "  Delivers one message (CRLF or LF lines) into USER's Maildir\n"
+	    "  (mail_path; mail_root/USER by default), stored with the\n"
+	    "  line ends of [deliver]\n"
 	    "  line_ends (crlf by default).  Exit: 0 delivered, 67 no\n"
 	    "  such user, 65 bad input, 75 temporary failure (try again\n"
 	    "  later).\n");
@@ -274,7 +252,7 @@ deliver_main(const char *conf, int argc, char *argv[])
 		config_free(&cfg);
 		return nouser ? EX_NOUSER : EX_TEMPFAIL;
 	}
-	if (geteuid() == 0 && deliver_drop(&cfg) == -1) {
+	if (geteuid() == 0 && ctl_become_mail_user(&cfg, "deliver") == -1) {
 		config_free(&cfg);
 		return EX_TEMPFAIL;
 	}

@@ -145,9 +145,9 @@ passwd_edit_text(const char *name, const char *text, size_t len,
 		return PASSWD_EDIT_BADFILE;
 	}
 	if (op == PASSWD_EDIT_ADD && home != NULL && (home[0] != '/' ||
-	    strpbrk(home, ":\r\n") != NULL || strlen(home) >= 512)) {
+	    strpbrk(home, ":\r\n") != NULL || strlen(home) >= POP3_HOME_MAX)) {
 		xasprintf(errp, "invalid home for %s: an absolute path without "
-		    "':', shorter than 512 octets", user);
+		    "':', shorter than %d octets", user, POP3_HOME_MAX);
 		return PASSWD_EDIT_BADFILE;
 	}
 	if (!passwd_valid_user(user, strlen(user))) {

@@ -208,7 +208,7 @@ user_open_parent(const struct mailpath *mp, int create, uid_t uid, gid_t gid,
 		    mp->path);
 		return -1;
 	}
-	if ((*fdp = mailpath_open(&parent, create, uid, gid)) == -1) {
+	if ((*fdp = mailpath_open(&parent, create, uid, gid, NULL)) == -1) {
 		ctl_warnx("Maildir %s: %s: %s", mp->path, parent.path,
 		    strerror(errno));
 		return -1;
@@ -237,6 +237,14 @@ user_maildir(const struct config *cfg, const struct mailpath *mp,
 	}
 	if (user_open_parent(mp, 1, uid, gid, base, &rootfd) == -1)
 		return -1;
+	/* A Maildir that is the home itself (mail_path "~") must exist. */
+	if (mp->create >= strlen(mp->path) && faccessat(rootfd, base, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		ctl_warnx("home %s: %s (it is not made here)", mp->path,
+		    strerror(errno));
+		close(rootfd);
+		return -1;
+	}
 	if ((fd = user_mkdir(rootfd, base, uid, gid, created)) == -1) {
 		ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 		close(rootfd);
@@ -298,17 +306,52 @@ user_rmtree_fd(int dfd, int depth)
 	return rv;
 }
 
+/*
+ * Whether the Maildir mp names (base under rootfd) is one del may move
+ * or remove: a directory of the mail user's, and not a whole home
+ * (mail_path "~").  1 yes, 0 it does not exist, -1 after a message.
+ */
+static int
+user_maildir_ours(const struct config *cfg, const struct mailpath *mp,
+    int rootfd, const char *base)
+{
+	struct stat	 st;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if (fstatat(rootfd, base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
+		return -1;
+	}
+	if (mp->create >= strlen(mp->path)) {
+		ctl_warnx("Maildir %s is the home itself: left as it is",
+		    mp->path);
+		return -1;
+	}
+	if (ctl_user_ids(cfg->user, &uid, &gid) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != uid) {
+		ctl_warnx("Maildir %s: not a directory of the mail user %s: "
+		    "left as it is", mp->path, cfg->user);
+		return -1;
+	}
+	return 1;
+}
+
 /* Removes user's Maildir and all in it.  0, or -1 after a message. */
 static int
-user_purge(const struct mailpath *mp)
+user_purge(const struct config *cfg, const struct mailpath *mp)
 {
 	char		 base[NAME_MAX + 1];
-	int		 rootfd, fd, rv = 0;
+	int		 rootfd, fd, rv = 0, ours;
 
 	if (user_open_parent(mp, 0, (uid_t)-1, (gid_t)-1, base, &rootfd) == -1)
 		return -1;
-	if ((fd = openat(rootfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	if ((ours = user_maildir_ours(cfg, mp, rootfd, base)) != 1)
+		rv = ours;
+	else if ((fd = openat(rootfd, base, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT) {
 			ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 			rv = -1;
@@ -330,16 +373,19 @@ user_purge(const struct mailpath *mp)
  * user while the old mail is kept.
  */
 static int
-user_retire(const struct mailpath *mp, const char *user)
+user_retire(const struct config *cfg, const struct mailpath *mp,
+    const char *user)
 {
 	char		 base[NAME_MAX + 1], to[NAME_MAX + 64];
-	int		 rootfd, rv = 0;
+	int		 rootfd, rv = 0, ours;
 
 	if (user_open_parent(mp, 0, (uid_t)-1, (gid_t)-1, base, &rootfd) == -1)
 		return -1;
 	snprintf(to, sizeof(to), ".deleted.%s.%lld", base,
 	    (long long)time(NULL));
-	if (renameat(rootfd, base, rootfd, to) == -1) {
+	if ((ours = user_maildir_ours(cfg, mp, rootfd, base)) != 1)
+		rv = ours;
+	else if (renameat(rootfd, base, rootfd, to) == -1) {
 		if (errno != ENOENT) {
 			ctl_warnx("Maildir %s: %s", mp->path, strerror(errno));
 			rv = -1;
@@ -393,7 +439,7 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 		return EX_USAGE;
 	}
 	if (mailpath_expand(cfg->mail_path, cfg->mail_root, user, user_home,
-	    &mp, &err) == -1) {
+	    &mp, &err) != 0) {
 		ctl_warnx("Maildir of %s: %s", user, err);
 		return EX_DATAERR;
 	}
@@ -406,7 +452,7 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 	if ((rv = user_edit(cfg, PASSWD_EDIT_ADD, user, hash, NULL)) !=
 	    EX_OK) {
 		if (created)
-			(void)user_purge(&mp);
+			(void)user_purge(cfg, &mp);
 		return rv;
 	}
 	printf("user %s added, Maildir %s%s\n", user, mp.path,
@@ -448,16 +494,24 @@ static int
 user_del(struct config *cfg, const char *user, int from_stdin, int purge)
 {
 	struct mailpath	 mp;
-	int		 rv, nouser, where;
+	int		 rv, nouser;
 
-	/* Where the Maildir is, while the passwd-file still has the home. */
-	where = ctl_mailpath(cfg, user, &mp, &nouser);
-	if (where == -1 && !nouser)
-		return EX_DATAERR;
+	/*
+	 * Where the Maildir is, while the passwd-file still has the home.
+	 * If that cannot be said (a message above), the line still goes
+	 * and the Maildir, wherever it is, stays.
+	 */
+	if (ctl_mailpath(cfg, user, &mp, &nouser) == -1) {
+		if ((rv = user_edit(cfg, PASSWD_EDIT_DEL, user, NULL,
+		    "deleted")) == EX_OK)
+			ctl_warnx("the Maildir of %s is left as it is", user);
+		return rv;
+	}
 	if ((rv = user_edit(cfg, PASSWD_EDIT_DEL, user, NULL, "deleted")) !=
 	    EX_OK)
 		return rv;
-	if ((purge ? user_purge(&mp) : user_retire(&mp, user)) == -1)
+	if ((purge ? user_purge(cfg, &mp) : user_retire(cfg, &mp, user)) ==
+	    -1)
 		return EX_IOERR;
 	return EX_OK;
 }

@@ -67,6 +67,9 @@ enum auth_verdict {
 	AV_TEMPFAIL,		/* no passwd-file loaded (not counted) */
 };
 
+/* Lines named at a load for a field left out (the rest: not logged). */
+#define AUTH_LOAD_WARN_MAX	20
+
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;	/* queue, chans, conf */
 static pthread_cond_t	 qcond = PTHREAD_COND_INITIALIZER;
 static struct areq	*qhead, *qtail;
@@ -97,7 +100,9 @@ db_refresh(int force)
 	char			*err = NULL;
 	char			 path[sizeof(passwd_file)];
 	struct hashcost		*nhc, *ohc;
-	char			 cls[64];
+	char			 cls[64], esc[POP3_USER_MAX * 4 + 8];
+	size_t			 i, nwarn;
+	uint32_t		 uexp;
 
 	pthread_mutex_lock(&reflock);
 	pthread_mutex_lock(&lock);
@@ -130,6 +135,19 @@ db_refresh(int force)
 		db_st = st;
 		goto out;
 	}
+	/* A bad home or expire_days leaves that field out; say so. */
+	for (i = 0, nwarn = 0, uexp = 0; i < ndb.n; i++) {
+		if (ndb.v[i].expire_days != -1)
+			uexp = 1;
+		if (ndb.v[i].warn != NULL && nwarn < AUTH_LOAD_WARN_MAX) {
+			log_escape(ndb.v[i].user, strlen(ndb.v[i].user), esc,
+			    sizeof(esc));
+			log_warn("passwd_file %s: user %s: %s", path, esc,
+			    ndb.v[i].warn);
+			nwarn++;
+		}
+	}
+	auth_set_user_expire(uexp);
 	/* Timed before dblock: requests already past db_refresh() verify
 	   meanwhile; new ones wait on reflock, as for the load itself. */
 	nhc = hashcost_new(&ndb);

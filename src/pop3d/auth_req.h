@@ -38,4 +38,16 @@ int	auth_req_decode(struct msg *, struct auth_req *r);
 void	auth_res_encode(struct msg *m, uint64_t sid, uint32_t result,
 	    uint32_t delay, const char *home, uint32_t expire_days);
 
+/*
+ * A page the master maps before it forks the others, where the auth
+ * process says, at each load of the passwd-file, whether a user's line
+ * sets expire_days (the workers' CAPA then says "EXPIRE n USER" before
+ * login, RFC 2449).  0, or -1 if it cannot be mapped.
+ */
+int	auth_shared_init(void);
+/* The auth process, at each load: whether a line sets expire_days. */
+void	auth_set_user_expire(int on);
+/* Workers: 1 if the passwd-file last loaded has a per-user expire_days. */
+int	auth_user_expire(void);
+
 #endif

@@ -6,12 +6,14 @@
  * on a job thread, the hand-over to TRANSACTION.
  * Worker processes, loop thread.  Every argument here is untrusted.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "auth_req.h"
 #include "conn.h"
 #include "ipc.h"
 #include "jobs.h"
@@ -139,14 +141,17 @@ cmd_apop(struct session *s, struct pop3_cmd *cmd)
 static void
 caps_expire(struct session *s)
 {
-	long long	days;
+	long long	 days;
+	const char	*user;
 
 	days = s->md != NULL ? maildrop_expire_days(s->md) :
 	    wenv.cfg->expire_days;
+	/* Before login, USER says a user's value may differ (RFC 2449). */
+	user = s->md == NULL && auth_user_expire() ? " USER" : "";
 	if (days < 0)
-		conn_printf(s->conn, "EXPIRE NEVER\r\n");
+		conn_printf(s->conn, "EXPIRE NEVER%s\r\n", user);
 	else
-		conn_printf(s->conn, "EXPIRE %lld\r\n", days);
+		conn_printf(s->conn, "EXPIRE %lld%s\r\n", days, user);
 }
 
 static int
@@ -359,7 +364,10 @@ struct open_job {
 	char		 home[POP3_HOME_MAX];	/* from the passwd-file */
 	uint32_t	 expire_days;
 	struct maildrop	*md;
-	const char	*errstr;
+	const char	*errstr;	/* for the client and the log */
+	const char	*detail;	/* mail_path's reason, the log only */
+	char		 path[POP3_PATH_MAX];	/* the Maildir that failed */
+	int		 err;		/* its errno */
 	enum md_fail	 why;
 	size_t		 expired;	/* by the EXPIRE policy, at this login */
 };
@@ -373,11 +381,18 @@ open_run(struct job *j)
 	int		 days;
 
 	if (mailpath_expand(wenv.cfg->mail_path, wenv.cfg->mail_root,
-	    oj->user, oj->home, &mp, &oj->errstr) == -1) {
+	    oj->user, oj->home, &mp, &oj->detail) != 0) {
 		oj->why = MD_FAIL_PERM;
+		oj->errstr = "cannot open the maildrop";
 		return;
 	}
-	oj->md = maildrop_open(&mp, oj->user, &oj->errstr, &oj->why);
+	if ((oj->md = maildrop_open(&mp, oj->user, &oj->errstr, &oj->why,
+	    wenv.cfg->dovecot_uidlist ? wenv.cfg->pop3_uidl_format :
+	    NULL)) == NULL) {
+		/* The log says where and why; the client only that. */
+		oj->err = errno;
+		snprintf(oj->path, sizeof(oj->path), "%s", mp.path);
+	}
 	/* The user's expire_days (passwd-file), else the server's. */
 	days = oj->expire_days == AUTH_EXPIRE_UNSET ?
 	    (int)wenv.cfg->expire_days : oj->expire_days == AUTH_EXPIRE_NEVER ?
@@ -411,10 +426,16 @@ open_done(struct job *j)
 			session_set_reply(s, "[IN-USE] maildrop is in use by "
 			    "another session");
 		} else {
-			log_err(SID_FMT " maildrop user=%s: %s (%s)",
-			    SID_ARG(s->id), s->user, oj->errstr,
-			    oj->why == MD_FAIL_PERM ? "permanent" :
-			    "temporary");
+			if (oj->detail != NULL)
+				log_err(SID_FMT " maildrop user=%s: %s "
+				    "(permanent)", SID_ARG(s->id), s->user,
+				    oj->detail);
+			else
+				log_err(SID_FMT " maildrop user=%s path=%s: "
+				    "%s: %s (%s)", SID_ARG(s->id), s->user,
+				    oj->path, oj->errstr, strerror(oj->err),
+				    oj->why == MD_FAIL_PERM ? "permanent" :
+				    "temporary");
 			session_set_reply(s, "[SYS/%s] %s",
 			    oj->why == MD_FAIL_PERM ? "PERM" : "TEMP",
 			    oj->errstr);

@@ -1,11 +1,14 @@
 /*
  * maildrop.c - a Maildir as a POP3 maildrop (DESIGN.md "Maildrop"):
  * opening it, its lock, the scan of the message list, and the session's
- * view of it (sizes, UIDLs, message files).  new/ and cur/ are the
- * inbox, tmp/ is never read by Maildir readers (pop3d keeps the
+ * view of it (sizes, UIDLs, message files; the UIDLs and order Dovecot
+ * gave, where its dovecot-uidlist is: md_dovecot.c; the UIDLs Courier
+ * gave, where its courierpop3dsizelist is: md_courier.c).  new/ and cur/
+ * are the inbox, tmp/ is never read by Maildir readers (pop3d keeps the
  * directories of its swap commit there: md_commit.c, md_trash.c).  The
- * lock is an OFD lock on ".pop3d.lock" in the Maildir, so sessions in
- * different workers, and servers sharing the storage, agree.  Worker
+ * lock is maildir_lock's OFD lock on ".pop3d.lock" in the Maildir, so
+ * sessions in different workers, servers sharing the storage and
+ * "pop3ctl migrate" agree.  Worker
  * processes: open on job threads, the rest on the loop thread.
  */
 #include <dirent.h>
@@ -22,11 +25,12 @@
 #include "log.h"
 #include "maildir.h"
 #include "mailpath.h"
+#include "md_dovecot.h"
+#include "md_courier.h"
 #include "md_priv.h"
 #include "pop3d_config.h"
 #include "xmalloc.h"
 
-#define MD_LOCKFILE	".pop3d.lock"
 #define MD_READ_CHUNK	(64 * 1024)
 
 struct scan_ent {
@@ -35,28 +39,6 @@ struct scan_ent {
 	uint64_t		 size;
 	enum md_sub		 sub;
 };
-
-static int
-lock_maildrop(int dirfd, int *inuse)
-{
-	struct flock	fl;
-	int		fd;
-
-	fd = openat(dirfd, MD_LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if (errno == EAGAIN || errno == EACCES)
-			*inuse = 1;
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* CRLF size by reading the file: for names without ,W=. */
 static int
@@ -209,7 +191,7 @@ ensure_maildir(const struct mailpath *mp, int *notours)
 	struct stat	st;
 	int		fd, e;
 
-	if ((fd = mailpath_open(mp, 1, (uid_t)-1, (gid_t)-1)) == -1)
+	if ((fd = mailpath_open(mp, 1, (uid_t)-1, (gid_t)-1, NULL)) == -1)
 		return -1;
 	/*
 	 * Another uid's directory is not ours to serve (whatever it holds
@@ -252,12 +234,65 @@ fail_kind(int err)
 	return MD_FAIL_TEMP;
 }
 
+/*
+ * Dovecot's UIDLs and order (md_dovecot.c): v reordered, *uidlsp the
+ * side array (NULL without a list).  0, or -1 if the list is unreadable.
+ */
+static int
+dovecot_order(int dirfd, struct scan_ent **vp, size_t n, const char *fmt,
+    const char *user, char ***uidlsp)
+{
+	struct scan_ent	*nv;
+	const char	**names;
+	size_t		*perm, i;
+	int		 r;
+
+	*uidlsp = NULL;
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = (*vp)[i].file;
+	r = md_dovecot_uidls(dirfd, names, n, fmt, user, &perm, uidlsp);
+	free(names);
+	if (r != 1)
+		return r;
+	nv = xcalloc(n > 0 ? n : 1, sizeof(*nv));
+	for (i = 0; i < n; i++)
+		nv[i] = (*vp)[perm[i]];
+	free(perm);
+	free(*vp);
+	*vp = nv;
+	return 0;
+}
+
+/*
+ * The UIDLs Courier gave (md_courier.c), *uidlsp the side array of v's
+ * order (NULL without a usable list).  0, or -1 if the list is
+ * unreadable.
+ */
+static int
+courier_uidls(int dirfd, const struct scan_ent *v, size_t n,
+    const char *user, char ***uidlsp)
+{
+	const char	**names;
+	size_t		  i;
+	int		  r;
+
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = v[i].file;
+	r = md_courier_uidls(dirfd, names, n, user, uidlsp);
+	free(names);
+	return r == -1 ? -1 : 0;
+}
+
 struct maildrop *
 maildrop_open(const struct mailpath *mp, const char *user,
-    const char **errstr, enum md_fail *why)
+    const char **errstr, enum md_fail *why, const char *uidl_format)
 {
 	struct maildrop	*md;
 	struct scan_ent	*v = NULL;
+	struct stat	 st;
+	char		**uidls = NULL;
 	size_t		 n = 0, cap = 0, sized = 0, i;
 	int		 dirfd, lockfd, inuse = 0, notours = 0;
 
@@ -267,7 +302,7 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		    "user" : "cannot open the maildrop";
 		return NULL;
 	}
-	if ((lockfd = lock_maildrop(dirfd, &inuse)) == -1) {
+	if ((lockfd = maildir_lock(dirfd, &inuse)) == -1) {
 		*why = inuse ? MD_FAIL_INUSE : fail_kind(errno);
 		*errstr = inuse ? "maildrop in use by another session" :
 		    "cannot lock the maildrop";
@@ -278,19 +313,35 @@ maildrop_open(const struct mailpath *mp, const char *user,
 	if (scan_dir(dirfd, MD_SUB_NEW, &v, &n, &cap, &sized) == -1 ||
 	    scan_dir(dirfd, MD_SUB_CUR, &v, &n, &cap, &sized) == -1) {
 		*why = fail_kind(errno);
-		for (i = 0; i < n; i++)
-			free(v[i].file);
-		free(v);
-		close(lockfd);
-		close(dirfd);
 		*errstr = "cannot read the maildrop";
-		return NULL;
+		goto fail;
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ent_cmp);
+	/*
+	 * A list we cannot read: no UIDL at all rather than wrong ones
+	 * (every client would download everything again).  Logged.
+	 */
+	if (uidl_format != NULL &&
+	    dovecot_order(dirfd, &v, n, uidl_format, user, &uidls) == -1) {
+		*why = MD_FAIL_TEMP;
+		*errstr = "cannot read the maildrop's dovecot-uidlist";
+		goto fail;
+	}
+	/* Courier's, where no Dovecot list gave UIDLs. */
+	if (uidls == NULL &&
+	    courier_uidls(dirfd, v, n, user, &uidls) == -1) {
+		*why = MD_FAIL_TEMP;
+		*errstr = "cannot read the maildrop's courierpop3dsizelist";
+		goto fail;
+	}
 
-	close(dirfd);
 	md = xcalloc(1, sizeof(*md));
+	if (fstat(dirfd, &st) == 0) {
+		md->dev = st.st_dev;
+		md->ino = st.st_ino;
+	}
+	close(dirfd);
 	md->path = xstrdup(mp->path);
 	md->walk = mp->walk;
 	md->lockfd = lockfd;
@@ -303,19 +354,40 @@ maildrop_open(const struct mailpath *mp, const char *user,
 		msg_init(&md->msgs[i], &v[i]);
 		md->size += v[i].size;
 	}
+	md->uidls = uidls;
+	md->nuidls = uidls != NULL ? n : 0;
 	free(v);
 	return md;
+ fail:
+	for (i = 0; i < n; i++)
+		free(v[i].file);
+	free(v);
+	close(lockfd);
+	close(dirfd);
+	return NULL;
 }
 
 int
 md_open_dir(const struct maildrop *md)
 {
 	struct mailpath	mp;
+	struct stat	st;
+	int		fd;
 
 	snprintf(mp.path, sizeof(mp.path), "%s", md->path);
 	mp.walk = mp.create = md->walk;
-	return mailpath_open(&mp, 0, (uid_t)-1, (gid_t)-1);
+	if ((fd = mailpath_open(&mp, 0, (uid_t)-1, (gid_t)-1, NULL)) == -1)
+		return -1;
+	/* The directory locked at login, not one put in its place since. */
+	if (fstat(fd, &st) == -1 || st.st_dev != md->dev ||
+	    st.st_ino != md->ino) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
 }
+
 void
 maildrop_free(struct maildrop **mdp)
 {
@@ -328,6 +400,9 @@ maildrop_free(struct maildrop **mdp)
 	for (i = 0; i < md->n; i++)
 		free(md->msgs[i].file);
 	free(md->msgs);
+	for (i = 0; i < md->nuidls; i++)
+		free(md->uidls[i]);
+	free(md->uidls);
 	free(md->path);
 	close(md->lockfd);
 	if (md->dirfd != -1)
@@ -358,7 +433,10 @@ maildrop_open_msg(struct maildrop *md, size_t i)
 void
 maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
-	maildir_uidl(md->msgs[i].file, out);
+	if (i < md->nuidls && md->uidls[i] != NULL)
+		snprintf(out, POP3_UIDL_MAX + 1, "%s", md->uidls[i]);
+	else
+		maildir_uidl(md->msgs[i].file, out);
 }
 
 size_t

@@ -65,11 +65,19 @@ struct mailpath;
  * is not owned by the mail user, pop3d's euid), takes the lock, finishes what a commit that died left in tmp/
  * (a swap directory goes back into new/ or cur/, an abandoned trash
  * directory is emptied as its manifest says), and reads the message
- * list, in delivery order.
+ * list, in delivery order.  uidl_format not NULL (pop3_uidl_format):
+ * where the Maildir holds Dovecot's dovecot-uidlist, the messages it
+ * lists come first, in Dovecot's POP3 order, with the UIDLs Dovecot gave
+ * (md_dovecot.h); a list that cannot be read fails the open
+ * (MD_FAIL_TEMP, logged with its line).
+ * Otherwise Courier's courierpop3dsizelist, if the Maildir has one, gives
+ * the UIDLs Courier gave (md_courier.h; one it cannot read fails the
+ * open, MD_FAIL_TEMP, rather than give its messages new UIDLs).
  * Returns the maildrop, or NULL with *errstr and *why.  Blocking.
  */
 struct maildrop	*maildrop_open(const struct mailpath *mp, const char *user,
-		    const char **errstr, enum md_fail *why);
+		    const char **errstr, enum md_fail *why,
+		    const char *uidl_format);
 /*
  * RFC 2449 EXPIRE (md_expire.c), right after maildrop_open(), before
  * the list is shown: sets the session's policy, days (0 to
@@ -142,7 +150,8 @@ void		 maildrop_rset(struct maildrop *);
 /* Opens message i (0-based) for reading; -1 with errno if it is gone.
    The first call opens the Maildir too, kept until maildrop_free(). */
 int		 maildrop_open_msg(struct maildrop *, size_t i);
-/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes). */
+/* UIDL of message i into out (POP3_UIDL_MAX + 1 bytes): Dovecot's or
+   Courier's where the open found one, else maildir_uidl()'s. */
 void		 maildrop_uidl(const struct maildrop *, size_t i, char *out);
 
 #endif

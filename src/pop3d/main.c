@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "auth_req.h"
 #include "buf.h"
 #include "pop3d_config.h"
 #include "ipc.h"
@@ -716,6 +717,8 @@ main(int argc, char *argv[])
 	if (penalty_bans_init() == -1)
 		log_err("cannot map the ban table: bans end with the auth "
 		    "process");
+	if (auth_shared_init() == -1)
+		log_err("cannot map the auth page: CAPA says no EXPIRE USER");
 	if (spawn_auth() == -1 || auth_send_conf(auth_ctl, &cfg) == -1)
 		fatalx("cannot start the auth process");
 	new_generation();

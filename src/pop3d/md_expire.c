@@ -77,30 +77,37 @@ maildrop_expire(struct maildrop *md, int days, time_t now, size_t *failed)
 		log_warn("maildrop %s: expire: %s", md->path, strerror(errno));
 		return 0;
 	}
-	/* The list keeps its order: the survivors move down. */
+	/* The list keeps its order: the survivors move down, and with
+	   them their old UIDLs (md->uidls, from a dovecot-uidlist). */
 	for (i = k = 0; i < md->n; i++) {
 		m = &md->msgs[i];
 		if (!(m->retrieved & MD_RETR_MARKED) ||
 		    maildir_name_parse(m->file, &mn) == -1 || !mn.has_rtime ||
-		    !mark_expired(mn.rtime, days, now)) {
-			md->msgs[k++] = *m;
-			continue;
-		}
+		    !mark_expired(mn.rtime, days, now))
+			goto keep;
 		if (unlinkat(dirfd, md_msg_path(m, path), 0) == -1 &&
 		    errno != ENOENT) {
 			log_warn("maildrop %s: expire: unlink %s: %s", md->path,
 			    path, strerror(errno));
 			(*failed)++;
-			md->msgs[k++] = *m;
-			continue;
+			goto keep;
 		}
 		/* Gone already (ENOENT) is gone: not listed either. */
 		touched[m->sub] = 1;
 		md->size -= m->size;
 		free(m->file);
+		if (md->uidls != NULL)
+			free(md->uidls[i]);
 		removed++;
+		continue;
+ keep:
+		if (md->uidls != NULL)
+			md->uidls[k] = md->uidls[i];
+		md->msgs[k++] = *m;
 	}
 	md->n = k;
+	if (md->uidls != NULL)
+		md->nuidls = k;
 	/* Durable before the list is shown: a client never sees a message
 	   that a crash brings back. */
 	sync_subs(md, dirfd, touched);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "maildrop.h"
 #include "pop3_limits.h"
 
@@ -22,6 +24,8 @@ struct maildrop {
 					   besides its socket: the lock */
 	size_t		 walk;		/* path + walk on is opened without
 					   following symlinks (mailpath.h) */
+	dev_t		 dev;		/* the Maildir locked at login: a */
+	ino_t		 ino;		/* reopen must find the same one */
 	int		 lockfd;	/* holds the OFD lock while open */
 	int		 dirfd;		/* the Maildir, from the first message
 					   read on (-1 before): a RETR then
@@ -35,6 +39,13 @@ struct maildrop {
 	int		 expire_days;	/* the session's EXPIRE policy, or
 					   EXPIRE_NEVER */
 	size_t		 nretr;		/* messages with MD_RETR_SESSION */
+	char		**uidls;	/* nuidls entries: message i's UIDL
+					   where it is not maildir_uidl()'s
+					   (Dovecot's or Courier's, or made
+					   distinct), else NULL; only with a
+					   dovecot-uidlist or courierpop3dsizelist */
+	size_t		 nuidls;	/* the count at open; commit empties
+					   msgs, not this */
 };
 
 /* "new" or "cur": the directory of enum md_sub k. */

@@ -53,6 +53,14 @@ def test_good_config(env, base):
     assert rc == 0, err
 
 
+@pytest.mark.parametrize("fmt", ["%08Xv%08Xu", "%v.%u", "%v-%u", "%f", "%Mf",
+                                 "%g", "%{uid}.%{uidvalidity}"])
+def test_uidl_formats_accepted(env, base, fmt):
+    path, _ = with_lines(base, [("server", "pop3_uidl_format = " + fmt)])
+    rc, err = check(env, path)
+    assert rc == 0, "%r refused: %s" % (fmt, err)
+
+
 BAD = [
     ("server", "bogus_key = 1", "bogus_key"),
     ("auth", "allow_plaintext_auth = maybe", "allow_plaintext_auth"),
@@ -61,6 +69,13 @@ BAD = [
     ("auth", "fail_delay_ms = -5", "fail_delay_ms"),
     ("auth", "apop = perhaps", "apop"),
     ("server", "idle_timeout = 5x", "idle_timeout"),
+    ("server", "dovecot_uidlist = maybe", "dovecot_uidlist"),
+    # pop3_uidl_format: pop3d cannot compute the header MD5, knows no %q,
+    # and a format without a variable would give every message one UIDL.
+    ("server", "pop3_uidl_format = %08Xu%m", "pop3_uidl_format"),
+    ("server", "pop3_uidl_format = %v.%q", "pop3_uidl_format"),
+    ("server", "pop3_uidl_format = fixed", "pop3_uidl_format"),
+    ("server", "pop3_uidl_format = %Hu", "pop3_uidl_format"),
 ]
 
 

@@ -337,3 +337,48 @@ def test_expire_0_deletes_retrieved_at_quit(make_server):
     assert sorted(by_unique(s, u)) == sorted(ids[1:])
     # No mark is written under EXPIRE 0: the message goes instead.
     assert all(mark_of(n) is None for n in s.names(u))
+
+
+def test_per_user_expire_days_from_the_passwd_file(make_server, env):
+    """expire_days in a user's passwd-file line (Dovecot's extra field,
+    with or without userdb_) overrides the server's: CAPA before login
+    says the server's value with USER (RFC 2449: it may differ per user),
+    after login the user's; expiry at login follows the user's value."""
+    def setup(s):
+        for name, extra in (("short", "userdb_expire_days=2"),
+                            ("keeper", "expire_days=never")):
+            s.passwd_lines.append("%s:%s::::::%s" % (
+                name, env.hasher.hash("Per-User-Expire-7"), extra))
+            s.make_maildir(name)
+    s = make_server(setup, name="expire-user", plaintext="loopback",
+                    extra=conf(30))
+    short = type("U", (), {"name": "short", "password": "Per-User-Expire-7"})
+    keeper = type("U", (), {"name": "keeper",
+                            "password": "Per-User-Expire-7"})
+    now = int(time.time())
+    for u in (short, keeper):
+        deliver(s, u, 2, marks={1: now - 3 * DAY})
+    p = poplib.POP3(s.host, s.port, timeout=10)
+    try:
+        assert p.capa()["EXPIRE"] == ["30", "USER"]
+        p.user("short")
+        p.pass_("Per-User-Expire-7")
+        assert p.capa()["EXPIRE"] == ["2"]
+        assert p.stat()[0] == 1          # the 3-day-old mark expired
+        assert p.quit().startswith(b"+OK")
+    finally:
+        p.close()
+    p = login(s, keeper)
+    try:
+        assert p.capa()["EXPIRE"] == ["NEVER"]
+        assert p.stat()[0] == 2
+    finally:
+        p.quit()
+    # A server whose passwd-file sets no expire_days says no USER.
+    t = make_server(name="expire-nouser", plaintext="loopback",
+                    extra=conf(30))
+    p = poplib.POP3(t.host, t.port, timeout=10)
+    try:
+        assert p.capa()["EXPIRE"] == ["30"]
+    finally:
+        p.quit()

@@ -285,3 +285,96 @@ def test_user_add_with_home(env, make_server):
     assert r.returncode == EX_OK, r.err
     assert not os.path.exists(os.path.join(home, "Maildir"))
     assert [n for n in os.listdir(home) if n.startswith(".deleted.Maildir.")]
+
+
+def test_deliver_defers_when_the_fixed_part_is_missing(env, make_server):
+    """An unmounted mail store (the template's fixed part, or mail_root,
+    missing) is 75: the MTA retries; only a missing Maildir of the user's
+    own is 67."""
+    def setup(s):
+        s.settings["server"].append(
+            ("mail_path", os.path.join(s.base, "vmail", "%d", "%n")))
+    s = make_server(setup)
+    r = deliver(s.conf_path, "kim@example.org", MSG)
+    assert r.returncode == EX_TEMPFAIL, (r.returncode, r.err)
+    vm = os.path.join(s.base, "vmail")
+    mkdirs_owned(vm, vm)
+    r = deliver(s.conf_path, "kim@example.org", MSG)
+    assert r.returncode == EX_NOUSER, (r.returncode, r.err)
+    # A name that cannot have a Maildir under this template: 67 too.
+    r = deliver(s.conf_path, "kim", MSG)
+    assert r.returncode == EX_NOUSER, (r.returncode, r.err)
+
+
+def test_user_del_when_the_path_cannot_be_made(env, make_server):
+    """user del of a user whose Maildir cannot be located (no home for
+    ~/Maildir) still removes the line, and says the Maildir stays."""
+    def setup(s):
+        s.passwd_lines.append("lee:" + env.hasher.hash(PW))
+    s = make_server(setup, extra={"server": {"mail_path": "~/Maildir"}})
+    r = ctl(s.conf_path, "user", "del", "lee")
+    assert r.returncode == EX_OK, r.err
+    assert "left as it is" in r.err
+    with open(s.passwd_path) as f:
+        assert not [l for l in f if l.startswith("lee:")]
+
+
+def test_user_del_purge_never_removes_a_home(env, make_server):
+    """mail_path = ~: the Maildir is the home; user del --purge leaves it
+    (and everything in it), as it leaves a directory of another uid."""
+    def setup(s):
+        for n in ("mo", "ned"):
+            home = os.path.join(s.base, "home", n)
+            make_maildir(home, home)
+            with open(os.path.join(home, "keep.txt"), "w") as f:
+                f.write("x")
+            s.passwd_lines.append(dove_line(env, n, home))
+    s = make_server(setup, extra={"server": {"mail_path": "~"}})
+    r = ctl(s.conf_path, "user", "del", "mo", "--purge")
+    assert r.returncode != EX_OK
+    assert "is the home itself" in r.err
+    assert os.path.exists(os.path.join(s.base, "home", "mo", "keep.txt"))
+    # With ~/Maildir, a Maildir owned by root is not removed either.
+    s2 = make_server(lambda t: _root_maildir(env, t),
+                     extra={"server": {"mail_path": "~/Maildir"}})
+    r = ctl(s2.conf_path, "user", "del", "olga", "--purge")
+    assert r.returncode != EX_OK
+    assert "not a directory of the mail user" in r.err
+    assert os.path.isdir(os.path.join(s2.base, "home", "olga", "Maildir",
+                                      "new"))
+
+
+def _root_maildir(env, s):
+    home = os.path.join(s.base, "home", "olga")
+    make_maildir(os.path.join(home, "Maildir"), home)
+    shutil.chown(os.path.join(home, "Maildir"), "root", "root")
+    s.passwd_lines.append(dove_line(env, "olga", home))
+
+
+def test_bad_home_is_left_out_not_the_file(env, make_server):
+    """A relative or over-long home leaves that field out (logged), not
+    the whole passwd-file: other users log in; that user, with a
+    template that needs the home, gets [SYS/PERM]; a home of 512
+    characters or more is never cut to a shorter, other path."""
+    def setup(s):
+        home = os.path.join(s.base, "home", "pat")
+        make_maildir(os.path.join(home, "Maildir"), s.base + "/home")
+        s.passwd_lines.append(dove_line(env, "pat", home))
+        s.passwd_lines.append(dove_line(env, "quin", "relative/home"))
+        longhome = os.path.join(s.base, "P" * 250, "P" * 250, "x")
+        assert len(longhome) >= 512
+        # What a cut to 511 octets would name must not be used.
+        make_maildir(os.path.join(longhome[:511], "Maildir"),
+                     os.path.join(s.base, "P" * 250))
+        s.passwd_lines.append(dove_line(env, "rae", longhome))
+    s = make_server(setup, extra={"server": {"mail_path": "~/Maildir"}})
+    s.wait_log(r"passwd_file .*user quin: home is not an absolute path")
+    c, r = login(s, "pat")
+    assert r.startswith("+OK"), r
+    quit(c)
+    for n in ("quin", "rae"):
+        c, r = login(s, n)
+        assert r.startswith("-ERR [SYS/PERM]"), (n, r)
+        c.close()
+    r = deliver(s.conf_path, "rae", MSG)
+    assert r.returncode == EX_TEMPFAIL, (r.returncode, r.err)

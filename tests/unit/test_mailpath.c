@@ -48,6 +48,9 @@ static const struct exp_case exp_cases[] = {
 	{ "/vmail/%d/%n", "x@..", NULL, NULL, NULL, NULL },
 	{ "~/Maildir", "erin", "/home/../etc", NULL, NULL, NULL },
 	{ "~/Maildir", "erin", "/home//erin", NULL, NULL, NULL },
+	/* a home's trailing '/' goes, as Dovecot takes it */
+	{ "~/Maildir", "erin", "/home/erin//", "/home/erin/Maildir",
+	  "home/erin/Maildir", "Maildir" },
 };
 
 static void
@@ -66,7 +69,7 @@ test_expand(void **state)
 		rv = mailpath_expand(c->tmpl, "/var/mail", c->user, c->home,
 		    &mp, &err);
 		if (c->path == NULL) {
-			if (rv != -1)
+			if (rv == 0)
 				fail_msg("case %zu (%s): expanded to %s", i,
 				    c->tmpl, mp.path);
 			assert_non_null(err);
@@ -85,10 +88,10 @@ test_check(void **state)
 {
 	static const char *const good[] = { "", "~", "~/Maildir",
 	    "%h/Maildir", "%Lh/x", "/vmail/%d/%n/Maildir", "/m/%Lu",
-	    "/m/%n", NULL };
+	    "/m/%n", "/m/%u/", "/m/%%h/%u", "/m/a.b/%u", NULL };
 	static const char *const bad[] = { "/m/%x", "/m/shared", "/m/%d",
 	    "rel/%u", "~bob/Maildir", "/m/~/%u", "/m/%", "/m/%L", "/m/%L%",
-	    NULL };
+	    "/srv/%h/x", "/m/%u/../x", "/m//%u", "/m/./%u", "~/../x", NULL };
 	const char	*err;
 	size_t		 i;
 
@@ -103,6 +106,24 @@ test_check(void **state)
 	assert_int_equal(mailpath_uses_home("/x/%Lh/y"), 1);
 	assert_int_equal(mailpath_uses_home("/x/%%h/%u"), 0);
 	assert_int_equal(mailpath_uses_home(""), 0);
+}
+
+/* Who is at fault: -2 for the name (the MTA should bounce), -1 else. */
+static void
+test_fault(void **state)
+{
+	struct mailpath	 mp;
+	const char	*err;
+
+	(void)state;
+	assert_int_equal(mailpath_expand("/v/%d/%n", "/m", "bob", NULL, &mp,
+	    &err), -2);
+	assert_int_equal(mailpath_expand("/v/%d/%n", "/m", "bob@..", NULL, &mp,
+	    &err), -2);
+	assert_int_equal(mailpath_expand("~/M", "/m", "bob", NULL, &mp, &err),
+	    -1);
+	assert_int_equal(mailpath_expand("~/M", "/m", "bob", "rel", &mp, &err),
+	    -1);
 }
 
 static void
@@ -163,12 +184,35 @@ test_passwd_fields(void **state)
 	    &e, &err), 0);
 	assert_int_equal(e.expire_days, 7);
 	passwd_entry_clear(&e);
-	assert_int_equal(parse("e:$6$s$h::::home::", &e, &err), -1);
-	assert_string_equal(err, "home is not an absolute path");
-	assert_int_equal(parse("f:$6$s$h::::::expire_days=x", &e, &err), -1);
+	/* A bad field is left out and named; the line stays valid. */
+	assert_int_equal(parse("e:$6$s$h::::home::", &e, &err), 0);
+	assert_null(e.home);
+	assert_non_null(strstr(e.warn, "home"));
+	passwd_entry_clear(&e);
+	{
+		char	line[700];
+
+		snprintf(line, sizeof(line), "e:$6$s$h::::/%0600d::", 0);
+		assert_int_equal(parse(line, &e, &err), 0);
+		assert_null(e.home);
+		assert_non_null(e.warn);
+		passwd_entry_clear(&e);
+	}
+	assert_int_equal(parse("f:$6$s$h::::::expire_days=x", &e, &err), 0);
+	assert_int_equal(e.expire_days, -1);
+	assert_non_null(strstr(e.warn, "expire_days"));
+	passwd_entry_clear(&e);
 	assert_int_equal(parse("f:$6$s$h::::::expire_days=99999999", &e, &err),
-	    -1);
-	assert_int_equal(parse("f:$6$s$h::::::expire_days=", &e, &err), -1);
+	    0);
+	assert_int_equal(e.expire_days, -1);
+	assert_non_null(e.warn);
+	passwd_entry_clear(&e);
+	assert_int_equal(parse("f:$6$s$h::::::expire_days=", &e, &err), 0);
+	assert_non_null(e.warn);
+	passwd_entry_clear(&e);
+	assert_int_equal(parse("g:$6$s$h:1:2::/home/g::", &e, &err), 0);
+	assert_null(e.warn);
+	passwd_entry_clear(&e);
 }
 
 int
@@ -177,6 +221,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_fault),
 		cmocka_unit_test(test_parent),
 		cmocka_unit_test(test_passwd_fields),
 	};

@@ -146,6 +146,39 @@ test_edit_line_too_long(void **state)
 	buf_clear(&out);
 }
 
+/* ADD with a home writes Dovecot's fields; a bad home is refused. */
+static void
+test_add_home(void **state)
+{
+	static const char *const bad[] = { "rel/home", "/a:b", "/a\nb", NULL };
+	char		 longhome[POP3_HOME_MAX + 2];
+	struct buf	 out;
+	char		*err = NULL;
+	size_t		 i;
+
+	(void)state;
+	buf_init(&out, PASSWD_FILE_MAX);
+	assert_int_equal(passwd_edit_text("f", "a:x\n", 4, PASSWD_EDIT_ADD,
+	    "bob", H1, "/home/bob", &out, &err), PASSWD_EDIT_OK);
+	assert_int_equal(out.len, strlen("a:x\nbob:" H1 "::::/home/bob::\n"));
+	assert_memory_equal(out.data, "a:x\nbob:" H1 "::::/home/bob::\n",
+	    out.len);
+	for (i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(passwd_edit_text("f", "", 0, PASSWD_EDIT_ADD,
+		    "bob", H1, bad[i], &out, &err), PASSWD_EDIT_BADFILE);
+		assert_non_null(strstr(err, "invalid home"));
+		free(err);
+		err = NULL;
+	}
+	memset(longhome, 'h', sizeof(longhome) - 1);
+	longhome[0] = '/';
+	longhome[sizeof(longhome) - 1] = '\0';
+	assert_int_equal(passwd_edit_text("f", "", 0, PASSWD_EDIT_ADD, "bob",
+	    H1, longhome, &out, &err), PASSWD_EDIT_BADFILE);
+	free(err);
+	buf_clear(&out);
+}
+
 static char	 dir[64];
 static char	 path[128];
 
@@ -356,6 +389,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edit_table),
 		cmocka_unit_test(test_edit_line_too_long),
+		cmocka_unit_test(test_add_home),
 		cmocka_unit_test_setup_teardown(test_file_round_trip,
 		    fs_setup, fs_teardown),
 		cmocka_unit_test_setup_teardown(test_file_busy, fs_setup,
