@@ -496,6 +496,7 @@ class Dovecot:
         with open(out) as o:
             assert r.returncode == 0, "dovecot: %s\n%s" % (o.read(),
                                                            self.log())
+
         def pid():
             # dovecot creates the file, then writes the PID into it.
             try:
