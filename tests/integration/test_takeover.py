@@ -14,6 +14,8 @@ if its file kept its name; what arrived under pop3d, and files pop3d
 renamed to cache a size, are downloaded once more; what was deleted
 through pop3d stays deleted.  Over STLS and POP3S, with mail_path
 ~/Maildir, /BASE/vmail/%d/%n/Maildir and pop3d's default mail_root/%u.
+And the switch back after `pop3ctl migrate --commit`: every UIDL
+changes under Dovecot.
 """
 import grp
 import os
@@ -158,9 +160,46 @@ class SiteServer(Server):
     """pop3d on the site's files: the passwd-file is the site's own and
     is never rewritten."""
 
+    @classmethod
+    def on(cls, env, site, dove):
+        """pop3d for the site on dove's ports, its config written (not
+        started): mail_path as the layout has it."""
+        extra = {"server": {}}
+        if site.layout == "home":
+            extra["server"]["mail_path"] = "~/Maildir"
+        elif site.layout == "template":
+            extra["server"]["mail_path"] = site.vmail + "/%d/%n/Maildir"
+        srv = cls(env, listen=("127.0.0.1:%d" % dove.port,),
+                  listen_tls=("127.0.0.1:%d" % dove.tls_port,),
+                  pool=0, extra=extra, name="takeover")
+        if site.layout == "mail_root":
+            srv.mail_root = site.vmail
+        srv.passwd_path = site.passwd
+        srv.write_files()
+        return srv
+
     def write_files(self):
         with open(self.conf_path, "w") as f:
             f.write(self.config_text())
+
+
+def switch(dove, srv):
+    """Stops dove (by PID), waits until its ports are free, starts srv
+    on them."""
+    dove.stop(remove=False)
+    assert wait_until(lambda: port_free(dove.port) and
+                      port_free(dove.tls_port), 10)
+    srv.start()
+
+
+def switch_back(srv, dove):
+    """Stops srv (if not None, checked), starts dove again on its ports
+    once they are free."""
+    if srv is not None:
+        srv.stop()
+    assert wait_until(lambda: port_free(dove.port) and
+                      port_free(dove.tls_port), 10)
+    dove.start()
 
 
 def port_free(port):
@@ -423,18 +462,7 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
         # pop3d's config for the same files and ports; before the
         # switch, pop3ctl migrate --check says every message keeps its
         # UIDL.
-        extra = {"server": {}}
-        if layout == "home":
-            extra["server"]["mail_path"] = "~/Maildir"
-        elif layout == "template":
-            extra["server"]["mail_path"] = site.vmail + "/%d/%n/Maildir"
-        srv = SiteServer(env, listen=("127.0.0.1:%d" % dove.port,),
-                         listen_tls=("127.0.0.1:%d" % dove.tls_port,),
-                         pool=0, extra=extra, name="takeover")
-        if layout == "mail_root":
-            srv.mail_root = site.vmail
-        srv.passwd_path = site.passwd
-        srv.write_files()
+        srv = SiteServer.on(env, site, dove)
         r = ctl(srv.conf_path, "migrate", "--check")
         assert r.returncode == 0, "migrate --check: rc=%d\n%s%s" % (
             r.returncode, r.out, r.err)
@@ -447,11 +475,8 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
 
         # The switch: Dovecot stopped by PID, pop3d on the same ports,
         # files and passwd-file.
-        dove.stop(remove=False)
         dove_files = {u: dovecot_files(site.maildir[u]) for u in USERS}
-        assert wait_until(lambda: port_free(dove.port) and
-                          port_free(dove.tls_port), 10)
-        srv.start()
+        switch(dove, srv)
 
         # pop3d answers every message with the UIDL (and size) Dovecot gave.
         for u in USERS:
@@ -513,9 +538,7 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
                 "pop3d changed Dovecot's files of %s" % u
             again[u] = renamed(md, listed_names(md))
             assert fresh[u] in again[u]
-        assert wait_until(lambda: port_free(dove.port) and
-                          port_free(dove.tls_port), 10)
-        dove.start()
+        switch_back(None, dove)
         for u in USERS:
             back = listing(dove.tls_port, env.ctx, u)
             assert len(back) == PER_USER and dropped[u] not in back
@@ -539,4 +562,42 @@ def test_switch_dovecot_to_pop3d_and_back(env, layout, tls):
         dove.stop(remove=False)
         if clients is not None:
             clients.cleanup()
+        site.cleanup()
+
+
+def test_switch_back_after_migrate_commit(env):
+    """pop3d(8): after pop3ctl migrate --commit (names carry the old
+    UIDLs, the list put aside) pop3d still answers every UIDL Dovecot
+    gave, but Dovecot, started again, gives every message a new UID:
+    no UIDL it answers is one it gave before."""
+    site = Site(env, "home")
+    dove = SiteDovecot(env, site)
+    srv = None
+    u = "alice@example.org"
+    try:
+        for i in range(12):
+            site.deliver(u, site.message(u, i))
+        dove.start()
+        dele_every(dove.tls_port, env.ctx, u, 3)
+        before = listing(dove.tls_port, env.ctx, u)
+        assert len(before) == 8
+        srv = SiteServer.on(env, site, dove)
+        switch(dove, srv)
+        same_uidls(before, listing(srv.tls_port, env.ctx, u), u)
+        r = ctl(srv.conf_path, "migrate", "--commit", u)
+        assert r.returncode == 0, r.out + r.err
+        assert check_report(r.out)[u]["renamed"] == "8", r.out
+        same_uidls(before, listing(srv.tls_port, env.ctx, u), u)
+        switch_back(srv, dove)
+        srv = None
+        back = listing(dove.tls_port, env.ctx, u)
+        assert sorted(v[1] for v in back.values()) == \
+            sorted(v[1] for v in before.values())
+        assert not set(back) & set(before), \
+            "Dovecot kept UIDLs after migrate --commit: %s" % (
+                sorted(set(back) & set(before)))
+    finally:
+        if srv is not None:
+            srv.stop(check=False)
+        dove.stop(remove=False)
         site.cleanup()
