@@ -387,38 +387,10 @@ def free_port():
     return p
 
 
-class Dovecot:
-    """Debian's dovecot with its own config and base_dir, POP3 on two
-    loopback ports (STLS and implicit TLS), one user with a Maildir, a
-    passwd-file with a {PLAIN} password.  Started as root, stopped by
-    PID."""
-
-    def __init__(self, cert, key, user="dove", password="Dove-pass-1"):
-        self.base = tempfile.mkdtemp(prefix="pop3fetch-dovecot-")
-        os.chmod(self.base, 0o755)
-        self.user = user
-        self.password = password
-        self.mail = os.path.join(self.base, "mail", user)
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(self.mail, sub))
-        shutil.chown(os.path.join(self.base, "mail"), "nobody", "nogroup")
-        for dp, dn, fn in os.walk(os.path.join(self.base, "mail")):
-            for d in dn:
-                shutil.chown(os.path.join(dp, d), "nobody", "nogroup")
-        self.port = free_port()
-        self.tls_port = free_port()
-        self.conf = os.path.join(self.base, "dovecot.conf")
-        passwd = os.path.join(self.base, "passwd")
-        with open(passwd, "w") as f:
-            f.write("%s:{PLAIN}%s:65534:65534::%s\n" % (user, password,
-                                                         self.mail))
-        run = os.path.join(self.base, "run")
-        os.makedirs(run)
-        with open(self.conf, "w") as f:
-            f.write("""
+DOVECOT_CONF = """
 protocols = pop3
 base_dir = {run}
-state_dir = {base}/state
+state_dir = {state}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{cert}
@@ -426,15 +398,15 @@ ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 auth_mechanisms = plain
 disable_plaintext_auth = yes
-mail_location = maildir:~
+mail_location = {mail_location}
 first_valid_uid = 1
-log_path = {base}/dovecot.log
+log_path = {log}
 default_login_user = nobody
 default_internal_user = nobody
 default_internal_group = nogroup
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {passwd}
+  args = {passdb_args}
 }}
 userdb {{
   driver = passwd-file
@@ -461,15 +433,62 @@ service imap-login {{
   }}
 }}
 pop3_uidl_format = %08Xu%08Xv
-""".format(run=run, base=self.base, cert=cert, key=key, passwd=passwd,
-           port=self.port, tls_port=self.tls_port))
-        os.makedirs(os.path.join(self.base, "state"))
+{extra}"""
+
+
+class Dovecot:
+    """Debian's dovecot with its own config and base_dir, POP3 on two
+    loopback ports (STLS and implicit TLS), one user with a Maildir, a
+    passwd-file with a {PLAIN} password.  Started as root, stopped by
+    PID.  A subclass may serve other users and files: it calls
+    configure() instead of this __init__."""
+
+    def __init__(self, cert, key, user="dove", password="Dove-pass-1"):
+        self.base = tempfile.mkdtemp(prefix="pop3fetch-dovecot-")
+        os.chmod(self.base, 0o755)
+        self.user = user
+        self.password = password
+        self.mail = os.path.join(self.base, "mail", user)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(self.mail, sub))
+        shutil.chown(os.path.join(self.base, "mail"), "nobody", "nogroup")
+        for dp, dn, fn in os.walk(os.path.join(self.base, "mail")):
+            for d in dn:
+                shutil.chown(os.path.join(dp, d), "nobody", "nogroup")
+        passwd = os.path.join(self.base, "passwd")
+        with open(passwd, "w") as f:
+            f.write("%s:{PLAIN}%s:65534:65534::%s\n" % (user, password,
+                                                         self.mail))
+        self.configure(self.base, cert, key, passwd, "maildir:~",
+                       "scheme=PLAIN " + passwd)
+
+    def configure(self, base, cert, key, passwd, mail_location, passdb_args,
+                  extra=""):
+        """Writes the config; Dovecot's own files (run, state, log) go
+        to base, which a stop(remove=True) deletes."""
+        self.base = base
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.conf = os.path.join(base, "dovecot.conf")
+        run = os.path.join(base, "run")
+        os.makedirs(run)
+        os.makedirs(os.path.join(base, "state"))
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(
+                run=run, state=os.path.join(base, "state"), cert=cert,
+                key=key, mail_location=mail_location,
+                log=os.path.join(base, "dovecot.log"),
+                passdb_args=passdb_args, passwd=passwd, port=self.port,
+                tls_port=self.tls_port, extra=extra))
         self.pid = None
 
     def start(self):
         # dovecot daemonizes: its output goes to a file, not a pipe the
         # daemon would hold open.
         out = os.path.join(self.base, "start.out")
+        pidfile = os.path.join(self.base, "run", "master.pid")
+        if os.path.exists(pidfile):     # left by an earlier run
+            os.unlink(pidfile)
         with open(out, "wb") as o:
             r = subprocess.run([DOVECOT, "-c", self.conf], stdout=o,
                                stderr=subprocess.STDOUT,
@@ -477,7 +496,6 @@ pop3_uidl_format = %08Xu%08Xv
         with open(out) as o:
             assert r.returncode == 0, "dovecot: %s\n%s" % (o.read(),
                                                            self.log())
-        pidfile = os.path.join(self.base, "run", "master.pid")
 
         def pid():
             # dovecot creates the file, then writes the PID into it.
@@ -516,7 +534,9 @@ pop3_uidl_format = %08Xu%08Xv
         return sum(len(os.listdir(os.path.join(self.mail, s)))
                    for s in ("new", "cur"))
 
-    def stop(self):
+    def stop(self, remove=True):
+        """Stops the master by PID and waits until it is gone; with
+        remove, deletes base."""
         if self.pid is not None:
             try:
                 os.kill(self.pid, signal.SIGTERM)
@@ -526,4 +546,5 @@ pop3_uidl_format = %08Xu%08Xv
             if os.path.exists("/proc/%d" % self.pid):
                 os.kill(self.pid, signal.SIGKILL)
             self.pid = None
-        shutil.rmtree(self.base, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)
