@@ -21,6 +21,7 @@
 
 #include "dovecot_fmt.h"
 #include "dovecot_uidlist.h"
+#include "keyhash.h"
 #include "xmalloc.h"
 
 #define RD_CHUNK	(64 * 1024)
@@ -278,17 +279,6 @@ uniq_len(const char *s)
 	return strcspn(s, ",:");
 }
 
-static uint32_t
-hash_mem(const char *s, size_t len)
-{
-	uint32_t	h = 2166136261u;
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /*
  * The slot of key (s, len) in tab, by klen(name) of each entry: the one
  * holding it, or the empty one where it belongs.
@@ -297,7 +287,7 @@ static uint32_t *
 tab_slot(const struct duidl *d, uint32_t *tab, size_t (*klen)(const char *),
     const char *s, size_t len)
 {
-	size_t		 i = hash_mem(s, len) & d->tabmask;
+	size_t		 i = (size_t)keyhash(s, len) & d->tabmask;
 	const char	*name;
 
 	for (;; i = (i + 1) & d->tabmask) {

@@ -1,22 +1,22 @@
 /*
- * strhash.h - FNV-1a over a NUL-terminated string, for the in-memory
- * tables keyed by user name or address (auth penalties, the credential
- * cache, per-address connection counts).  Not a defence against chosen
- * collisions: every table it serves is bounded in size.
+ * strhash.h - keyhash() (SipHash-2-4, a per-process random key) over a
+ * NUL-terminated string, for the in-memory tables keyed by user name,
+ * address or file name (auth penalties, the credential cache, a
+ * maildrop's trash set): keys chosen to collide cannot be made without
+ * the key.
  */
 #ifndef POP3_STRHASH_H
 #define POP3_STRHASH_H
 
 #include <stdint.h>
+#include <string.h>
 
-static inline uint32_t
+#include "keyhash.h"
+
+static inline uint64_t
 strhash(const char *s)
 {
-	uint32_t	h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return keyhash(s, strlen(s));
 }
 
 #endif

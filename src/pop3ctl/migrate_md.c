@@ -24,7 +24,7 @@
 #include "dovecot_uidlist.h"
 #include "fsutil.h"
 #include "migrate.h"
-#include "strhash.h"
+#include "uidl_distinct.h"
 #include "xmalloc.h"
 
 #define MIG_MIGRATED		DUIDL_FILE ".migrated"
@@ -245,68 +245,54 @@ mig_ord_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* A set of the UIDLs served so far (pointers into the messages). */
-struct mig_tab {
-	const char	**v;
-	size_t		  mask;
+/* The messages in pop3d's order, for uidl_distinct(). */
+struct mig_dist {
+	struct mig_user	*u;
+	struct mig_ord	*ord;
 };
 
-static size_t
-mig_tab_slot(const struct mig_tab *t, const char *s)
+static const char *
+mig_dist_get(void *arg, size_t i, char *buf)
 {
-	size_t	 j;
+	struct mig_dist	*x = arg;
 
-	for (j = strhash(s) & t->mask; t->v[j] != NULL; j = (j + 1) & t->mask)
-		if (strcmp(t->v[j], s) == 0)
-			break;
-	return j;
+	return x->u->msgs[x->ord[i].i].served;
+}
+
+static void
+mig_dist_set(void *arg, size_t i, const char *uidl)
+{
+	struct mig_dist	*x = arg;
+	struct mig_msg	*m = &x->u->msgs[x->ord[i].i];
+
+	snprintf(m->served, sizeof(m->served), "%s", uidl);
 }
 
 /*
  * The UIDL pop3d serves each message with the list: the old one of a
- * listed message, else its own; in pop3d's order (listed first, in
- * Dovecot's POP3 order), one that an earlier message has already gets
- * the first free "<uidl>-k", k from 2, as md_dovecot.c does.
+ * listed message, else its own; made distinct in pop3d's order (listed
+ * first, in Dovecot's POP3 order) by the rule md_dovecot.c uses
+ * (uidl_distinct.c).
  */
 static void
 mig_distinct(struct mig_user *u, const struct duidl_entry **ent)
 {
-	struct mig_ord	*ord;
-	struct mig_tab	 t;
+	struct mig_dist	 x;
 	struct mig_msg	*m;
-	char		 cand[POP3_UIDL_MAX + 1];
-	size_t		 size = 16, i, k, j;
-	int		 len;
+	size_t		 i;
 
-	while (size < 2 * u->n)
-		size *= 2;
-	t.mask = size - 1;
-	t.v = xcalloc(size, sizeof(*t.v));
-	ord = xcalloc(u->n > 0 ? u->n : 1, sizeof(*ord));
+	x.u = u;
+	x.ord = xcalloc(u->n > 0 ? u->n : 1, sizeof(*x.ord));
 	for (i = 0; i < u->n; i++) {
-		ord[i].e = u->msgs[i].has_old ? ent[i] : NULL;
-		ord[i].i = i;
-	}
-	qsort(ord, u->n, sizeof(*ord), mig_ord_cmp);
-	for (i = 0; i < u->n; i++) {
-		m = &u->msgs[ord[i].i];
+		m = &u->msgs[i];
+		x.ord[i].e = m->has_old ? ent[i] : NULL;
+		x.ord[i].i = i;
 		memcpy(m->served, m->has_old ? m->old : m->own,
 		    sizeof(m->served));
-		j = mig_tab_slot(&t, m->served);
-		for (k = 2; t.v[j] != NULL && k <= u->n + 1; k++) {
-			len = (int)strlen(m->served);
-			if (len > POP3_UIDL_MAX - 21)
-				len = POP3_UIDL_MAX - 21;
-			snprintf(cand, sizeof(cand), "%.*s-%zu", len,
-			    m->served, k);
-			j = mig_tab_slot(&t, cand);
-		}
-		if (k > 2)
-			memcpy(m->served, cand, sizeof(cand));
-		t.v[j] = m->served;
 	}
-	free(ord);
-	free(t.v);
+	qsort(x.ord, u->n, sizeof(*x.ord), mig_ord_cmp);
+	(void)uidl_distinct(u->n, mig_dist_get, mig_dist_set, &x);
+	free(x.ord);
 }
 
 /*

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "courier_uidl.h"
-#include "strhash.h"
+#include "keyhash.h"
 #include "xmalloc.h"
 
 #define RD_CHUNK	(64 * 1024)
@@ -200,23 +200,12 @@ uniq_len(const char *s)
 	return strcspn(s, ",:");
 }
 
-static uint32_t
-hash_n(const char *s, size_t n)
-{
-	uint32_t	h = 2166136261u;
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /* The slot of key (klen octets) in tab: its entry's, or an empty one. */
 static uint32_t *
 tab_slot(const struct cuidl *c, uint32_t *tab, size_t (*keylen)(const char *),
     const char *key, size_t klen)
 {
-	size_t			 i = hash_n(key, klen) & c->tabmask;
+	size_t			 i = (size_t)keyhash(key, klen) & c->tabmask;
 	const char		*name;
 
 	for (;; i = (i + 1) & c->tabmask) {

@@ -12,51 +12,41 @@
 #include "log.h"
 #include "maildir.h"
 #include "md_courier.h"
+#include "uidl_distinct.h"
 #include "xmalloc.h"
 
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
- * A message without an old UIDL answers maildir_uidl()'s; where that is
- * one the list gave another message (a Courier name-based UIDL is the
- * name up to ':', pop3d's own the part up to ','), it gets "-2", "-3"...
- * as Dovecot's pop3_uidl_duplicates = rename does.
+ * Every UIDL distinct (uidl_distinct.c): the listed messages first, in
+ * the scan's order, then the others (maildir_uidl()'s: a Courier
+ * name-based UIDL is the name up to ':', pop3d's own the part up to
+ * ','), so that an old UIDL is kept where it can be.
  */
 static void
 distinct(char **uidls, const char *const *names, size_t n)
 {
-	char		**set, own[POP3_UIDL_MAX + 1], cand[POP3_UIDL_MAX + 1];
-	char		 *key = cand;
-	size_t		  k = 0, i, j, len;
-	int		  w;
+	const char	**pn;
+	char		**v;
+	size_t		  i, k = 0, *ord;
 
-	set = xcalloc(n > 0 ? n : 1, sizeof(*set));
+	pn = xcalloc(n > 0 ? n : 1, sizeof(*pn));
+	v = xcalloc(n > 0 ? n : 1, sizeof(*v));
+	ord = xcalloc(n > 0 ? n : 1, sizeof(*ord));
 	for (i = 0; i < n; i++)
 		if (uidls[i] != NULL)
-			set[k++] = uidls[i];
-	qsort(set, k, sizeof(*set), str_cmp);
-	for (i = 0; i < n && k > 0; i++) {
-		if (uidls[i] != NULL)
-			continue;
-		maildir_uidl(names[i], own);
-		snprintf(cand, sizeof(cand), "%s", own);
-		len = strlen(own);
-		/* At most k of the set can be hit: bounded. */
-		for (j = 2; bsearch(&key, set, k, sizeof(*set), str_cmp) != NULL &&
-		    j <= k + 2; j++) {
-			w = snprintf(NULL, 0, "-%zu", j);
-			snprintf(cand, sizeof(cand), "%.*s-%zu",
-			    (int)(len + (size_t)w > POP3_UIDL_MAX ?
-			    POP3_UIDL_MAX - (size_t)w : len), own, j);
-		}
-		if (strcmp(cand, own) != 0)
-			uidls[i] = xstrdup(cand);
+			ord[k++] = i;
+	for (i = 0; i < n; i++)
+		if (uidls[i] == NULL)
+			ord[k++] = i;
+	for (k = 0; k < n; k++) {
+		pn[k] = names[ord[k]];
+		v[k] = uidls[ord[k]];
 	}
-	free(set);
+	(void)uidl_distinct_v(v, pn, n);
+	for (k = 0; k < n; k++)
+		uidls[ord[k]] = v[k];
+	free(ord);
+	free(v);
+	free(pn);
 }
 
 int
@@ -81,14 +71,19 @@ md_courier_uidls(int dirfd, const char *const *names, size_t n,
 	}
 	uidls = xcalloc(n > 0 ? n : 1, sizeof(*uidls));
 	used = xcalloc(c.n > 0 ? c.n : 1, 1);
-	/* Names first, then unique parts, so a name's own entry wins. */
-	for (pass = 0; pass < 2; pass++)
+	/*
+	 * The file whose name the list has (up to ':') first, then the
+	 * name less the ",W="/",R=" pop3d adds, then the unique part: a
+	 * name's own entry wins whatever the order of the files.
+	 */
+	for (pass = 0; pass < 3; pass++)
 		for (i = 0; i < n; i++) {
 			if (uidls[i] != NULL)
 				continue;
-			e = pass == 0 ? cuidl_find_name(&c, names[i]) :
+			e = pass < 2 ? cuidl_find_name(&c, names[i]) :
 			    cuidl_find(&c, names[i]);
-			if (e == NULL || used[e - c.v])
+			if (e == NULL || used[e - c.v] ||
+			    (pass == 0 && !uidl_same_name(e->name, names[i])))
 				continue;
 			used[e - c.v] = 1;
 			if (!cuidl_uidl(e, buf, sizeof(buf))) {

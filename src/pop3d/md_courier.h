@@ -14,12 +14,14 @@
  * reads its courierpop3dsizelist (courier_uidl.c) and gives *uidlsp, n
  * entries: the UIDL message i answers, or NULL where it is pop3d's own
  * (maildir_uidl()).  A list entry gives its UIDL to one message only
- * (its own name's message if there, else the first in pop3d's order
- * with its unique part), and a message whose own UIDL equals one the
- * list gave gets "-2" (or "-3"...) added, so the UIDLs stay distinct.  Returns 1 (*uidlsp allocated), 0 if there is no list or
- * one Courier itself would not use (logged: Courier numbered every
- * message anew with it), -1 if the list cannot be read (logged with the
- * user).
+ * (the message whose name equals it up to ':' if there, else the
+ * first in pop3d's order whose name less ",W="/",R=" does, else the
+ * first with its unique part), and every UIDL is made distinct (uidl_distinct.c: the listed
+ * messages first, in pop3d's order, then the others; one an earlier
+ * message answers gets "-2", "-3"...).  Returns 1 (*uidlsp
+ * allocated), 0 if there is no list or one Courier itself would not use
+ * (logged: Courier numbered every message anew with it), -1 if the list
+ * cannot be read (logged with the user).
  */
 int	md_courier_uidls(int dirfd, const char *const *names, size_t n,
 	    const char *user, char ***uidlsp);

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "md_dovecot.h"
-#include "strhash.h"
+#include "uidl_distinct.h"
 #include "xmalloc.h"
 
 struct order_ent {
@@ -28,15 +28,6 @@ order_cmp(const void *a, const void *b)
 	const struct order_ent	*x = a, *y = b;
 
 	return duidl_pop3_cmp(x->e, y->e);
-}
-
-/* The entry's name equals name up to ':': Dovecot's own match. */
-static int
-exact(const struct duidl_entry *e, const char *name)
-{
-	size_t	len = strcspn(name, ":");
-
-	return strcspn(e->name, ":") == len && memcmp(e->name, name, len) == 0;
 }
 
 /*
@@ -59,7 +50,7 @@ match(const struct duidl *d, const char *const *names, size_t n,
 				continue;
 			e = duidl_find(d, names[i]);
 			if (e == NULL || taken[e - d->v] ||
-			    (pass == 0 && !exact(e, names[i])))
+			    (pass == 0 && !uidl_same_name(e->name, names[i])))
 				continue;
 			taken[e - d->v] = 1;
 			ent[i] = e;
@@ -67,72 +58,22 @@ match(const struct duidl *d, const char *const *names, size_t n,
 	free(taken);
 }
 
-/* Message i's UIDL (new order) into buf. */
-static const char *
-uidl_of(char **uidls, const char *const *names, const size_t *perm,
-    size_t i, char *buf)
-{
-	if (uidls[i] != NULL)
-		return uidls[i];
-	maildir_uidl(names[perm[i]], buf);
-	return buf;
-}
-
-/* The slot of UIDL s in tab (new-order index + 1), or the empty one. */
-static size_t
-slot_of(const uint32_t *tab, size_t mask, char **uidls,
-    const char *const *names, const size_t *perm, const char *s)
-{
-	char	 b[POP3_UIDL_MAX + 1];
-	size_t	 j;
-
-	for (j = strhash(s) & mask; tab[j] != 0; j = (j + 1) & mask)
-		if (strcmp(uidl_of(uidls, names, perm, tab[j] - 1, b), s) == 0)
-			break;
-	return j;
-}
-
 /*
- * Gives a message whose UIDL an earlier one has a distinct one,
- * "<uidl>-k" (cut to fit 70 octets), k from 2 on; next[] remembers the
- * last k of each UIDL, so that many copies cost no more than a few.
+ * Every UIDL distinct (uidl_distinct.c), in the new order; logs how many
+ * got a "-k".
  */
 static void
 make_distinct(char **uidls, const char *const *names, const size_t *perm,
     size_t n, const char *user)
 {
-	char		 a[POP3_UIDL_MAX + 1], cand[POP3_UIDL_MAX + 1];
-	const char	*u;
-	uint32_t	*tab, *next;
-	size_t		 size = 16, mask, i, j, j0, k, renamed = 0;
-	int		 len;
+	const char	**pn;
+	size_t		  i, renamed;
 
-	while (size < 2 * n)
-		size *= 2;
-	mask = size - 1;
-	tab = xcalloc(size, sizeof(*tab));
-	next = xcalloc(size, sizeof(*next));
-	for (i = 0; i < n; i++) {
-		u = uidl_of(uidls, names, perm, i, a);
-		j = j0 = slot_of(tab, mask, uidls, names, perm, u);
-		for (k = next[j0] > 1 ? next[j0] + 1 : 2; tab[j] != 0 &&
-		    k <= n + 1; k++) {
-			len = (int)strlen(u);
-			if (len > POP3_UIDL_MAX - 21)
-				len = POP3_UIDL_MAX - 21;
-			snprintf(cand, sizeof(cand), "%.*s-%zu", len, u, k);
-			j = slot_of(tab, mask, uidls, names, perm, cand);
-		}
-		if (j != j0) {
-			next[j0] = (uint32_t)(k - 1);
-			free(uidls[i]);
-			uidls[i] = xstrdup(cand);
-			renamed++;
-		}
-		tab[j] = (uint32_t)(i + 1);
-	}
-	free(next);
-	free(tab);
+	pn = xcalloc(n > 0 ? n : 1, sizeof(*pn));
+	for (i = 0; i < n; i++)
+		pn[i] = names[perm[i]];
+	renamed = uidl_distinct_v(uidls, pn, n);
+	free(pn);
 	if (renamed > 0)
 		log_warn("maildrop user=%s: %zu message%s had a UIDL an "
 		    "earlier one has; given \"-N\" suffixes", user, renamed,

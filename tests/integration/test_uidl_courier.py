@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs root (mail user)")
 
 @pytest.fixture(scope="module")
 def srv(module_servers):
-    return module_servers(name="courier", pool=12)
+    return module_servers(name="courier", pool=16)
 
 
 def body(i):
@@ -364,3 +364,55 @@ def test_stale_list_after_a_dovecot_migration_is_not_read(srv):
     uidls, _ = pop3d_session(srv, u)
     assert uidls[2] == "1700000002.B.h"
     assert "UID6-1234" not in uidls.values()
+
+
+def test_two_entries_with_one_uidl_stay_distinct(srv):
+    """Two lines of the list with the same uid and uidv (a list edited
+    by hand, or two Maildirs merged): the later message in pop3d's order
+    gets "-2", as two unlisted ones would."""
+    a, b = "1700000001.A.h", "1700000002.B.h"
+    files = {("cur", a + ":2,S"): body(1), ("cur", b + ":2,S"): body(2)}
+    u, md = hand_maildir(srv, files, b"/3 9 77\n%s:2,S 1 3:77:0\n"
+                         b"%s:2,S 1 3:77:0\n" % (a.encode(), b.encode()))
+    for _ in range(2):
+        uidls, _ = pop3d_session(srv, u)
+        assert uidls == {1: "UID3-77", 2: "UID3-77-2"}, uidls
+
+
+def subjects(srv, user):
+    """{subject number: UIDL} from pop3d (TOP tells which file is which
+    where LIST cannot)."""
+    p = poplib.POP3_SSL(srv.tls[0][0], srv.tls[0][1], context=srv.env.ctx,
+                        timeout=10)
+    try:
+        p.user(user.name)
+        p.pass_(user.password)
+        out = {}
+        for l in p.uidl()[1]:
+            n, u = l.decode().split(" ", 1)
+            subj = [h for h in p.top(int(n), 0)[1]
+                    if h.startswith(b"Subject: message ")]
+            out[int(subj[0].split()[-1])] = u
+    finally:
+        p.quit()
+    return out
+
+
+def test_own_name_entry_wins_and_suffixes_are_taken(srv):
+    """A name-based entry (uid 0) "C" with three files: "C:2,S" (its
+    own name; pop3d cannot cache its size in the name, as a file of
+    that name is there), "C,W=n:2,S" (the name less pop3d's ,W= is "C"
+    too, and it comes first in pop3d's order) and an unlisted
+    "C-2:2,S".  The file of the list's exact name keeps the UIDL; the
+    other "C" gets "C-2", and so the file whose own UIDL is "C-2" gets
+    "C-2-2": no two answer the same."""
+    c = "1700000003.C.h"
+    w2 = len(body(2).replace(b"\n", b"\r\n"))
+    files = {("cur", "%s,W=%d:2,S" % (c, w2)): body(1),
+             ("cur", c + ":2,S"): body(2),
+             ("cur", c + "-2:2,S"): body(3)}
+    u, md = hand_maildir(srv, files, b"/2 9 77\n%s:2,S 1 0:77\n" %
+                         c.encode())
+    for _ in range(2):
+        got = subjects(srv, u)
+        assert got == {2: c, 1: c + "-2", 3: c + "-2-2"}, got
