@@ -21,6 +21,7 @@
 
 #include "dovecot_fmt.h"
 #include "dovecot_uidlist.h"
+#include "maildir.h"
 #include "keyhash.h"
 #include "xmalloc.h"
 
@@ -415,22 +416,17 @@ const struct duidl_entry *
 duidl_find(const struct duidl *d, const char *filename)
 {
 	const uint32_t	*slot;
-	const char	*w, *p;
-	size_t		 blen = base_len(filename);
+	size_t		 n = base_len(filename), m;
 
 	if (d->n == 0)
 		return NULL;
-	slot = tab_slot(d, d->tab_base, base_len, filename, blen);
+	slot = tab_slot(d, d->tab_base, base_len, filename, n);
 	if (*slot != 0)
 		return &d->v[*slot - 1];
-	/* pop3d's own ",W=<n>" (maildrop.c cache_size) at the end. */
-	for (w = NULL, p = filename; (p = strstr(p, ",W=")) != NULL &&
-	    (size_t)(p - filename) < blen; p++)
-		w = p;
-	if (w != NULL && (size_t)(w - filename) + 3 < blen &&
-	    strspn(w + 3, "0123456789") == blen - (size_t)(w - filename) - 3) {
-		slot = tab_slot(d, d->tab_base, base_len, filename,
-		    (size_t)(w - filename));
+	/* The names before pop3d's own ",W=<n>" and ",R=<n>" (size cache,
+	   retrieval mark), the latest first. */
+	for (; (m = maildir_strip_ours(filename, n)) != n; n = m) {
+		slot = tab_slot(d, d->tab_base, base_len, filename, m);
 		if (*slot != 0)
 			return &d->v[*slot - 1];
 	}

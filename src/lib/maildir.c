@@ -601,3 +601,16 @@ maildir_tx_abort(struct maildir_tx *tx)
 	(void)unlinkat(tx->dirfd, tmp, 0);
 	errno = saved;
 }
+
+size_t
+maildir_strip_ours(const char *s, size_t n)
+{
+	size_t	k;
+
+	for (k = n; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
+		;
+	if (k == n || k < 3 || s[k - 3] != ',' || s[k - 1] != '=' ||
+	    (s[k - 2] != 'W' && s[k - 2] != 'R'))
+		return n;
+	return k - 3;
+}

@@ -68,6 +68,15 @@ int	maildir_name_cmp(const char *a, const struct maildir_name *pa,
 	    const char *b, const struct maildir_name *pb);
 
 /*
+ * One ",W=<n>" or ",R=<n>" field that pop3d adds at the end of a name
+ * (the size cache, the retrieval mark) off name[0..n): the shorter
+ * length, or n if name[0..n) does not end in one.  Called again on its
+ * result, it takes them off one by one, the last added first: the
+ * names the file had before, one of which Dovecot or Courier listed.
+ */
+size_t	maildir_strip_ours(const char *name, size_t n);
+
+/*
  * Unique name for a new message: "<sec>.M<usec>P<pid>Q<counter>R<rand>.<host>"
  * with '/', ':' (and ',') in the host name replaced by "\057", "\072"
  * ("\054") as Maildir requires, and the host name cut to 64 octets.

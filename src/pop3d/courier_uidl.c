@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "courier_uidl.h"
+#include "maildir.h"
 #include "keyhash.h"
 #include "xmalloc.h"
 
@@ -343,36 +344,19 @@ cuidl_load(int dirfd, struct cuidl *c, char **errp)
 	return rv;
 }
 
-/*
- * The length of the name up to ':' less the ",W=<n>" and ",R=<n>" that
- * pop3d adds at its end (the size cache, the retrieval mark).
- */
-static size_t
-base_less_ours(const char *s)
-{
-	size_t	n = base_len(s), k;
-
-	for (;;) {
-		for (k = n; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
-			;
-		if (k == n || k < 3 || s[k - 3] != ',' || s[k - 1] != '=' ||
-		    (s[k - 2] != 'W' && s[k - 2] != 'R'))
-			return n;
-		n = k - 3;
-	}
-}
-
 const struct cuidl_entry *
 cuidl_find_name(const struct cuidl *c, const char *filename)
 {
 	const uint32_t	*slot;
-	size_t		 blen = base_len(filename), olen;
+	size_t		 n = base_len(filename), m;
 
 	if (c->n == 0)
 		return NULL;
-	slot = tab_slot(c, c->tab_base, base_len, filename, blen);
-	if (*slot == 0 && (olen = base_less_ours(filename)) != blen)
-		slot = tab_slot(c, c->tab_base, base_len, filename, olen);
+	slot = tab_slot(c, c->tab_base, base_len, filename, n);
+	/* The names before pop3d's ",W=<n>" and ",R=<n>", latest first. */
+	for (; *slot == 0 && (m = maildir_strip_ours(filename, n)) != n;
+	    n = m)
+		slot = tab_slot(c, c->tab_base, base_len, filename, m);
 	return *slot != 0 ? &c->v[*slot - 1] : NULL;
 }
 

@@ -344,3 +344,23 @@ def test_expiry_keeps_the_old_uidls_in_place(env, make_server, root):
             b"3 1700000000.M9P9.new"]
     assert "1700000002.M1P1.h,R=%d" % old not in os.listdir(
         os.path.join(root, USER, "cur"))
+
+
+def test_retrieval_mark_keeps_the_dovecot_uidl(env, make_server, root):
+    """Two list entries with one unique part (U,S=n and U,S=n,W=m, as a
+    restore or a copy leaves them): the second file, once pop3d marked it
+    retrieved (,R=), still answers its own entry's UIDL, not the first
+    entry's nor pop3d's own."""
+    import time
+    d1, d2 = body(1), body(2)
+    u1 = "1700000001.M1P1.h,S=%d" % len(d1)
+    u2 = "1700000001.M1P1.h,S=%d,W=%d" % (len(d2),
+                                          len(d2.replace(b"\n", b"\r\n")))
+    marked = "%s,R=%d" % (u2, int(time.time()) - 60)
+    setup_hand(root, {u1 + ":2,S": d1, marked + ":2,S": d2},
+               b"3 V100 N9\n1 :%s\n2 :%s\n" % (u1.encode(), u2.encode()))
+    s = pop3d_on(make_server, root, extra={"expire_days": "30"})
+    with s.connect(tls=True) as c:
+        c.login(USER, PASSWORD)
+        assert c.multi_cmd("UIDL") == [b"1 0000000100000064",
+                                       b"2 0000000200000064"]

@@ -360,10 +360,30 @@ test_deliver_fail(void **state)
 	close(dfd);
 }
 
+/* pop3d's own trailing fields come off one at a time, the last first. */
+static void
+test_strip_ours(void **state)
+{
+	static const char	*n = "1.M1P1.h,S=5,W=7,R=1700000000:2,S";
+	size_t			 k = strcspn(n, ":");
+
+	(void)state;
+	k = maildir_strip_ours(n, k);
+	assert_int_equal(k, strlen("1.M1P1.h,S=5,W=7"));
+	k = maildir_strip_ours(n, k);
+	assert_int_equal(k, strlen("1.M1P1.h,S=5"));
+	assert_int_equal(maildir_strip_ours(n, k), k);	/* ,S= is not ours */
+	assert_int_equal(maildir_strip_ours("a,W=", 4), 4);
+	assert_int_equal(maildir_strip_ours("a,X=5", 5), 5);
+	assert_int_equal(maildir_strip_ours(",R=1", 4), 0);
+	assert_int_equal(maildir_strip_ours("R=1", 3), 3);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strip_ours),
 		cmocka_unit_test(test_name_table),
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_name_rtime),
