@@ -195,3 +195,176 @@ def test_per_address_limit_counts_header_addresses(make_server):
     finally:
         for c in conns:
             c.close()
+
+
+# ------------------------------------------------------------ real HAProxy
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HAProxy:
+    """Debian's haproxy in the foreground (-db), mode tcp, on loopback
+    ephemeral ports: a STLS frontend to pop3d's listen_proxy (v2 header,
+    and health checks with a v2 LOCAL header) and a POP3S frontend to its
+    listen_tls_proxy (v1 header).  Started and stopped by PID."""
+
+    def __init__(self, s):
+        self.dir = tempfile.mkdtemp(prefix="haproxy-")
+        self.plain = free_port()
+        self.tls = free_port()
+        cfg = "\n".join([
+            "global", "    maxconn 500",
+            "defaults", "    mode tcp", "    timeout connect 5s",
+            "    timeout client 60s", "    timeout server 60s",
+            "frontend fe_pop3", "    bind 127.0.0.1:%d" % self.plain,
+            "    default_backend be_pop3",
+            "frontend fe_pop3s", "    bind 127.0.0.1:%d" % self.tls,
+            "    default_backend be_pop3s",
+            "backend be_pop3",
+            "    server n1 127.0.0.1:%d send-proxy-v2 check check-send-proxy "
+            "inter 300ms" % pport(s, "starttls"),
+            "backend be_pop3s",
+            "    server n1 127.0.0.1:%d send-proxy" % pport(s, "implicit"),
+        ]) + "\n"
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg)
+        self.err = open(os.path.join(self.dir, "haproxy.log"), "w+")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err)
+        ok = wait_until(lambda: self.proc.poll() is not None or
+                        (self._listening(self.plain) and
+                         self._listening(self.tls)), 10)
+        if not ok or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError("haproxy did not start:\n" + self.log())
+
+    @staticmethod
+    def _listening(port):
+        # From an address of its own: pop3d logs it, not 127.0.0.1.
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1,
+                                     source_address=("127.0.0.254", 0)).close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+needs_haproxy = pytest.mark.skipif(
+    not os.access(HAPROXY, os.X_OK),
+    reason="haproxy not installed (scripts/deps.sh installs it)")
+
+
+@pytest.fixture
+def balanced(make_server):
+    """A pop3d with PROXY listeners only behind a running HAProxy."""
+    made = []
+
+    def make(name, **kw):
+        s = proxy_server(make_server, name, **kw)
+        h = HAProxy(s)
+        made.append(h)
+        return s, h
+    yield make
+    for h in made:
+        h.stop()
+
+
+def via(h, kind, source, env):
+    """A POP3 connection through HAProxy from source (greeting read)."""
+    if kind == "implicit":
+        return Conn("127.0.0.1", h.tls, tls=True, ctx=env.ctx, source=source)
+    return Conn("127.0.0.1", h.plain, ctx=env.ctx, source=source)
+
+
+@needs_haproxy
+def test_haproxy_sessions_log_the_real_client(balanced, env):
+    s, h = balanced("haproxy-rip", extra={"server": {"verbose": "yes"}})
+    u = s.new_user()
+    for i, (kind, src) in enumerate([("starttls", "127.0.0.2"),
+                                     ("implicit", "127.0.0.3"),
+                                     ("starttls", "127.0.0.4")]):
+        m = s.mark()
+        with via(h, kind, src, env) as c:
+            assert c.greeting.startswith("+OK"), c.greeting
+            if kind == "starttls":
+                c.starttls()
+            c.login(u.name, u.password)
+            c.stat()
+            c.ok("QUIT")
+        tls = "implicit" if kind == "implicit" else "no"
+        assert s.wait_log(r"connect rip=%s tls=%s" % (src.replace(".", r"\."),
+                                                        tls), start=m), \
+            s.log_tail()
+        assert s.wait_log(r"rip=%s.*user=%s|user=%s.*rip=%s" % (
+            src.replace(".", r"\."), u.name, u.name,
+            src.replace(".", r"\.")), start=m), s.log_tail()
+    # HAProxy's health checks (v2 LOCAL) keep the balancer's address.
+    m = s.mark()
+    assert s.wait_log(r"proxy header pip=127\.0\.0\.1 version=2 local=yes",
+                      start=m, timeout=5), s.log_tail() + h.log()
+    assert s.wait_log(r"connect rip=127\.0\.0\.1 tls=no", start=m,
+                      timeout=5), s.log_tail() + h.log()
+
+
+@needs_haproxy
+def test_haproxy_ban_hits_the_real_client(balanced, env):
+    s, h = balanced("haproxy-ban", ban_threshold=3, ban_time=600,
+                    fail_delay_ms=0, fail_delay_max_ms=0)
+    u = s.new_user()
+    bad = "127.0.0.5"
+    for _ in range(3):
+        with via(h, "starttls", bad, env) as c:
+            c.ok("USER " + u.name)
+            assert c.cmd("PASS wrong").startswith("-ERR [AUTH]")
+    with via(h, "implicit", bad, env) as c:
+        c.ok("USER " + u.name)
+        r = c.cmd("PASS " + u.password)
+        assert "too many failed logins" in r, r
+    # Another client behind the same balancer still gets in.
+    for kind in ("starttls", "implicit"):
+        with via(h, kind, "127.0.0.6", env) as c:
+            c.login(u.name, u.password)
+            c.ok("QUIT")
+
+
+@needs_haproxy
+def test_haproxy_per_address_limit_counts_real_clients(balanced, env):
+    s, h = balanced("haproxy-limit",
+                    extra={"server": {"max_connections_per_ip": "2"}})
+    conns = []
+    try:
+        for kind in ("starttls", "implicit"):
+            c = via(h, kind, "127.0.0.7", env)
+            conns.append(c)
+            assert c.greeting.startswith("+OK"), c.greeting
+        c = via(h, "starttls", "127.0.0.7", env)
+        conns.append(c)
+        assert c.greeting == BUSY_IP, c.greeting
+        for src in ("127.0.0.8", "127.0.0.9"):
+            c = via(h, "starttls", src, env)
+            conns.append(c)
+            assert c.greeting.startswith("+OK"), c.greeting
+    finally:
+        for c in conns:
+            c.close()
