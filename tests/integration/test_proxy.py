@@ -368,3 +368,19 @@ def test_haproxy_per_address_limit_counts_real_clients(balanced, env):
     finally:
         for c in conns:
             c.close()
+
+
+@needs_haproxy
+def test_haproxy_login_delay_names_the_real_client(balanced, env):
+    s, h = balanced("haproxy-delay", login_delay=7)
+    u = s.new_user()
+    with via(h, "implicit", "127.0.0.10", env) as c:
+        c.login(u.name, u.password)
+        c.ok("QUIT")
+    m = s.mark()
+    with via(h, "starttls", "127.0.0.11", env) as c:
+        c.starttls()
+        r = c.try_login(u.name, u.password)
+        assert r.startswith("-ERR") and "[LOGIN-DELAY]" in r, r
+    assert s.wait_log(r"auth refused user=%s rip=127\.0\.0\.11 "
+                      r"reason=login_delay" % u.name, start=m), s.log_tail()
