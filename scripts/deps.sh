@@ -8,9 +8,9 @@
 # Installs are --no-install-recommends, so what the programs need at run
 # time is named here, not left to a Recommends.  Idempotent and quick
 # when all are there.  Needs root (or sudo) only when something is
-# missing.  Services in the packages (Postfix, Dovecot, fail2ban) are not
-# started by the install: the tests start their own on loopback ports
-# (fail2ban-regex only reads a log).
+# missing.  Services in the packages (Postfix, Dovecot, fail2ban, HAProxy)
+# are not started by the install: the tests start their own on loopback
+# ports (fail2ban-regex only reads a log).
 set -eu
 
 # At run time: the openssl command (make demo's certificate), the CA
@@ -21,7 +21,7 @@ BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
 libpwquality-dev libsqlite3-dev libseccomp-dev curl python3 $RUNTIME"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
 dovecot-pop3d mpop fetchmail postfix swaks mandoc
-fail2ban"
+fail2ban haproxy"
 BENCH="$TEST linux-perf"
 
 mode=${1:-test}

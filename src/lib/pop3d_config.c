@@ -3,6 +3,7 @@
  * do (among them that pop3d can expand pop3_uidl_format).  Runs in
  * pop3d's master and in pop3ctl; returns errors, never exits.
  */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,21 @@ const struct conf_def config_defs[] = {
 	  "ADDR:PORT of a plain listener that offers STLS; repeatable" },
 	{ "server", "listen_tls", CONF_LIST, 0, 0, NULL, NULL, OFF(listen_tls),
 	  "ADDR:PORT of an implicit-TLS listener (POP3S); repeatable" },
+	{ "server", "listen_proxy", CONF_LIST, 0, 0, NULL, NULL,
+	  OFF(listen_proxy), "ADDR:PORT of a plain listener (STLS offered) "
+	  "behind a load balancer: each connection must begin with a PROXY "
+	  "protocol header (v1 or v2) from a proxy_trusted peer; repeatable" },
+	{ "server", "listen_tls_proxy", CONF_LIST, 0, 0, NULL, NULL,
+	  OFF(listen_tls_proxy), "ADDR:PORT of an implicit-TLS listener "
+	  "behind a load balancer: the PROXY header comes first, then the "
+	  "TLS handshake; repeatable" },
+	{ "server", "proxy_trusted", CONF_LIST, 0, 0, "", NULL,
+	  OFF(proxy_trusted), "CIDR blocks (IPv4, IPv6; space-separated, "
+	  "repeatable) of the load balancers allowed to connect to a "
+	  "listen_proxy or listen_tls_proxy listener; empty: nobody" },
+	{ "server", "proxy_timeout", CONF_TIME, 1, 600, "5", NULL,
+	  OFF(proxy_timeout), "seconds from connect within which a "
+	  "load balancer's PROXY header must have arrived" },
 	{ "server", "user", CONF_STR, 0, 0, "pop3d", NULL, OFF(user),
 	  "unprivileged user the workers run as (never root)" },
 	{ "server", "auth_user", CONF_STR, 0, 0, "pop3d-auth", NULL,
@@ -210,10 +226,12 @@ require(struct buf *errs, const char *path, const char *sect,
 
 /*
  * The line of path that sets key (the file parsed without errors, so at
- * most one does), or 0 if none: for the checks after the parse.
+ * most one does, unless the key is a list: then the first one whose
+ * value holds want, if want is not NULL), or 0 if none: for the checks
+ * after the parse.
  */
 static size_t
-key_line(const char *path, const char *key)
+key_line(const char *path, const char *key, const char *want)
 {
 	char	 line[CONF_LINE_MAX + 2];
 	FILE	*f;
@@ -226,7 +244,8 @@ key_line(const char *path, const char *key)
 		n++;
 		p = line + strspn(line, " \t");
 		if (strncmp(p, key, klen) == 0 &&
-		    p[klen + strspn(p + klen, " \t")] == '=')
+		    p[klen + strspn(p + klen, " \t")] == '=' &&
+		    (want == NULL || strstr(p + klen, want) != NULL))
 			found = n;
 	}
 	fclose(f);
@@ -243,12 +262,116 @@ check_uidl_format(struct buf *errs, const char *path, const char *fmt,
 
 	if (duidl_format_check(fmt, &why) == 0)
 		return;
-	if ((line = key_line(path, "pop3_uidl_format")) > 0)
+	if ((line = key_line(path, "pop3_uidl_format", NULL)) > 0)
 		buf_printf(errs, "%s:%zu: pop3_uidl_format: %s\n", path, line,
 		    why);
 	else
 		buf_printf(errs, "%s: pop3_uidl_format: %s\n", path, why);
 	(*nerr)++;
+}
+
+int
+cidr_parse(const char *s, struct cidr *c)
+{
+	char		 a[INET6_ADDRSTRLEN + 1];
+	const char	*slash = strchr(s, '/'), *p;
+	size_t		 alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned	 bits = 0, max, i;
+
+	memset(c, 0, sizeof(*c));
+	if (alen == 0 || alen >= sizeof(a))
+		return -1;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	if (inet_pton(AF_INET, a, c->b) == 1) {
+		c->fam = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, a, c->b) == 1) {
+		c->fam = 6;
+		max = 128;
+	} else
+		return -1;
+	if (slash == NULL)
+		bits = max;
+	else {
+		if (slash[1] == '\0' || strlen(slash + 1) > 3)
+			return -1;
+		for (p = slash + 1; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			bits = bits * 10 + (unsigned)(*p - '0');
+		}
+		if (bits > max)
+			return -1;
+	}
+	c->bits = (uint8_t)bits;
+	for (i = bits; i < max; i++)
+		c->b[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	return 0;
+}
+
+int
+cidr_match(const struct cidr *c, int fam, const uint8_t *addr)
+{
+	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+	unsigned		i;
+
+	if (fam == 6 && c->fam == 4 && memcmp(addr, mapped, 12) == 0) {
+		fam = 4;
+		addr += 12;
+	}
+	if (fam != c->fam)
+		return 0;
+	for (i = 0; i < c->bits; i++)
+		if (((addr[i / 8] ^ c->b[i / 8]) & (0x80u >> (i % 8))) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * proxy_trusted into cfg->trusted: each value of the list may hold
+ * several blocks, separated by blanks.
+ */
+static void
+check_trusted(struct config *cfg, struct buf *errs, const char *path,
+    int *nerr)
+{
+	char		 one[64];
+	const char	*p, *q;
+	size_t		 i, line;
+
+	for (i = 0; i < cfg->proxy_trusted.n; i++)
+		for (p = cfg->proxy_trusted.v[i]; *p != '\0'; p = q) {
+			p += strspn(p, " \t");
+			q = p + strcspn(p, " \t");
+			if (q == p)
+				break;
+			cfg->trusted = xreallocarray(cfg->trusted,
+			    cfg->ntrusted + 1, sizeof(*cfg->trusted));
+			if ((size_t)(q - p) < sizeof(one)) {
+				memcpy(one, p, (size_t)(q - p));
+				one[q - p] = '\0';
+				if (cidr_parse(one,
+				    &cfg->trusted[cfg->ntrusted]) == 0) {
+					cfg->ntrusted++;
+					continue;
+				}
+			} else
+				strcpy(one, "(too long)");
+			line = key_line(path, "proxy_trusted", one);
+			buf_printf(errs, "%s:%zu: proxy_trusted: bad address "
+			    "block \"%s\" (expected ADDR/BITS or ADDR, IPv4 "
+			    "or IPv6)\n", path, line, one);
+			(*nerr)++;
+		}
+	if ((cfg->listen_proxy.n > 0 || cfg->listen_tls_proxy.n > 0) &&
+	    cfg->ntrusted == 0 && *nerr == 0) {
+		buf_printf(errs, "%s: proxy_trusted: empty, so every "
+		    "connection to a listen_proxy or listen_tls_proxy "
+		    "listener would be refused\n", path);
+		(*nerr)++;
+	}
 }
 
 int
@@ -267,13 +390,20 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 	require(errs, path, "tls", "cert", cfg->tls_cert, &nerr);
 	require(errs, path, "tls", "key", cfg->tls_key, &nerr);
 	require(errs, path, "auth", "passwd_file", cfg->passwd_file, &nerr);
-	if (cfg->listen.n == 0 && cfg->listen_tls.n == 0) {
-		buf_printf(errs, "%s: listen: no listen or listen_tls "
-		    "address in [server]\n", path);
+	if (cfg->listen.n == 0 && cfg->listen_tls.n == 0 &&
+	    cfg->listen_proxy.n == 0 && cfg->listen_tls_proxy.n == 0) {
+		buf_printf(errs, "%s: listen: no listen, listen_tls, "
+		    "listen_proxy or listen_tls_proxy address in [server]\n",
+		    path);
 		nerr++;
 	}
 	check_listen_list(errs, path, "listen", &cfg->listen, &nerr);
 	check_listen_list(errs, path, "listen_tls", &cfg->listen_tls, &nerr);
+	check_listen_list(errs, path, "listen_proxy", &cfg->listen_proxy,
+	    &nerr);
+	check_listen_list(errs, path, "listen_tls_proxy",
+	    &cfg->listen_tls_proxy, &nerr);
+	check_trusted(cfg, errs, path, &nerr);
 	if (strcmp(cfg->log, "stderr") == 0)
 		cfg->log_target = LOG_TARGET_STDERR;
 	else if (strcmp(cfg->log, "syslog") == 0)
@@ -309,6 +439,7 @@ config_free(struct config *cfg)
 {
 	conf_free(config_defs, cfg);
 	free(cfg->path);
+	free(cfg->trusted);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -7,6 +7,8 @@
 #ifndef POP3D_CONFIG_H
 #define POP3D_CONFIG_H
 
+#include <stdint.h>
+
 #include "conf.h"
 
 enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
@@ -14,10 +16,21 @@ enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_FILE };
 enum tls_minver { TLS_MIN_12, TLS_MIN_13 };
 enum line_ends { LINE_ENDS_CRLF, LINE_ENDS_LF };
 
+/* An address block: fam 4 (b[0..3]) or 6 (b[0..15]), masked to bits. */
+struct cidr {
+	uint8_t	fam;
+	uint8_t	bits;
+	uint8_t	b[16];
+};
+
 struct config {
 	/* [server] */
 	struct conf_list listen;	/* plain listeners, STLS offered */
 	struct conf_list listen_tls;	/* implicit TLS listeners */
+	struct conf_list listen_proxy;	/* plain, PROXY header required */
+	struct conf_list listen_tls_proxy;	/* implicit TLS, PROXY header */
+	struct conf_list proxy_trusted;	/* CIDRs that may send a header */
+	long long	 proxy_timeout;	/* seconds for the header to arrive */
 	char		*user;		/* workers run as this user */
 	char		*auth_user;	/* the auth process runs as this user */
 	long long	 workers;	/* 0: one per core */
@@ -73,6 +86,8 @@ struct config {
 	char		*path;		/* the file it came from */
 	int		 log_target;	/* enum log_target, from log */
 	const char	*log_file;	/* LOG_TARGET_FILE: the path, in log */
+	struct cidr	*trusted;	/* proxy_trusted, parsed */
+	size_t		 ntrusted;
 };
 
 extern const struct conf_def config_defs[];
@@ -84,6 +99,17 @@ extern const struct conf_def config_defs[];
  */
 int	config_load(struct config *cfg, const char *path, struct buf *errs);
 void	config_free(struct config *cfg);
+
+/*
+ * "192.0.2.0/24", "2001:db8::/32", or one address (all its bits) into
+ * c, its host bits cleared.  -1 if s is none of those.
+ */
+int	cidr_parse(const char *s, struct cidr *c);
+/*
+ * Whether the address (fam 4 or 6, its octets) is inside c; an IPv4
+ * address mapped into IPv6 (::ffff:a.b.c.d) is the IPv4 address.
+ */
+int	cidr_match(const struct cidr *c, int fam, const uint8_t *addr);
 
 /* Writes the table as "section.key (type, default): help" lines. */
 void	config_print_help(void);

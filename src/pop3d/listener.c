@@ -1,6 +1,7 @@
 /*
- * listener.c - the master's listening sockets: parses a listen or
- * listen_tls address ("ADDR:PORT", "[V6]:PORT", "*:PORT"), binds it
+ * listener.c - the master's listening sockets: parses a listen,
+ * listen_tls, listen_proxy or listen_tls_proxy address ("ADDR:PORT",
+ * "[V6]:PORT", "*:PORT"), binds it
  * (non-blocking, close-on-exec, v6-only unless "*"), and carries the
  * sockets of unchanged addresses over a reload.  Runs in pop3d's master,
  * as root, before the children that inherit the sockets start.
@@ -19,7 +20,7 @@
 #include "xmalloc.h"
 
 static int
-bind_one(const char *spec, int is_tls, struct listener *l)
+bind_one(const char *spec, int is_tls, int proxy, struct listener *l)
 {
 	struct addrinfo		 hints, *res = NULL;
 	struct sockaddr_storage	 ss;
@@ -84,11 +85,12 @@ again:
 	    sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV);
 	l->fd = fd;
 	l->tls = is_tls;
+	l->proxy = proxy;
 	l->spec = xstrdup(spec);
 	snprintf(l->addr, sizeof(l->addr), ss.ss_family == AF_INET6 ?
 	    "[%s]:%s" : "%s:%s", hbuf, pbuf);
-	log_info("listen addr=%s tls=%s", l->addr,
-	    is_tls ? "implicit" : "starttls");
+	log_info("listen addr=%s tls=%s proxy=%s", l->addr,
+	    is_tls ? "implicit" : "starttls", proxy ? "yes" : "no");
 	return 0;
 fail:
 	log_err("listen %s: %s", spec, strerror(errno));
@@ -104,18 +106,25 @@ listener_bind_all(const struct config *c, struct listener *old,
 {
 	struct listener	*v;
 	size_t		*from;	/* index in old + 1; 0: bound here */
-	size_t		 n = 0, i, k, total = c->listen.n + c->listen_tls.n;
-	int		 is_tls;
+	size_t		 n = 0, i, k, j, total;
+	int		 is_tls, proxy;
 	const char	*spec;
+	/* The four lists: plain, implicit TLS, each with a PROXY header. */
+	const struct conf_list	*lists[4] = { &c->listen, &c->listen_tls,
+				    &c->listen_proxy, &c->listen_tls_proxy };
 
+	total = lists[0]->n + lists[1]->n + lists[2]->n + lists[3]->n;
 	v = xcalloc(total, sizeof(*v));
 	from = xcalloc(total, sizeof(*from));
 	for (i = 0; i < total; i++) {
-		is_tls = i >= c->listen.n;
-		spec = is_tls ? c->listen_tls.v[i - c->listen.n] :
-		    c->listen.v[i];
+		for (j = 0, k = i; k >= lists[j]->n; j++)
+			k -= lists[j]->n;
+		spec = lists[j]->v[k];
+		is_tls = j == 1 || j == 3;
+		proxy = j >= 2;
 		for (k = 0; k < nold; k++)
 			if (old[k].fd != -1 && old[k].tls == is_tls &&
+			    old[k].proxy == proxy &&
 			    strcmp(old[k].spec, spec) == 0)
 				break;
 		if (k < nold) {
@@ -126,7 +135,7 @@ listener_bind_all(const struct config *c, struct listener *old,
 			n++;
 			continue;
 		}
-		if (bind_one(spec, is_tls, &v[n]) == -1) {
+		if (bind_one(spec, is_tls, proxy, &v[n]) == -1) {
 			/* The running set stays whole: what was moved goes
 			   back, what was bound here is closed. */
 			for (k = 0; k < n; k++) {

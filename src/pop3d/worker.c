@@ -1,6 +1,7 @@
 /*
  * worker.c - a worker process: drops to the mail user, accepts on the
- * listeners it inherited, and runs all its sessions in one libevent loop
+ * listeners it inherited (a PROXY listener's connections go through
+ * proxy_conn.c first), and runs all its sessions in one libevent loop
  * (job threads do the blocking maildrop work).  Reads the auth
  * process's answers and hands them to the sessions (session.c keeps
  * the registry that finds them), drains and stops on signals.
@@ -24,6 +25,7 @@
 #include "privsep.h"
 #include "sandbox.h"
 #include "addrlimit.h"
+#include "proxy_conn.h"
 #include "registry.h"
 #include "session.h"
 #include "worker.h"
@@ -101,11 +103,14 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 	session_auth_lost();
 }
 
+/*
+ * A new client connection (fd, from sa) becomes a session, unless the
+ * worker is full or sa's address is at its limit: then it is refused.
+ * For a PROXY listener, sa is the client the header names.
+ */
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls)
 {
-	struct listener	*li = arg;
 	struct addrkey	 k;
 	int		 one = 1, shed = 0;
 	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
@@ -129,13 +134,26 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			    "limit=%zu", nslots);
 		}
 		/* Plain text would only break a TLS client's handshake. */
-		if (!li->tls)
+		if (!tls)
 			(void)write(fd, full, sizeof(full) - 1);
 		close(fd);
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)session_new(fd, sa, (socklen_t)salen, li->tls);
+	(void)session_new(fd, sa, salen, tls);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener	*li = arg;
+
+	if (li->proxy)
+		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls, nslots,
+		    worker_take);
+	else
+		worker_take(fd, sa, (socklen_t)salen, li->tls);
 }
 
 /*

@@ -20,6 +20,7 @@
 struct listener {
 	int	 fd;
 	int	 tls;		/* implicit TLS */
+	int	 proxy;		/* a PROXY protocol header comes first */
 	char	*spec;		/* as written in the config */
 	char	 addr[80];	/* as bound, printable */
 };

@@ -401,7 +401,10 @@ class User:
         return "User(%s)" % self.name
 
 
-LISTEN_RE = re.compile(r"listen addr=(\[[^\]]*\]|[^\s:]+):(\d+) tls=(starttls|implicit)")
+LISTEN_RE = re.compile(r"listen addr=(\[[^\]]*\]|[^\s:]+):(\d+) tls=(starttls|implicit) "
+                       r"proxy=no")
+PROXY_LISTEN_RE = re.compile(r"listen addr=(\[[^\]]*\]|[^\s:]+):(\d+) "
+                             r"tls=(starttls|implicit) proxy=yes")
 
 
 class Server:
@@ -411,8 +414,11 @@ class Server:
                  plaintext="no", apop=False, workers=2, shutdown_timeout=3,
                  idle_timeout=600, fail_delay_ms=50, fail_delay_max_ms=200,
                  ban_threshold=0, ban_time=900, login_delay=0, pool=40,
-                 extra=None, name="pop3d", debug=None, preexec=None):
+                 extra=None, name="pop3d", debug=None, preexec=None,
+                 listen_proxy=(), listen_tls_proxy=()):
         self.env = env
+        self.listen_proxy = list(listen_proxy)
+        self.listen_tls_proxy = list(listen_tls_proxy)
         self.preexec = preexec   # run in the child before pop3d (rlimits)
         self.name = name
         self.listen = list(listen)
@@ -501,6 +507,10 @@ class Server:
             lines.append("listen = " + a)
         for a in self.listen_tls:
             lines.append("listen_tls = " + a)
+        for a in self.listen_proxy:
+            lines.append("listen_proxy = " + a)
+        for a in self.listen_tls_proxy:
+            lines.append("listen_tls_proxy = " + a)
         if IS_ROOT:
             lines.append("user = " + WORKER_USER)
             lines.append("auth_user = " + AUTH_USER)
@@ -549,16 +559,21 @@ class Server:
         self.reader.start()
         LIVE.append(self)
         want = len(self.listen) + len(self.listen_tls)
+        want_proxy = len(self.listen_proxy) + len(self.listen_tls_proxy)
         end = time.monotonic() + STARTUP_TIMEOUT
         with self.log_cond:
             while True:
                 self.listeners = []
+                self.proxy_listeners = []
                 for l in self.log:
-                    m = LISTEN_RE.search(l)
+                    m = LISTEN_RE.search(l) or PROXY_LISTEN_RE.search(l)
                     if m:
                         host = m.group(1).strip("[]")
-                        self.listeners.append((host, int(m.group(2)), m.group(3)))
-                if len(self.listeners) >= want:
+                        (self.listeners if m.re is LISTEN_RE else
+                         self.proxy_listeners).append(
+                             (host, int(m.group(2)), m.group(3)))
+                if (len(self.listeners) >= want and
+                        len(self.proxy_listeners) >= want_proxy):
                     break
                 if self.proc.poll() is not None or time.monotonic() >= end:
                     break

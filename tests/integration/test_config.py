@@ -149,6 +149,35 @@ def test_bad_listen_addresses_each_named(env, base):
     assert '%s: listen_tls: bad address "[::1]995"' % path in err, err
 
 
+def test_proxy_settings(env, base):
+    # Good: blocks of both families, several on a line and repeated.
+    path, _ = with_lines(base, [
+        ("server", "listen_proxy = 127.0.0.1:0"),
+        ("server", "listen_tls_proxy = [::1]:0"),
+        ("server", "proxy_trusted = 10.0.0.0/8 2001:db8::/32"),
+        ("server", "proxy_trusted = 192.0.2.9")])
+    rc, err = check(env, path)
+    assert rc == 0, err
+    # A bad block is named with its own line, among several.
+    bad = "proxy_trusted = 10.0.0.0/8 10.0.0.0/33"
+    path, where = with_lines(base, [
+        ("server", "listen_proxy = 127.0.0.1:0"),
+        ("server", "proxy_trusted = 192.0.2.0/24"), ("server", bad)])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert_error(err, path, where[bad], "proxy_trusted")
+    assert '"10.0.0.0/33"' in err, err
+    # A PROXY listener that nobody may use is a mistake, said so.
+    path, _ = with_lines(base, [("server", "listen_tls_proxy = 127.0.0.1:0")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert "proxy_trusted: empty" in err, err
+    path, _ = with_lines(base, [("server", "listen_proxy = 127.0.0.1")])
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert 'listen_proxy: bad address "127.0.0.1"' in err, err
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="the users are checked as root only")
 @pytest.mark.parametrize("user,auth_user,want", [
     ("root", AUTH_USER, ["user: sessions must not run as root"]),

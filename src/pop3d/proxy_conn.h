@@ -1,0 +1,29 @@
+/*
+ * proxy_conn.h - a worker's connections on a PROXY listener before they
+ * are sessions: the peer must be a proxy_trusted load balancer, and its
+ * PROXY protocol header (proxy.c) must arrive within proxy_timeout as
+ * the first octets, before pop3d's greeting and before a TLS
+ * handshake.  The client address it names then stands for the peer's
+ * everywhere (the worker's take function: limits, logs, penalties,
+ * LOGIN-DELAY).
+ */
+#ifndef POP3D_PROXY_CONN_H
+#define POP3D_PROXY_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Makes fd, from the client sa, a session (or refuses it). */
+typedef void	proxy_take_fn(int fd, const struct sockaddr *sa,
+		    socklen_t salen, int tls);
+
+/*
+ * fd was accepted from sa on a PROXY listener (tls: implicit TLS).
+ * Refuses it (closed, logged) if sa is not trusted or max headers are
+ * already awaited; else waits for the header, then hands fd to take with
+ * the client's address.  Worker loop thread.
+ */
+void	proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
+	    int tls, size_t max, proxy_take_fn *take);
+
+#endif

@@ -1,0 +1,386 @@
+"""pop3d behind a load balancer: listen_proxy and listen_tls_proxy
+listeners take a PROXY protocol header (v1, v2) from a proxy_trusted peer
+only, before the greeting and before the TLS handshake, and the client
+address it names is the one pop3d logs, limits and bans.  First with
+headers written by hand (every refusal), then through a real HAProxy
+(Debian's haproxy, run in the foreground by the test) from several
+127.0.0.x source addresses, with TLS end to end."""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from pop3util import Conn, wait_until
+
+BUSY_IP = "-ERR [SYS/TEMP] too many connections from your address"
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def proxy_server(make_server, name, **kw):
+    extra = kw.pop("extra", {})
+    extra.setdefault("server", {})
+    extra["server"].setdefault("proxy_trusted", "127.0.0.1/32 ::1")
+    extra["server"].setdefault("proxy_timeout", "2")
+    return make_server(name=name, plaintext="yes",
+                       listen_proxy=("127.0.0.1:0",),
+                       listen_tls_proxy=("127.0.0.1:0",), extra=extra, **kw)
+
+
+def pport(s, kind):
+    return [p for h, p, k in s.proxy_listeners if k == kind][0]
+
+
+def raw(s, kind, source="127.0.0.1"):
+    return socket.create_connection(("127.0.0.1", pport(s, kind)), timeout=10,
+                                    source_address=(source, 0))
+
+
+def v2(cmd, fam, block):
+    return V2_SIG + bytes([0x20 | cmd, fam]) + struct.pack(">H", len(block)) \
+        + block
+
+
+def v2_tcp4(src, sport, dst="127.0.0.1", dport=110):
+    return v2(1, 0x11, socket.inet_aton(src) + socket.inet_aton(dst) +
+              struct.pack(">HH", sport, dport))
+
+
+def count_log(s, pattern, start):
+    import re
+    rx = re.compile(pattern)
+    with s.log_cond:
+        return sum(1 for l in s.log[start:] if rx.search(l))
+
+
+def greeting_after(sock, header):
+    """Sends header, then reads pop3d's first line (or b"" at EOF)."""
+    sock.sendall(header)
+    buf = b""
+    end = time.monotonic() + 10
+    while not buf.endswith(b"\r\n") and time.monotonic() < end:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def closed_silently(sock, timeout=10):
+    """True if pop3d closes the connection without sending a byte."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_v1_and_v2_headers_name_the_client(make_server):
+    s = proxy_server(make_server, "proxyhdr")
+    m = s.mark()
+    with raw(s, "starttls") as c:
+        hdr = b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n"
+        assert greeting_after(c, hdr).startswith(b"+OK")
+    assert s.wait_log(r"connect rip=192\.0\.2\.7 tls=no", start=m), \
+        s.log_tail()
+    with raw(s, "starttls") as c:
+        hdr = b"PROXY TCP6 2001:db8::7 ::1 40000 110\r\n"
+        assert greeting_after(c, hdr).startswith(b"+OK")
+    assert s.wait_log(r"connect rip=2001:db8::7 tls=no", start=m)
+    with raw(s, "starttls") as c:
+        assert greeting_after(c, v2_tcp4("198.51.100.9", 1234)) \
+            .startswith(b"+OK")
+    assert s.wait_log(r"connect rip=198\.51\.100\.9 tls=no", start=m)
+    # The header and a command in one segment: the command is the
+    # client's, answered after the greeting.
+    with raw(s, "starttls") as c:
+        c.sendall(b"PROXY TCP4 192.0.2.8 127.0.0.1 1 110\r\nNOOP\r\n")
+        r = b""
+        while r.count(b"\r\n") < 2:
+            chunk = c.recv(4096)
+            assert chunk, r
+            r += chunk
+        assert r.startswith(b"+OK") and b"-ERR" in r.split(b"\r\n")[1], r
+    # UNKNOWN and LOCAL (health checks): the peer's own address stays.
+    m = s.mark()
+    with raw(s, "starttls") as c:
+        assert greeting_after(c, b"PROXY UNKNOWN\r\n").startswith(b"+OK")
+    with raw(s, "starttls") as c:
+        assert greeting_after(c, v2(0, 0x00, b"")).startswith(b"+OK")
+    assert wait_until(lambda: count_log(s, r"connect rip=127\.0\.0\.1 "
+                                        r"tls=no", m) == 2, 5), s.log_tail()
+
+
+def test_implicit_tls_after_the_header(make_server, env):
+    s = proxy_server(make_server, "proxytls")
+    m = s.mark()
+    sock = raw(s, "implicit")
+    sock.sendall(v2_tcp4("203.0.113.5", 5555, dport=995))
+    t = env.ctx.wrap_socket(sock, server_hostname="localhost")
+    try:
+        buf = b""
+        while not buf.endswith(b"\r\n"):
+            chunk = t.recv(4096)
+            assert chunk
+            buf += chunk
+        assert buf.startswith(b"+OK"), buf
+    finally:
+        t.close()
+    assert s.wait_log(r"connect rip=203\.0\.113\.5 tls=implicit", start=m)
+
+
+def test_refusals(make_server):
+    s = proxy_server(make_server, "proxyrefuse")
+    # An untrusted peer: closed before a byte is read or sent.
+    m = s.mark()
+    with raw(s, "starttls", source="127.0.0.9") as c:
+        c.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n")
+        assert closed_silently(c)
+    assert s.wait_log(r"connection refused pip=127\.0\.0\.9 "
+                      r"reason=proxy_untrusted", start=m)
+    assert s.wait_log(r"rip=192\.0\.2\.7", start=m, timeout=0.5,
+                      must=False) is None
+    # A trusted peer that speaks POP3 instead of a header.
+    for bad in (b"CAPA\r\n", b"PROXY TCP4 192.0.2.7 127.0.0.1 x 1\r\n",
+                b"PROXY TCP4 192.0.2.7 127.0.0.1 1 1\n",
+                b"PROXY " + b"A" * 120 + b"\r\n",
+                V2_SIG + b"\x21\x12\x00\x0c" + b"\0" * 12,
+                V2_SIG + b"\x21\x11\xff\xff"):
+        m = s.mark()
+        with raw(s, "starttls") as c:
+            c.sendall(bad)
+            assert closed_silently(c), bad
+        assert s.wait_log(r"connection refused pip=127\.0\.0\.1 "
+                          r"reason=proxy_header", start=m), bad
+    # A trusted peer that sends nothing, or half a header: timed out.
+    for part in (b"", b"PROXY TCP4 1"):
+        m = s.mark()
+        t0 = time.monotonic()
+        with raw(s, "implicit") as c:
+            c.sendall(part)
+            assert closed_silently(c)
+        assert 1.5 < time.monotonic() - t0 < 6
+        assert s.wait_log(r"reason=proxy_timeout", start=m)
+    # The ordinary listeners take no header: a client is a client.
+    with Conn(*s.plain[0]) as c:
+        assert c.greeting.startswith("+OK")
+
+
+def test_per_address_limit_counts_header_addresses(make_server):
+    s = proxy_server(make_server, "proxylimit",
+                     extra={"server": {"max_connections_per_ip": "2"}})
+    conns = []
+    try:
+        for _ in range(2):
+            c = raw(s, "starttls")
+            conns.append(c)
+            assert greeting_after(
+                c, b"PROXY TCP4 192.0.2.50 127.0.0.1 1 110\r\n") \
+                .startswith(b"+OK")
+        c = raw(s, "starttls")
+        conns.append(c)
+        r = greeting_after(c, b"PROXY TCP4 192.0.2.50 127.0.0.1 1 110\r\n")
+        assert r.decode().rstrip() == BUSY_IP, r
+        # Another client behind the same balancer is not affected.
+        c = raw(s, "starttls")
+        conns.append(c)
+        assert greeting_after(
+            c, b"PROXY TCP4 192.0.2.51 127.0.0.1 1 110\r\n").startswith(b"+OK")
+    finally:
+        for c in conns:
+            c.close()
+
+
+# ------------------------------------------------------------ real HAProxy
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HAProxy:
+    """Debian's haproxy in the foreground (-db), mode tcp, on loopback
+    ephemeral ports: a STLS frontend to pop3d's listen_proxy (v2 header,
+    and health checks with a v2 LOCAL header) and a POP3S frontend to its
+    listen_tls_proxy (v1 header).  Started and stopped by PID."""
+
+    def __init__(self, s):
+        self.dir = tempfile.mkdtemp(prefix="haproxy-")
+        self.plain = free_port()
+        self.tls = free_port()
+        cfg = "\n".join([
+            "global", "    maxconn 500",
+            "defaults", "    mode tcp", "    timeout connect 5s",
+            "    timeout client 60s", "    timeout server 60s",
+            "frontend fe_pop3", "    bind 127.0.0.1:%d" % self.plain,
+            "    default_backend be_pop3",
+            "frontend fe_pop3s", "    bind 127.0.0.1:%d" % self.tls,
+            "    default_backend be_pop3s",
+            "backend be_pop3",
+            "    server n1 127.0.0.1:%d send-proxy-v2 check check-send-proxy "
+            "inter 300ms" % pport(s, "starttls"),
+            "backend be_pop3s",
+            "    server n1 127.0.0.1:%d send-proxy" % pport(s, "implicit"),
+        ]) + "\n"
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg)
+        self.err = open(os.path.join(self.dir, "haproxy.log"), "w+")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err)
+        ok = wait_until(lambda: self.proc.poll() is not None or
+                        (self._listening(self.plain) and
+                         self._listening(self.tls)), 10)
+        if not ok or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError("haproxy did not start:\n" + self.log())
+
+    @staticmethod
+    def _listening(port):
+        # From an address of its own: pop3d logs it, not 127.0.0.1.
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1,
+                                     source_address=("127.0.0.254", 0)).close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+needs_haproxy = pytest.mark.skipif(
+    not os.access(HAPROXY, os.X_OK),
+    reason="haproxy not installed (scripts/deps.sh installs it)")
+
+
+@pytest.fixture
+def balanced(make_server):
+    """A pop3d with PROXY listeners only behind a running HAProxy."""
+    made = []
+
+    def make(name, **kw):
+        s = proxy_server(make_server, name, **kw)
+        h = HAProxy(s)
+        made.append(h)
+        return s, h
+    yield make
+    for h in made:
+        h.stop()
+
+
+def via(h, kind, source, env):
+    """A POP3 connection through HAProxy from source (greeting read)."""
+    if kind == "implicit":
+        return Conn("127.0.0.1", h.tls, tls=True, ctx=env.ctx, source=source)
+    return Conn("127.0.0.1", h.plain, ctx=env.ctx, source=source)
+
+
+@needs_haproxy
+def test_haproxy_sessions_log_the_real_client(balanced, env):
+    s, h = balanced("haproxy-rip", extra={"server": {"verbose": "yes"}})
+    u = s.new_user()
+    for i, (kind, src) in enumerate([("starttls", "127.0.0.2"),
+                                     ("implicit", "127.0.0.3"),
+                                     ("starttls", "127.0.0.4")]):
+        m = s.mark()
+        with via(h, kind, src, env) as c:
+            assert c.greeting.startswith("+OK"), c.greeting
+            if kind == "starttls":
+                c.starttls()
+            c.login(u.name, u.password)
+            c.stat()
+            c.ok("QUIT")
+        tls = "implicit" if kind == "implicit" else "no"
+        assert s.wait_log(r"connect rip=%s tls=%s" % (src.replace(".", r"\."),
+                                                        tls), start=m), \
+            s.log_tail()
+        assert s.wait_log(r"rip=%s.*user=%s|user=%s.*rip=%s" % (
+            src.replace(".", r"\."), u.name, u.name,
+            src.replace(".", r"\.")), start=m), s.log_tail()
+    # HAProxy's health checks (v2 LOCAL) keep the balancer's address.
+    m = s.mark()
+    assert s.wait_log(r"proxy header pip=127\.0\.0\.1 version=2 local=yes",
+                      start=m, timeout=5), s.log_tail() + h.log()
+    assert s.wait_log(r"connect rip=127\.0\.0\.1 tls=no", start=m,
+                      timeout=5), s.log_tail() + h.log()
+
+
+@needs_haproxy
+def test_haproxy_ban_hits_the_real_client(balanced, env):
+    s, h = balanced("haproxy-ban", ban_threshold=3, ban_time=600,
+                    fail_delay_ms=0, fail_delay_max_ms=0)
+    u = s.new_user()
+    bad = "127.0.0.5"
+    for _ in range(3):
+        with via(h, "starttls", bad, env) as c:
+            c.ok("USER " + u.name)
+            assert c.cmd("PASS wrong").startswith("-ERR [AUTH]")
+    with via(h, "implicit", bad, env) as c:
+        c.ok("USER " + u.name)
+        r = c.cmd("PASS " + u.password)
+        assert "too many failed logins" in r, r
+    # Another client behind the same balancer still gets in.
+    for kind in ("starttls", "implicit"):
+        with via(h, kind, "127.0.0.6", env) as c:
+            c.login(u.name, u.password)
+            c.ok("QUIT")
+
+
+@needs_haproxy
+def test_haproxy_per_address_limit_counts_real_clients(balanced, env):
+    s, h = balanced("haproxy-limit",
+                    extra={"server": {"max_connections_per_ip": "2"}})
+    conns = []
+    try:
+        for kind in ("starttls", "implicit"):
+            c = via(h, kind, "127.0.0.7", env)
+            conns.append(c)
+            assert c.greeting.startswith("+OK"), c.greeting
+        c = via(h, "starttls", "127.0.0.7", env)
+        conns.append(c)
+        assert c.greeting == BUSY_IP, c.greeting
+        for src in ("127.0.0.8", "127.0.0.9"):
+            c = via(h, "starttls", src, env)
+            conns.append(c)
+            assert c.greeting.startswith("+OK"), c.greeting
+    finally:
+        for c in conns:
+            c.close()
+
+
+@needs_haproxy
+def test_haproxy_login_delay_names_the_real_client(balanced, env):
+    s, h = balanced("haproxy-delay", login_delay=7)
+    u = s.new_user()
+    with via(h, "implicit", "127.0.0.10", env) as c:
+        c.login(u.name, u.password)
+        c.ok("QUIT")
+    m = s.mark()
+    with via(h, "starttls", "127.0.0.11", env) as c:
+        c.starttls()
+        r = c.try_login(u.name, u.password)
+        assert r.startswith("-ERR") and "[LOGIN-DELAY]" in r, r
+    assert s.wait_log(r"auth refused user=%s rip=127\.0\.0\.11 "
+                      r"reason=login_delay" % u.name, start=m), s.log_tail()
