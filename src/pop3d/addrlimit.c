@@ -377,3 +377,24 @@ addrlimit_room(const struct addrkey *k, long limit)
 	return self_tab == NULL || limit <= 0 || k->fam == 0 ||
 	    addrtab_count(self_tab, k) < limit;
 }
+
+int
+sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*a;
+
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return 1;
+		a = sin6->sin6_addr.s6_addr;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
+	}
+	return 0;
+}

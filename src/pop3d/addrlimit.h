@@ -73,4 +73,7 @@ void		 addrlimit_release(const struct addrkey *k);
 /* Whether addrlimit_admit() would take k now (nothing is counted). */
 int		 addrlimit_room(const struct addrkey *k, long limit);
 
+/* 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address: 1, else 0. */
+int	sockaddr_is_loopback(const struct sockaddr *);
+
 #endif

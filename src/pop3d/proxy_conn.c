@@ -63,7 +63,7 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	const char		*err = "";
 	ssize_t			 n;
 	size_t			 take;
-	int			 r, tls;
+	int			 r, tls, lo_ok;
 	proxy_take_fn		*take_fn;
 
 	/* A read restarts the timeout; a trickle does not outlive this. */
@@ -102,8 +102,9 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	/* Our event goes before the session adds its own on fd. */
 	tls = pc->tls;
 	take_fn = pc->take;
+	lo_ok = !h.local && sockaddr_is_loopback((struct sockaddr *)&pc->peer);
 	pc_free(pc, 0);
-	take_fn(fd, (struct sockaddr *)&h.src, h.srclen, tls);
+	take_fn(fd, (struct sockaddr *)&h.src, h.srclen, tls, lo_ok);
 }
 
 void

@@ -13,9 +13,13 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* Makes fd, from the client sa, a session (or refuses it). */
+/*
+ * Makes fd, from the client sa, a session (or refuses it); loopback_ok:
+ * the balancer connected from loopback and the header names the client
+ * (not LOCAL or UNKNOWN), so a loopback sa may count as loopback.
+ */
 typedef void	proxy_take_fn(int fd, const struct sockaddr *sa,
-		    socklen_t salen, int tls);
+		    socklen_t salen, int tls, int loopback_ok);
 
 /*
  * fd was accepted from sa on a PROXY listener (tls: implicit TLS).

@@ -318,26 +318,6 @@ session_plaintext_ok(const struct session *s)
 	return 0;
 }
 
-static int
-is_loopback(const struct sockaddr *sa)
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a;
-
-	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)sa;
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		sin6 = (const struct sockaddr_in6 *)sa;
-		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-			return 1;
-		a = sin6->sin6_addr.s6_addr;
-		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
-	}
-	return 0;
-}
 
 static void
 format_addr(const struct sockaddr *sa, char *out, size_t len)
@@ -465,7 +445,7 @@ session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->state = SESS_GREET;
 	s->implicit_tls = implicit_tls;
 	format_addr(sa, s->rip, sizeof(s->rip));
-	s->loopback = is_loopback(sa);
+	s->loopback = sockaddr_is_loopback(sa);
 	event_base_gettimeofday_cached(wenv.base, &s->born);
 	addrkey_from_sockaddr(&s->akey, sa, (int)wenv.cfg->ipv6_prefix);
 	if (!addrlimit_admit(&s->akey, wenv.cfg->max_connections_per_ip)) {

@@ -106,11 +106,16 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * A new client connection (fd, from sa) becomes a session, unless the
  * worker is full or sa's address is at its limit: then it is refused.
- * For a PROXY listener, sa is the client the header names.
+ * For a PROXY listener, sa is the client the header names, and
+ * loopback_ok says whether the balancer's own connection came from
+ * loopback with a header naming a client (not LOCAL or UNKNOWN): only
+ * then may a loopback client count as loopback (allow_plaintext_auth).
  */
 static void
-worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls)
+worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls,
+    int loopback_ok)
 {
+	struct session	*s;
 	struct addrkey	 k;
 	int		 one = 1, shed = 0;
 	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
@@ -140,7 +145,9 @@ worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls)
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)session_new(fd, sa, salen, tls);
+	/* Behind a balancer, "loopback" needs the balancer's hop too. */
+	if ((s = session_new(fd, sa, salen, tls)) != NULL && !loopback_ok)
+		s->loopback = 0;
 }
 
 static void
@@ -153,7 +160,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls, nslots,
 		    worker_take);
 	else
-		worker_take(fd, sa, (socklen_t)salen, li->tls);
+		worker_take(fd, sa, (socklen_t)salen, li->tls, 1);
 }
 
 /*

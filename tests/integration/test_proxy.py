@@ -384,3 +384,33 @@ def test_haproxy_login_delay_names_the_real_client(balanced, env):
         assert r.startswith("-ERR") and "[LOGIN-DELAY]" in r, r
     assert s.wait_log(r"auth refused user=%s rip=127\.0\.0\.11 "
                       r"reason=login_delay" % u.name, start=m), s.log_tail()
+
+
+def test_plaintext_loopback_needs_the_balancer_hop_too(make_server):
+    """allow_plaintext_auth = loopback behind a balancer: a client the
+    header names on loopback, through a balancer that connected from
+    loopback, may send USER in clear; a remote client may not, nor a
+    connection whose header keeps the balancer's own address (LOCAL,
+    UNKNOWN: the client is not known)."""
+    s = make_server(name="proxylo", plaintext="loopback",
+                    listen_proxy=("127.0.0.1:0",),
+                    listen_tls_proxy=("127.0.0.1:0",),
+                    extra={"server": {"proxy_trusted": "127.0.0.1/32",
+                                      "proxy_timeout": "2"}})
+    u = s.new_user()
+
+    def user_answer(header):
+        with raw(s, "starttls") as c:
+            assert greeting_after(c, header).startswith(b"+OK")
+            c.sendall(("USER %s\r\n" % u.name).encode())
+            r = b""
+            while not r.endswith(b"\r\n"):
+                chunk = c.recv(4096)
+                assert chunk, r
+                r += chunk
+            return r
+    assert user_answer(b"PROXY TCP4 127.0.0.5 127.0.0.1 40000 110\r\n") \
+        .startswith(b"+OK")
+    for hdr in (b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n",
+                b"PROXY UNKNOWN\r\n", v2(0, 0x00, b"")):
+        assert user_answer(hdr).startswith(b"-ERR"), hdr
