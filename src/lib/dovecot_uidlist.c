@@ -22,6 +22,7 @@
 #include "dovecot_fmt.h"
 #include "dovecot_uidlist.h"
 #include "maildir.h"
+#include "uidl_distinct.h"
 #include "keyhash.h"
 #include "xmalloc.h"
 
@@ -433,6 +434,32 @@ duidl_find(const struct duidl *d, const char *filename)
 	slot = tab_slot(d, d->tab_uniq, uniq_len, filename,
 	    uniq_len(filename));
 	return *slot != 0 ? &d->v[*slot - 1] : NULL;
+}
+
+void
+duidl_match(const struct duidl *d, size_t n,
+    const char *(*get)(void *, size_t), void *arg,
+    const struct duidl_entry **ent)
+{
+	const struct duidl_entry	*e;
+	unsigned char			*taken;
+	const char			*name;
+	size_t				 i, pass;
+
+	taken = xcalloc(d->n > 0 ? d->n : 1, 1);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++) {
+			if (ent[i] != NULL)
+				continue;
+			name = get(arg, i);
+			e = duidl_find(d, name);
+			if (e == NULL || taken[e - d->v] ||
+			    (pass == 0 && !uidl_same_name(e->name, name)))
+				continue;
+			taken[e - d->v] = 1;
+			ent[i] = e;
+		}
+	free(taken);
 }
 
 int

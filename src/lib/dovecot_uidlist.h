@@ -67,6 +67,17 @@ const struct duidl_entry *duidl_find(const struct duidl *d,
 	    const char *filename);
 
 /*
+ * The entries of n file names (new/ and cur/ names) into ent[0..n),
+ * each entry to one file at most: first the files whose name the list
+ * has (up to ':'), then the others by duidl_find.  ent[i] NULL: not
+ * listed.  The one matching pop3d serves by and pop3ctl migrate
+ * predicts.  The name of file i is get(arg, i).
+ */
+void	duidl_match(const struct duidl *d, size_t n,
+	    const char *(*get)(void *arg, size_t i), void *arg,
+	    const struct duidl_entry **ent);
+
+/*
  * Dovecot's POP3 order of two entries: by O extension (none sorts after
  * every O, as (uint32_t)-1), then by UID.  For qsort over entries.
  */

@@ -196,35 +196,11 @@ mig_set_clear(struct mig_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/*
- * Files to entries as pop3d's md_dovecot.c matches them: each entry to
- * one file at most, first the files whose name the list has (up to
- * ':'), then the others (duidl_find: less ",W=", the unique part).
- */
-static void
-mig_match(const struct mig_user *u, const struct duidl *d,
-    const struct duidl_entry **ent)
+/* File i's name, for duidl_match (as pop3d's md_dovecot.c matches). */
+static const char *
+mig_file_at(void *arg, size_t i)
 {
-	const struct duidl_entry	*e;
-	uint8_t				*taken;
-	size_t				 i, len;
-	int				 pass;
-
-	taken = xcalloc(d->n > 0 ? d->n : 1, 1);
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < u->n; i++) {
-			if (ent[i] != NULL ||
-			    (e = duidl_find(d, u->msgs[i].file)) == NULL ||
-			    taken[e - d->v])
-				continue;
-			len = strcspn(u->msgs[i].file, ":");
-			if (pass == 0 && (strcspn(e->name, ":") != len ||
-			    memcmp(e->name, u->msgs[i].file, len) != 0))
-				continue;
-			taken[e - d->v] = 1;
-			ent[i] = e;
-		}
-	free(taken);
+	return ((const struct mig_user *)arg)->msgs[i].file;
 }
 
 /* pop3d's order with a list: the listed ones in Dovecot's POP3 order. */
@@ -314,7 +290,7 @@ mig_classify(struct mig_user *u, const struct duidl *d, const char *fmt,
 
 	ent = xcalloc(u->n > 0 ? u->n : 1, sizeof(*ent));
 	seen = xcalloc(d->n > 0 ? d->n : 1, 1);
-	mig_match(u, d, ent);
+	duidl_match(d, u->n, mig_file_at, u, ent);
 	for (i = 0; i < u->n; i++) {
 		m = &u->msgs[i];
 		m->has_old = 0;

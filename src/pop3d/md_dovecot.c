@@ -30,32 +30,10 @@ order_cmp(const void *a, const void *b)
 	return duidl_pop3_cmp(x->e, y->e);
 }
 
-/*
- * Matches names to entries, each entry to one file at most: first the
- * files whose name Dovecot had, then the others (a name pop3d gave
- * ",W=", the unique part).  ent[i] NULL: not listed.
- */
-static void
-match(const struct duidl *d, const char *const *names, size_t n,
-    const struct duidl_entry **ent)
+static const char *
+name_at(void *arg, size_t i)
 {
-	unsigned char	*taken;
-	size_t		 i, pass;
-	const struct duidl_entry *e;
-
-	taken = xcalloc(d->n > 0 ? d->n : 1, 1);
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < n; i++) {
-			if (ent[i] != NULL)
-				continue;
-			e = duidl_find(d, names[i]);
-			if (e == NULL || taken[e - d->v] ||
-			    (pass == 0 && !uidl_same_name(e->name, names[i])))
-				continue;
-			taken[e - d->v] = 1;
-			ent[i] = e;
-		}
-	free(taken);
+	return ((const char *const *)arg)[i];
 }
 
 /*
@@ -103,7 +81,7 @@ md_dovecot_uidls(int dirfd, const char *const *names, size_t n,
 		return r;
 	}
 	ent = xcalloc(n > 0 ? n : 1, sizeof(*ent));
-	match(&d, names, n, ent);
+	duidl_match(&d, n, name_at, (void *)names, ent);
 	ord = xcalloc(n > 0 ? n : 1, sizeof(*ord));
 	uidls = xcalloc(n > 0 ? n : 1, sizeof(*uidls));
 	perm = xcalloc(n > 0 ? n : 1, sizeof(*perm));
