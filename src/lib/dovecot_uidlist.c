@@ -22,8 +22,8 @@
 #include "dovecot_fmt.h"
 #include "dovecot_uidlist.h"
 #include "maildir.h"
+#include "nametab.h"
 #include "uidl_distinct.h"
-#include "keyhash.h"
 #include "xmalloc.h"
 
 #define RD_CHUNK	(64 * 1024)
@@ -275,32 +275,6 @@ base_len(const char *s)
 	return strcspn(s, ":");
 }
 
-static size_t
-uniq_len(const char *s)
-{
-	return strcspn(s, ",:");
-}
-
-/*
- * The slot of key (s, len) in tab, by klen(name) of each entry: the one
- * holding it, or the empty one where it belongs.
- */
-static uint32_t *
-tab_slot(const struct duidl *d, uint32_t *tab, size_t (*klen)(const char *),
-    const char *s, size_t len)
-{
-	size_t		 i = (size_t)keyhash(s, len) & d->tabmask;
-	const char	*name;
-
-	for (;; i = (i + 1) & d->tabmask) {
-		if (tab[i] == 0)
-			return &tab[i];
-		name = d->v[tab[i] - 1].name;
-		if (klen(name) == len && memcmp(name, s, len) == 0)
-			return &tab[i];
-	}
-}
-
 /*
  * Builds both tables.  A name listed twice (up to ':') keeps its later
  * UID, as Dovecot replaces the older record; the dropped entries are
@@ -309,17 +283,14 @@ tab_slot(const struct duidl *d, uint32_t *tab, size_t (*klen)(const char *),
 static void
 index_build(struct duidl *d)
 {
-	size_t		 size = 16, i, k;
+	size_t		 i, k;
 	uint32_t	*slot;
 	int		 dropped = 0;
 
-	while (size < 2 * d->n)
-		size *= 2;
-	d->tabmask = size - 1;
-	d->tab_base = xcalloc(size, sizeof(*d->tab_base));
-	d->tab_uniq = xcalloc(size, sizeof(*d->tab_uniq));
+	nametab_init(&d->idx, d->v, d->n, sizeof(*d->v),
+	    offsetof(struct duidl_entry, name));
 	for (i = 0; i < d->n; i++) {
-		slot = tab_slot(d, d->tab_base, base_len, d->v[i].name,
+		slot = nametab_base_slot(&d->idx, d->v[i].name,
 		    base_len(d->v[i].name));
 		if (*slot != 0) {
 			entry_clear(&d->v[*slot - 1]);
@@ -332,14 +303,15 @@ index_build(struct duidl *d)
 			if (d->v[i].name != NULL)
 				d->v[k++] = d->v[i];
 		d->n = k;
-		memset(d->tab_base, 0, size * sizeof(*d->tab_base));
+		nametab_free(&d->idx);
+		nametab_init(&d->idx, d->v, d->n, sizeof(*d->v),
+		    offsetof(struct duidl_entry, name));
 		for (i = 0; i < d->n; i++)
-			*tab_slot(d, d->tab_base, base_len, d->v[i].name,
+			*nametab_base_slot(&d->idx, d->v[i].name,
 			    base_len(d->v[i].name)) = (uint32_t)(i + 1);
 	}
 	for (i = 0; i < d->n; i++) {
-		slot = tab_slot(d, d->tab_uniq, uniq_len, d->v[i].name,
-		    uniq_len(d->v[i].name));
+		slot = nametab_uniq_slot(&d->idx, d->v[i].name);
 		if (*slot == 0)		/* the lowest UID keeps it */
 			*slot = (uint32_t)(i + 1);
 	}
@@ -416,24 +388,12 @@ duidl_load(int dirfd, struct duidl *d, char **errp)
 const struct duidl_entry *
 duidl_find(const struct duidl *d, const char *filename)
 {
-	const uint32_t	*slot;
-	size_t		 n = base_len(filename), m;
+	uint32_t	k;
 
 	if (d->n == 0)
 		return NULL;
-	slot = tab_slot(d, d->tab_base, base_len, filename, n);
-	if (*slot != 0)
-		return &d->v[*slot - 1];
-	/* The names before pop3d's own ",W=<n>" and ",R=<n>" (size cache,
-	   retrieval mark), the latest first. */
-	for (; (m = maildir_strip_ours(filename, n)) != n; n = m) {
-		slot = tab_slot(d, d->tab_base, base_len, filename, m);
-		if (*slot != 0)
-			return &d->v[*slot - 1];
-	}
-	slot = tab_slot(d, d->tab_uniq, uniq_len, filename,
-	    uniq_len(filename));
-	return *slot != 0 ? &d->v[*slot - 1] : NULL;
+	return (k = nametab_find(&d->idx, filename)) != 0 ? &d->v[k - 1] :
+	    NULL;
 }
 
 void
@@ -484,8 +444,7 @@ duidl_free(struct duidl *d)
 		entry_clear(&d->v[i]);
 	free(d->v);
 	free(d->guid);
-	free(d->tab_base);
-	free(d->tab_uniq);
+	nametab_free(&d->idx);
 	memset(d, 0, sizeof(*d));
 }
 

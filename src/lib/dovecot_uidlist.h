@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nametab.h"
 #include "pop3_limits.h"
 
 #define DUIDL_FILE	"dovecot-uidlist"
@@ -37,9 +38,7 @@ struct duidl {
 	struct duidl_entry *v;		/* in UID order */
 	size_t		 n;
 	/* Lookup index: open addressing, slots hold entry index + 1. */
-	uint32_t	*tab_base;	/* by name up to ':' */
-	uint32_t	*tab_uniq;	/* by unique part (up to ',' or ':') */
-	size_t		 tabmask;
+	struct nametab	 idx;		/* by name, by unique part */
 };
 
 /*

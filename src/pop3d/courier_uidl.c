@@ -17,8 +17,7 @@
 #include <sys/stat.h>
 
 #include "courier_uidl.h"
-#include "maildir.h"
-#include "keyhash.h"
+#include "nametab.h"
 #include "xmalloc.h"
 
 #define RD_CHUNK	(64 * 1024)
@@ -188,55 +187,21 @@ feed(struct pstate *ps, const char *buf, size_t len)
 	}
 }
 
-/* Name length up to ':' (Courier's key), or up to ',' or ':' (unique). */
-static size_t
-base_len(const char *s)
-{
-	return strcspn(s, ":");
-}
-
-static size_t
-uniq_len(const char *s)
-{
-	return strcspn(s, ",:");
-}
-
-/* The slot of key (klen octets) in tab: its entry's, or an empty one. */
-static uint32_t *
-tab_slot(const struct cuidl *c, uint32_t *tab, size_t (*keylen)(const char *),
-    const char *key, size_t klen)
-{
-	size_t			 i = (size_t)keyhash(key, klen) & c->tabmask;
-	const char		*name;
-
-	for (;; i = (i + 1) & c->tabmask) {
-		if (tab[i] == 0)
-			return &tab[i];
-		name = c->v[tab[i] - 1].name;
-		if (keylen(name) == klen && memcmp(name, key, klen) == 0)
-			return &tab[i];
-	}
-}
-
 /* Both indexes; the first entry of a key keeps it. */
 static void
 index_build(struct cuidl *c)
 {
 	uint32_t	*slot;
-	size_t		 size = 64, i;
+	size_t		 i;
 
-	while (size < c->n * 2)
-		size *= 2;
-	c->tabmask = size - 1;
-	c->tab_base = xcalloc(size, sizeof(*c->tab_base));
-	c->tab_uniq = xcalloc(size, sizeof(*c->tab_uniq));
+	nametab_init(&c->idx, c->v, c->n, sizeof(*c->v),
+	    offsetof(struct cuidl_entry, name));
 	for (i = 0; i < c->n; i++) {
-		slot = tab_slot(c, c->tab_base, base_len, c->v[i].name,
-		    base_len(c->v[i].name));
+		slot = nametab_base_slot(&c->idx, c->v[i].name,
+		    strcspn(c->v[i].name, ":"));
 		if (*slot == 0)
 			*slot = (uint32_t)(i + 1);
-		slot = tab_slot(c, c->tab_uniq, uniq_len, c->v[i].name,
-		    uniq_len(c->v[i].name));
+		slot = nametab_uniq_slot(&c->idx, c->v[i].name);
 		if (*slot == 0)
 			*slot = (uint32_t)(i + 1);
 	}
@@ -347,30 +312,23 @@ cuidl_load(int dirfd, struct cuidl *c, char **errp)
 const struct cuidl_entry *
 cuidl_find_name(const struct cuidl *c, const char *filename)
 {
-	const uint32_t	*slot;
-	size_t		 n = base_len(filename), m;
+	uint32_t	k;
 
 	if (c->n == 0)
 		return NULL;
-	slot = tab_slot(c, c->tab_base, base_len, filename, n);
-	/* The names before pop3d's ",W=<n>" and ",R=<n>", latest first. */
-	for (; *slot == 0 && (m = maildir_strip_ours(filename, n)) != n;
-	    n = m)
-		slot = tab_slot(c, c->tab_base, base_len, filename, m);
-	return *slot != 0 ? &c->v[*slot - 1] : NULL;
+	return (k = nametab_find_name(&c->idx, filename)) != 0 ?
+	    &c->v[k - 1] : NULL;
 }
 
 const struct cuidl_entry *
 cuidl_find(const struct cuidl *c, const char *filename)
 {
-	const struct cuidl_entry	*e;
-	const uint32_t			*slot;
+	uint32_t	k;
 
-	if ((e = cuidl_find_name(c, filename)) != NULL || c->n == 0)
-		return e;
-	slot = tab_slot(c, c->tab_uniq, uniq_len, filename,
-	    uniq_len(filename));
-	return *slot != 0 ? &c->v[*slot - 1] : NULL;
+	if (c->n == 0)
+		return NULL;
+	return (k = nametab_find(&c->idx, filename)) != 0 ? &c->v[k - 1] :
+	    NULL;
 }
 
 int
@@ -421,7 +379,6 @@ cuidl_free(struct cuidl *c)
 	for (i = 0; i < c->n; i++)
 		free(c->v[i].name);
 	free(c->v);
-	free(c->tab_base);
-	free(c->tab_uniq);
+	nametab_free(&c->idx);
 	memset(c, 0, sizeof(*c));
 }

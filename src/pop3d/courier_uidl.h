@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nametab.h"
 #include "pop3_limits.h"
 
 #define CUIDL_FILE	"courierpop3dsizelist"
@@ -58,9 +59,7 @@ struct cuidl {
 	size_t		 n;
 	size_t		 skipped;	/* lines Courier would skip too */
 	/* Lookup index: open addressing, slots hold entry index + 1. */
-	uint32_t	*tab_base;	/* by name up to ':' */
-	uint32_t	*tab_uniq;	/* by unique part (up to ',' or ':') */
-	size_t		 tabmask;
+	struct nametab	 idx;		/* by name, by unique part */
 };
 
 /*
