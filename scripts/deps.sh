@@ -8,9 +8,11 @@
 # Installs are --no-install-recommends, so what the programs need at run
 # time is named here, not left to a Recommends.  Idempotent and quick
 # when all are there.  Needs root (or sudo) only when something is
-# missing.  Services in the packages (Postfix, Dovecot, fail2ban, HAProxy)
-# are not started by the install: the tests start their own on loopback
-# ports (fail2ban-regex only reads a log).
+# missing.  Services in the packages (Postfix, Dovecot, fail2ban, HAProxy,
+# PostgreSQL, Prometheus) are not started by the install: the tests start
+# their own on loopback ports (a private PostgreSQL cluster made by initdb,
+# promtool and a Prometheus with its own config; fail2ban-regex only
+# reads a log).
 set -eu
 
 # At run time: the openssl command (make demo's certificate), the CA
@@ -18,10 +20,10 @@ set -eu
 # (pop3ctl's password policy; without it no password can be set).
 RUNTIME="openssl ca-certificates cracklib-runtime"
 BUILD="build-essential pkg-config libssl-dev libevent-dev libcrypt-dev
-libpwquality-dev libsqlite3-dev libseccomp-dev curl python3 $RUNTIME"
+libpwquality-dev libsqlite3-dev libseccomp-dev libpq-dev curl python3 $RUNTIME"
 TEST="$BUILD libcmocka-dev python3-pytest clang valgrind
 dovecot-pop3d mpop fetchmail postfix swaks mandoc
-fail2ban haproxy"
+fail2ban haproxy postgresql prometheus"
 BENCH="$TEST linux-perf"
 
 mode=${1:-test}
