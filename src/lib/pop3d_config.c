@@ -270,6 +270,10 @@ check_uidl_format(struct buf *errs, const char *path, const char *fmt,
 	(*nerr)++;
 }
 
+/* The first 12 octets of an IPv4-mapped IPv6 address. */
+static const uint8_t	v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+			    0xff, 0xff };
+
 int
 cidr_parse(const char *s, struct cidr *c)
 {
@@ -304,6 +308,15 @@ cidr_parse(const char *s, struct cidr *c)
 		if (bits > max)
 			return -1;
 	}
+	/* ::ffff:a.b.c.d/N is the IPv4 block a.b.c.d/(N - 96): IPv4 peers
+	   arrive as IPv4, mapped or not (cidr_match). */
+	if (c->fam == 6 && bits >= 96 && memcmp(c->b, v4mapped, 12) == 0) {
+		memmove(c->b, c->b + 12, 4);
+		memset(c->b + 4, 0, sizeof(c->b) - 4);
+		c->fam = 4;
+		bits -= 96;
+		max = 32;
+	}
 	c->bits = (uint8_t)bits;
 	for (i = bits; i < max; i++)
 		c->b[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
@@ -313,11 +326,9 @@ cidr_parse(const char *s, struct cidr *c)
 int
 cidr_match(const struct cidr *c, int fam, const uint8_t *addr)
 {
-	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-				    0xff, 0xff };
-	unsigned		i;
+	unsigned	i;
 
-	if (fam == 6 && c->fam == 4 && memcmp(addr, mapped, 12) == 0) {
+	if (fam == 6 && c->fam == 4 && memcmp(addr, v4mapped, 12) == 0) {
 		fam = 4;
 		addr += 12;
 	}

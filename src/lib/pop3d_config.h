@@ -102,7 +102,9 @@ void	config_free(struct config *cfg);
 
 /*
  * "192.0.2.0/24", "2001:db8::/32", or one address (all its bits) into
- * c, its host bits cleared.  -1 if s is none of those.
+ * c, its host bits cleared; "::ffff:192.0.2.0/120" (IPv4 written mapped,
+ * 96 bits or more) is the IPv4 block 192.0.2.0/24.  -1 if s is none of
+ * those.
  */
 int	cidr_parse(const char *s, struct cidr *c);
 /*

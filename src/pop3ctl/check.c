@@ -4,7 +4,7 @@
  * matching, private, days left), the passwd-file (parses, not readable
  * by others, readable by the auth user), the password policy (cracklib's
  * dictionary loads), the mail root (owned by the mail user) and the
- * listeners (bindable, or held by a POP3 server).
+ * listeners of the four lists (bindable, or held by a POP3 server).
  * Runs as root, like pop3d's master.  Exit 0, or EX_CONFIG on any FAIL.
  */
 #include <sys/socket.h>
@@ -267,13 +267,27 @@ check_mail_path(const struct config *cfg)
 		    cfg->mail_path, fixed);
 }
 
+/* The listener lists, by the key that names them. */
+static const struct {
+	const char	*key;
+	int		 tls, proxy;
+} listen_kinds[] = {
+	{ "listen", 0, 0 }, { "listen_tls", 1, 0 },
+	{ "listen_proxy", 0, 1 }, { "listen_tls_proxy", 1, 1 },
+};
+#define LISTEN_KINDS	(sizeof(listen_kinds) / sizeof(listen_kinds[0]))
+
 /*
  * A listener address in use: is it a POP3 server (a running pop3d)?
- * 1 if a connection gets "+OK" (through TLS for tls), else 0.
+ * 1 if a connection gets "+OK" (through TLS for tls), else 0.  On a
+ * PROXY listener a v2 LOCAL header (a balancer's health check) goes
+ * first: pop3d answers it if this host is one of its proxy_trusted.
  */
 static int
-check_probe(const struct addrinfo *ai, int tls)
+check_probe(const struct addrinfo *ai, int tls, int proxy)
 {
+	static const unsigned char local[16] = { '\r', '\n', '\r', '\n',
+	    0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n', 0x20, 0, 0, 0 };
 	struct timeval	 tv = { CHECK_PROBE_TIMEOUT, 0 };
 	SSL_CTX		*ctx = NULL;
 	SSL		*ssl = NULL;
@@ -286,6 +300,8 @@ check_probe(const struct addrinfo *ai, int tls)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto done;
+	if (proxy && write(fd, local, sizeof(local)) != (ssize_t)sizeof(local))
 		goto done;
 	if (!tls)
 		n = (int)read(fd, line, 3);
@@ -300,9 +316,11 @@ check_probe(const struct addrinfo *ai, int tls)
 	return n == 3 && memcmp(line, "+OK", 3) == 0;
 }
 
+/* spec of the listener list kind (listen_kinds). */
 static void
-check_listen(const char *spec, int tls)
+check_listen(const char *spec, size_t kind)
 {
+	const char	*key = listen_kinds[kind].key;
 	struct addrinfo	 hints, *res = NULL;
 	char		 host[256];
 	const char	*colon, *h = host;
@@ -324,8 +342,8 @@ check_listen(const char *spec, int tls)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((e = getaddrinfo(h, colon + 1, &hints, &res)) != 0) {
-		check_report(CHECK_FAIL, "%s %s: %s", tls ? "listen_tls" :
-		    "listen", spec, gai_strerror(e));
+		check_report(CHECK_FAIL, "%s %s: %s", key, spec,
+		    gai_strerror(e));
 		return;
 	}
 	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
@@ -333,16 +351,15 @@ check_listen(const char *spec, int tls)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
 		e = errno;
-		if (e == EADDRINUSE && check_probe(res, tls))
+		if (e == EADDRINUSE && check_probe(res, listen_kinds[kind].tls,
+		    listen_kinds[kind].proxy))
 			check_report(CHECK_OK, "%s %s: in use by a running "
-			    "POP3 server (pop3d?)", tls ? "listen_tls" :
-			    "listen", spec);
+			    "POP3 server (pop3d?)", key, spec);
 		else
-			check_report(CHECK_FAIL, "%s %s: cannot bind: %s",
-			    tls ? "listen_tls" : "listen", spec, strerror(e));
+			check_report(CHECK_FAIL, "%s %s: cannot bind: %s", key,
+			    spec, strerror(e));
 	} else
-		check_report(CHECK_OK, "%s %s: bindable", tls ? "listen_tls" :
-		    "listen", spec);
+		check_report(CHECK_OK, "%s %s: bindable", key, spec);
 	if (fd != -1)
 		close(fd);
 	freeaddrinfo(res);
@@ -356,7 +373,11 @@ check_main(const char *conf, int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config	 cfg;
-	size_t		 i;
+	/* In the order of listen_kinds. */
+	const struct conf_list	*lists[LISTEN_KINDS] = { &cfg.listen,
+				    &cfg.listen_tls, &cfg.listen_proxy,
+				    &cfg.listen_tls_proxy };
+	size_t		 i, k;
 	int		 ch;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -390,10 +411,9 @@ check_main(const char *conf, int argc, char *argv[])
 	if (cfg.mail_path[0] == '\0')
 		check_mail_root(&cfg);
 	check_mail_path(&cfg);
-	for (i = 0; i < cfg.listen.n; i++)
-		check_listen(cfg.listen.v[i], 0);
-	for (i = 0; i < cfg.listen_tls.n; i++)
-		check_listen(cfg.listen_tls.v[i], 1);
+	for (k = 0; k < LISTEN_KINDS; k++)
+		for (i = 0; i < lists[k]->n; i++)
+			check_listen(lists[k]->v[i], k);
 	config_free(&cfg);
 	return check_failed ? EX_CONFIG : EX_OK;
 }

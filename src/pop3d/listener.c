@@ -100,13 +100,32 @@ fail:
 	return -1;
 }
 
+/*
+ * The socket of old for spec (the same kind first: with port 0, several
+ * kinds may share a spec; then any kind: a reload may move an address
+ * from listen to listen_proxy or back), or nold.
+ */
+static size_t
+old_match(const struct listener *old, size_t nold, const char *spec,
+    int is_tls, int proxy, int any_kind)
+{
+	size_t	k;
+
+	for (k = 0; k < nold; k++)
+		if (old[k].fd != -1 && strcmp(old[k].spec, spec) == 0 &&
+		    (any_kind || (old[k].tls == is_tls &&
+		    old[k].proxy == proxy)))
+			break;
+	return k;
+}
+
 int
 listener_bind_all(const struct config *c, struct listener *old,
     size_t nold, struct listener **out, size_t *nout)
 {
 	struct listener	*v;
 	size_t		*from;	/* index in old + 1; 0: bound here */
-	size_t		 n = 0, i, k, j, total;
+	size_t		 i, k, j, total, pass;
 	int		 is_tls, proxy;
 	const char	*spec;
 	/* The four lists: plain, implicit TLS, each with a PROXY header. */
@@ -116,45 +135,56 @@ listener_bind_all(const struct config *c, struct listener *old,
 	total = lists[0]->n + lists[1]->n + lists[2]->n + lists[3]->n;
 	v = xcalloc(total, sizeof(*v));
 	from = xcalloc(total, sizeof(*from));
-	for (i = 0; i < total; i++) {
-		for (j = 0, k = i; k >= lists[j]->n; j++)
-			k -= lists[j]->n;
-		spec = lists[j]->v[k];
-		is_tls = j == 1 || j == 3;
-		proxy = j >= 2;
-		for (k = 0; k < nold; k++)
-			if (old[k].fd != -1 && old[k].tls == is_tls &&
-			    old[k].proxy == proxy &&
-			    strcmp(old[k].spec, spec) == 0)
-				break;
-		if (k < nold) {
-			v[n] = old[k];
-			v[n].spec = xstrdup(spec);
-			old[k].fd = -1;	/* moved */
-			from[n] = k + 1;
-			n++;
-			continue;
-		}
-		if (bind_one(spec, is_tls, proxy, &v[n]) == -1) {
-			/* The running set stays whole: what was moved goes
-			   back, what was bound here is closed. */
-			for (k = 0; k < n; k++) {
-				if (from[k] != 0)
-					old[from[k] - 1].fd = v[k].fd;
-				else
-					close(v[k].fd);
-				free(v[k].spec);
+	for (i = 0; i < total; i++)
+		v[i].fd = -1;
+	/* Pass 0 and 1 move sockets over (same kind, then any); 2 binds. */
+	for (pass = 0; pass < 3; pass++)
+		for (i = 0; i < total; i++) {
+			if (v[i].fd != -1)
+				continue;
+			for (j = 0, k = i; k >= lists[j]->n; j++)
+				k -= lists[j]->n;
+			spec = lists[j]->v[k];
+			is_tls = j == 1 || j == 3;
+			proxy = j >= 2;
+			if (pass < 2 && (k = old_match(old, nold, spec, is_tls,
+			    proxy, pass == 1)) < nold) {
+				v[i] = old[k];
+				v[i].spec = xstrdup(spec);
+				if (v[i].tls != is_tls || v[i].proxy != proxy)
+					log_info("listen addr=%s tls=%s "
+					    "proxy=%s (was tls=%s proxy=%s)",
+					    v[i].addr, is_tls ? "implicit" :
+					    "starttls", proxy ? "yes" : "no",
+					    v[i].tls ? "implicit" : "starttls",
+					    v[i].proxy ? "yes" : "no");
+				v[i].tls = is_tls;
+				v[i].proxy = proxy;
+				old[k].fd = -1;	/* moved */
+				from[i] = k + 1;
+				continue;
 			}
-			free(from);
-			free(v);
-			return -1;
+			if (pass == 2 &&
+			    bind_one(spec, is_tls, proxy, &v[i]) == -1)
+				goto fail;
 		}
-		n++;
-	}
 	free(from);
 	*out = v;
-	*nout = n;
+	*nout = total;
 	return 0;
+ fail:
+	/* The running set stays whole: what was moved goes back, what was
+	   bound here is closed. */
+	for (k = 0; k < total; k++) {
+		if (from[k] != 0)
+			old[from[k] - 1].fd = v[k].fd;
+		else if (v[k].fd != -1)
+			close(v[k].fd);
+		free(v[k].spec);
+	}
+	free(from);
+	free(v);
+	return -1;
 }
 
 void

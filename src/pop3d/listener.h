@@ -15,7 +15,9 @@
 /*
  * Binds the listeners of c into a new array (*out, *nout), logging each
  * address.  A socket of old (nold entries, NULL on the first start) with
- * the same spec and kind is moved over instead of bound again, so a
+ * the same spec is moved over instead of bound again (one of the same
+ * kind first, then one of another kind, which takes the new kind: a
+ * reload may move an address between listen and listen_proxy), so a
  * reload with port 0, or a busy port, keeps working; its fd in old
  * becomes -1.  Returns 0, or -1 with the reason logged and old as it
  * was (the sockets moved over are back in it, those bound are closed).

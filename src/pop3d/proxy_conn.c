@@ -3,8 +3,9 @@
  * in: the trust check on the peer, the header read without reading one
  * octet past it (MSG_PEEK, then exactly what proxy_take() allows: what
  * follows is the client's, perhaps its TLS ClientHello), the
- * proxy_timeout deadline, and the hand-over to the worker with the
- * client's address (or the peer's, for PROXY UNKNOWN and v2 LOCAL).
+ * proxy_timeout deadline (from accept: a trickle does not move it), the
+ * hand-over to the worker with the client's address (or the peer's, for
+ * PROXY UNKNOWN and v2 LOCAL), and refusal lines a flood cannot multiply.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "addrlimit.h"
+#include "ipc.h"
 #include "log.h"
 #include "proxy.h"
 #include "proxy_conn.h"
@@ -30,12 +32,29 @@ struct proxy_conn {
 	socklen_t		 peerlen;
 	char			 pip[64];	/* the peer, printable */
 	struct event		*ev;		/* readable, or the deadline */
-	time_t			 born;
+	struct timespec		 deadline;	/* CLOCK_MONOTONIC */
 	size_t			 have;
 	unsigned char		 buf[PROXY_HDR_MAX];
 };
 
-static size_t	pending;	/* headers awaited */
+/*
+ * Refusal lines, per reason: a burst of RL_BURST, then RL_RATE a second;
+ * the next line logged says how many were left out (suppressed=N).
+ */
+#define RL_BURST	10.0
+#define RL_RATE		1.0
+enum { RL_UNTRUSTED, RL_HEADER, RL_TIMEOUT, RL_CLOSED, RL_N };
+static struct {
+	double		tokens;
+	struct timespec	last;
+	unsigned long	suppressed;
+} rl[RL_N];
+
+size_t
+proxy_conn_pending(void)
+{
+	return wenv.proxy_pending;
+}
 
 static void
 pc_free(struct proxy_conn *pc, int close_fd)
@@ -44,14 +63,44 @@ pc_free(struct proxy_conn *pc, int close_fd)
 		close(pc->fd);
 	event_free(pc->ev);
 	free(pc);
-	pending--;
+	wenv.proxy_pending--;
+	session_drain_check();
 }
 
-static void
-pc_refuse(struct proxy_conn *pc, const char *reason, const char *err)
+static double
+ts_diff(const struct timespec *a, const struct timespec *b)
 {
-	log_warn("connection refused pip=%s reason=%s%s%s", pc->pip, reason,
-	    *err != '\0' ? " error=" : "", err);
+	return (double)(a->tv_sec - b->tv_sec) +
+	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* Logs a refusal (within the rate of its kind) and closes pc. */
+static void
+pc_refuse(struct proxy_conn *pc, int kind, const char *reason,
+    const char *err)
+{
+	struct timespec	now;
+	char		sup[40] = "";
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (rl[kind].last.tv_sec == 0)
+		rl[kind].tokens = RL_BURST;
+	else
+		rl[kind].tokens += ts_diff(&now, &rl[kind].last) * RL_RATE;
+	if (rl[kind].tokens > RL_BURST)
+		rl[kind].tokens = RL_BURST;
+	rl[kind].last = now;
+	if (rl[kind].tokens < 1.0)
+		rl[kind].suppressed++;
+	else {
+		rl[kind].tokens -= 1.0;
+		if (rl[kind].suppressed > 0)
+			snprintf(sup, sizeof(sup), " suppressed=%lu",
+			    rl[kind].suppressed);
+		rl[kind].suppressed = 0;
+		log_warn("connection refused pip=%s reason=%s%s%s%s", pc->pip,
+		    reason, sup, *err != '\0' ? " error=" : "", err);
+	}
 	pc_free(pc, 1);
 }
 
@@ -65,11 +114,16 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	size_t			 take;
 	int			 r, tls, lo_ok;
 	proxy_take_fn		*take_fn;
+	struct timespec		 now;
+	struct timeval		 left;
+	double			 rest;
+	char			 pip[sizeof(pc->pip)];
+	uint64_t		 id;
 
-	/* A read restarts the timeout; a trickle does not outlive this. */
-	if ((what & EV_TIMEOUT) ||
-	    time(NULL) - pc->born > (time_t)wenv.cfg->proxy_timeout) {
-		pc_refuse(pc, "proxy_timeout", "");
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rest = ts_diff(&pc->deadline, &now);
+	if ((what & EV_TIMEOUT) || rest <= 0) {
+		pc_refuse(pc, RL_TIMEOUT, "proxy_timeout", "");
 		return;
 	}
 	n = recv(fd, pc->buf + pc->have, sizeof(pc->buf) - pc->have,
@@ -77,24 +131,30 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		pc_refuse(pc, "proxy_closed", n == 0 ? "" : strerror(errno));
+		pc_refuse(pc, RL_CLOSED, "proxy_closed",
+		    n == 0 ? "" : strerror(errno));
 		return;
 	}
 	take = proxy_take(pc->buf, pc->have, (size_t)n);
 	/* The octets peeked are there: this read returns them all. */
 	if (take > 0 && recv(fd, pc->buf + pc->have, take, 0) != (ssize_t)take) {
-		pc_refuse(pc, "proxy_closed", strerror(errno));
+		pc_refuse(pc, RL_CLOSED, "proxy_closed", strerror(errno));
 		return;
 	}
 	pc->have += take;
-	if ((r = proxy_parse(pc->buf, pc->have, &h, &err)) == 0 && take > 0)
-		return;		/* more to come */
-	if (r != 1) {
-		pc_refuse(pc, "proxy_header", r == 0 ? "too long" : err);
+	if ((r = proxy_parse(pc->buf, pc->have, &h, &err)) == 0 && take > 0) {
+		/* More to come, by the same deadline (a persistent event's
+		   timeout would start again at each read). */
+		left.tv_sec = (time_t)rest;
+		left.tv_usec = (suseconds_t)((rest - (double)left.tv_sec) * 1e6);
+		event_add(pc->ev, &left);
 		return;
 	}
-	log_debug("proxy header pip=%s version=%d local=%s", pc->pip,
-	    h.version, h.local ? "yes" : "no");
+	if (r != 1) {
+		pc_refuse(pc, RL_HEADER, "proxy_header",
+		    r == 0 ? "too long" : err);
+		return;
+	}
 	if (h.local) {
 		memcpy(&h.src, &pc->peer, sizeof(h.src));
 		h.srclen = pc->peerlen;
@@ -103,13 +163,20 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	tls = pc->tls;
 	take_fn = pc->take;
 	lo_ok = !h.local && sockaddr_is_loopback((struct sockaddr *)&pc->peer);
-	pc_free(pc, 0);
-	take_fn(fd, (struct sockaddr *)&h.src, h.srclen, tls, lo_ok);
+	memcpy(pip, pc->pip, sizeof(pip));
+	wenv.proxy_pending--;	/* a session now, not a header awaited */
+	event_free(pc->ev);
+	free(pc);
+	if ((id = take_fn(fd, (struct sockaddr *)&h.src, h.srclen, tls,
+	    lo_ok)) != 0)
+		log_info(SID_FMT " proxy pip=%s version=%d local=%s",
+		    SID_ARG(id), pip, h.version, h.local ? "yes" : "no");
+	session_drain_check();
 }
 
 void
 proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
-    int tls, size_t max, proxy_take_fn *take)
+    int tls, proxy_take_fn *take)
 {
 	const struct config	*cfg = wenv.cfg;
 	struct proxy_conn	*pc;
@@ -118,11 +185,12 @@ proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
 	size_t			 i;
 
 	pc = xcalloc(1, sizeof(*pc));
-	pending++;
+	wenv.proxy_pending++;
 	pc->fd = fd;
 	pc->tls = tls;
 	pc->take = take;
-	pc->born = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &pc->deadline);
+	pc->deadline.tv_sec += (time_t)cfg->proxy_timeout;
 	if ((size_t)salen > sizeof(pc->peer))
 		salen = sizeof(pc->peer);
 	memcpy(&pc->peer, sa, salen);
@@ -136,11 +204,7 @@ proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
 		if (cidr_match(&cfg->trusted[i], k.fam, k.b))
 			break;
 	if (i == cfg->ntrusted) {
-		pc_refuse(pc, "proxy_untrusted", "");
-		return;
-	}
-	if (pending > max || wenv.draining) {
-		pc_refuse(pc, "max_connections", "");
+		pc_refuse(pc, RL_UNTRUSTED, "proxy_untrusted", "");
 		return;
 	}
 	event_add(pc->ev, &tv);

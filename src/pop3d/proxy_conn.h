@@ -11,23 +11,31 @@
 #define POP3D_PROXY_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /*
  * Makes fd, from the client sa, a session (or refuses it); loopback_ok:
  * the balancer connected from loopback and the header names the client
  * (not LOCAL or UNKNOWN), so a loopback sa may count as loopback.
+ * Returns the new session's id, or 0 if it refused fd.
  */
-typedef void	proxy_take_fn(int fd, const struct sockaddr *sa,
-		    socklen_t salen, int tls, int loopback_ok);
+typedef uint64_t	proxy_take_fn(int fd, const struct sockaddr *sa,
+			    socklen_t salen, int tls, int loopback_ok);
 
 /*
  * fd was accepted from sa on a PROXY listener (tls: implicit TLS).
- * Refuses it (closed, logged) if sa is not trusted or max headers are
- * already awaited; else waits for the header, then hands fd to take with
- * the client's address.  Worker loop thread.
+ * Refuses it (closed, logged) if sa is not trusted; else waits for the
+ * header until proxy_timeout after now, then hands fd to take with the
+ * client's address.  The caller has checked that the worker has room
+ * (a connection awaiting its header holds a descriptor as a session
+ * does: proxy_conn_pending).  A draining worker keeps serving those
+ * awaited (session_drain_check counts them).  Worker loop thread.
  */
 void	proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
-	    int tls, size_t max, proxy_take_fn *take);
+	    int tls, proxy_take_fn *take);
+
+/* How many connections await their header. */
+size_t	proxy_conn_pending(void);
 
 #endif

@@ -105,7 +105,8 @@ session_count(void)
 void
 session_drain_check(void)
 {
-	if (wenv.draining && registry_count() == 0)
+	if (wenv.draining && registry_count() == 0 &&
+	    wenv.proxy_pending == 0)
 		event_base_loopexit(wenv.base, NULL);
 }
 

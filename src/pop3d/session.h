@@ -36,6 +36,8 @@ struct worker_env {
 	int			 authfd;	/* to the auth process; -1: gone */
 	int			 draining;	/* no new sessions; exit when
 						   the last one ends */
+	size_t			 proxy_pending;	/* connections awaiting a
+						   PROXY header (proxy_conn) */
 };
 extern struct worker_env	 wenv;
 
@@ -150,7 +152,8 @@ struct session	*session_find(uint64_t id);
 void		 session_free_all(const char *reason);
 /* The auth process is gone: every login waiting for it fails for now. */
 void		 session_auth_lost(void);
-/* With wenv.draining set: ends the loop once no session is left. */
+/* With wenv.draining set: ends the loop once no session is left (nor a
+   connection awaiting its PROXY header). */
 void		 session_drain_check(void);
 
 /* Starts a session on an accepted socket (taken).  NULL if refused. */

@@ -103,6 +103,27 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
 	session_auth_lost();
 }
 
+static const char full_msg[] = "-ERR [SYS/TEMP] too many connections; "
+    "try again later\r\n";
+
+/*
+ * The worker is full (a session or a connection awaiting its PROXY
+ * header per slot): fd is refused, with a line a second at most.
+ */
+static void
+refuse_full(int fd, int tls)
+{
+	if (time(NULL) != last_full_log) {
+		last_full_log = time(NULL);
+		log_warn("connection refused reason=max_connections "
+		    "limit=%zu", nslots);
+	}
+	/* Plain text would only break a TLS client's handshake. */
+	if (!tls)
+		(void)write(fd, full_msg, sizeof(full_msg) - 1);
+	close(fd);
+}
+
 /*
  * A new client connection (fd, from sa) becomes a session, unless the
  * worker is full or sa's address is at its limit: then it is refused.
@@ -110,44 +131,38 @@ auth_cb(evutil_socket_t fd, short what, void *arg)
  * loopback_ok says whether the balancer's own connection came from
  * loopback with a header naming a client (not LOCAL or UNKNOWN): only
  * then may a loopback client count as loopback (allow_plaintext_auth).
+ * Returns the session's id, or 0.
  */
-static void
+static uint64_t
 worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls,
     int loopback_ok)
 {
 	struct session	*s;
 	struct addrkey	 k;
 	int		 one = 1, shed = 0;
-	static const char full[] = "-ERR [SYS/TEMP] too many connections; "
-	    "try again later\r\n";
 
 	/*
 	 * Full: a session that has not logged in makes room, if any; but
 	 * not for a connection its address limit refuses anyway.
 	 */
-	if (session_count() >= nslots) {
+	if (session_count() + proxy_conn_pending() >= nslots) {
 		addrkey_from_sockaddr(&k, sa, (int)wenv.cfg->ipv6_prefix);
 		if (!addrlimit_room(&k, wenv.cfg->max_connections_per_ip))
 			shed = -1;
 		else
 			shed = session_shed();
 	}
-	if (session_count() >= nslots && shed == -1) {
-		if (time(NULL) != last_full_log) {
-			last_full_log = time(NULL);
-			log_warn("connection refused reason=max_connections "
-			    "limit=%zu", nslots);
-		}
-		/* Plain text would only break a TLS client's handshake. */
-		if (!tls)
-			(void)write(fd, full, sizeof(full) - 1);
-		close(fd);
-		return;
+	if (session_count() + proxy_conn_pending() >= nslots && shed == -1) {
+		refuse_full(fd, tls);
+		return 0;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((s = session_new(fd, sa, salen, tls)) == NULL)
+		return 0;
 	/* Behind a balancer, "loopback" needs the balancer's hop too. */
-	if ((s = session_new(fd, sa, salen, tls)) != NULL && !loopback_ok)
+	if (!loopback_ok)
 		s->loopback = 0;
+	return s->id;
 }
 
 static void
@@ -156,11 +171,17 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct listener	*li = arg;
 
-	if (li->proxy)
-		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls, nslots,
-		    worker_take);
+	if (!li->proxy) {
+		(void)worker_take(fd, sa, (socklen_t)salen, li->tls, 1);
+		return;
+	}
+	/* Awaiting a header holds a descriptor as a session does. */
+	if (session_count() + proxy_conn_pending() >= nslots &&
+	    session_shed() == -1)
+		refuse_full(fd, li->tls);
 	else
-		worker_take(fd, sa, (socklen_t)salen, li->tls, 1);
+		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls,
+		    worker_take);
 }
 
 /*

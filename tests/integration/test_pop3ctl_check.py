@@ -82,6 +82,28 @@ def test_check_listener_in_use(srv):
     assert re.search(r"^FAIL\s+listen 127.*cannot bind: Address already in use", out, re.M), out
 
 
+def test_check_proxy_listeners(make_server):
+    """listen_proxy and listen_tls_proxy are checked like the others; one
+    in use by pop3d is recognised through a PROXY v2 LOCAL header."""
+    s = make_server(name="ctl-check-proxy", pool=1,
+                    listen_proxy=("127.0.0.1:0",),
+                    listen_tls_proxy=("127.0.0.1:0",),
+                    extra={"server": {"proxy_trusted": "127.0.0.1"}})
+    mail_root_for_mail_user(s)
+    ports = {k: p for h, p, k in s.proxy_listeners}
+    s.listen_proxy = ["127.0.0.1:%d" % ports["starttls"]]
+    s.listen_tls_proxy = ["127.0.0.1:%d" % ports["implicit"], "127.0.0.1:0"]
+    write_conf(s)
+    rc, out = check(s)
+    assert rc == EX_OK, out
+    assert re.search(r"^ok\s+listen_proxy 127.*in use by a running POP3 "
+                     r"server", out, re.M), out
+    assert re.search(r"^ok\s+listen_tls_proxy 127.*in use by a running POP3 "
+                     r"server", out, re.M), out
+    assert re.search(r"^ok\s+listen_tls_proxy 127\.0\.0\.1:0: bindable",
+                     out, re.M), out
+
+
 def test_check_world_readable_passwd(srv):
     os.chmod(srv.passwd_path, 0o644)
     rc, out = check(srv)

@@ -28,9 +28,9 @@ def proxy_server(make_server, name, **kw):
     extra.setdefault("server", {})
     extra["server"].setdefault("proxy_trusted", "127.0.0.1/32 ::1")
     extra["server"].setdefault("proxy_timeout", "2")
-    return make_server(name=name, plaintext="yes",
-                       listen_proxy=("127.0.0.1:0",),
-                       listen_tls_proxy=("127.0.0.1:0",), extra=extra, **kw)
+    kw.setdefault("listen_proxy", ("127.0.0.1:0",))
+    kw.setdefault("listen_tls_proxy", ("127.0.0.1:0",))
+    return make_server(name=name, plaintext="yes", extra=extra, **kw)
 
 
 def pport(s, kind):
@@ -197,6 +197,153 @@ def test_per_address_limit_counts_header_addresses(make_server):
             c.close()
 
 
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def login_via_proxy(s, u, ip):
+    """A session logged in through the PROXY listener as client ip."""
+    c = raw(s, "starttls")
+    assert greeting_after(c, b"PROXY TCP4 %s 127.0.0.1 1 110\r\n"
+                          % ip.encode()).startswith(b"+OK")
+    c.sendall(b"USER %s\r\nPASS %s\r\n" % (u.name.encode(),
+                                           u.password.encode()))
+    r = b""
+    while r.count(b"\r\n") < 2:
+        chunk = c.recv(4096)
+        assert chunk, r
+        r += chunk
+    assert r.split(b"\r\n")[1].startswith(b"+OK"), r
+    return c
+
+
+def test_header_deadline_is_not_extended_by_a_trickle(make_server):
+    """proxy_timeout is a deadline from accept: a balancer (or anyone
+    trusted) trickling a header one octet at a time does not move it."""
+    s = proxy_server(make_server, "proxytrickle",
+                     extra={"server": {"proxy_timeout": "3"}})
+    m = s.mark()
+    with raw(s, "starttls") as c:
+        t0 = time.monotonic()
+        for ch in b"PROXY TCP4 192.0.2.":
+            if time.monotonic() - t0 > 2.6:
+                break
+            c.sendall(bytes([ch]))
+            time.sleep(0.15)
+        assert closed_silently(c)
+        took = time.monotonic() - t0
+    # A timeout re-armed by each octet would end at 2.6 + 3 s or later.
+    assert took < 4.5, took
+    assert s.wait_log(r"reason=proxy_timeout", start=m)
+
+
+def test_pending_header_survives_a_reload(make_server):
+    """A connection accepted before a reload whose header arrives after it
+    is served by the draining worker, not dropped with it."""
+    s = proxy_server(make_server, "proxydrain",
+                     extra={"server": {"proxy_timeout": "8"}})
+    s.volatile = True
+    c = raw(s, "starttls")
+    try:
+        time.sleep(0.5)     # accepted by a worker, which waits for a header
+        m = s.mark()
+        s.signal(signal.SIGHUP)
+        assert s.wait_log(r"ready workers=", start=m, timeout=10), \
+            s.log_tail()
+        time.sleep(0.3)
+        r = greeting_after(c, b"PROXY TCP4 192.0.2.77 127.0.0.1 1 110\r\n")
+        assert r.startswith(b"+OK"), (r, s.log_tail())
+        c.sendall(b"QUIT\r\n")
+        assert s.wait_log(r"connect rip=192\.0\.2\.77", start=m)
+    finally:
+        c.close()
+
+
+def test_pending_headers_count_against_max_connections(make_server):
+    """A connection waiting for its header holds a descriptor like a
+    session: with the worker's sessions all logged in, it is refused at
+    once (as on an ordinary listener), not left waiting."""
+    s = proxy_server(make_server, "proxyfull", workers=1,
+                     extra={"server": {"max_connections": "2",
+                                       "proxy_timeout": "4"}})
+    conns = []
+    try:
+        for i in range(2):
+            conns.append(login_via_proxy(s, s.new_user(), "192.0.2.%d" % (60 + i)))
+        m = s.mark()
+        with raw(s, "starttls") as c:
+            c.settimeout(3)
+            r = c.recv(4096)
+        assert r.startswith(b"-ERR [SYS/TEMP] too many connections"), r
+        assert s.wait_log(r"connection refused reason=max_connections "
+                          r"limit=2", start=m), s.log_tail()
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_mapped_ipv6_block_trusts_an_ipv4_balancer(make_server):
+    s = proxy_server(make_server, "proxymapped",
+                     extra={"server": {"proxy_trusted": "::ffff:127.0.0.0/120"}})
+    m = s.mark()
+    with raw(s, "starttls") as c:
+        assert greeting_after(c, b"PROXY TCP4 192.0.2.7 127.0.0.1 1 110\r\n") \
+            .startswith(b"+OK")
+    assert s.wait_log(r"connect rip=192\.0\.2\.7", start=m)
+    # ... and an IPv4 peer outside the block stays untrusted.
+    with raw(s, "starttls", source="127.1.0.9") as c:
+        c.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 1 110\r\n")
+        assert closed_silently(c)
+
+
+def test_refusal_lines_are_rate_limited(make_server):
+    """A flood from an untrusted peer cannot flood the log: a burst of
+    lines, then one line a second saying how many were left out."""
+    s = proxy_server(make_server, "proxyflood")
+    m = s.mark()
+    t0 = time.monotonic()
+    for _ in range(80):
+        with raw(s, "starttls", source="127.0.0.9") as c:
+            assert closed_silently(c)
+    took = time.monotonic() - t0
+    time.sleep(0.5)
+    n = count_log(s, r"reason=proxy_untrusted", m)
+    assert 1 <= n <= 2 * (10 + took + 2), (n, took)
+    assert n < 80, n
+    time.sleep(1.1)
+    with raw(s, "starttls", source="127.0.0.9") as c:
+        assert closed_silently(c)
+    assert s.wait_log(r"reason=proxy_untrusted suppressed=\d+", start=m), \
+        s.log_tail()
+
+
+def test_reload_moves_a_port_between_plain_and_proxy(make_server):
+    """A reload may move an address from listen to listen_proxy and back
+    (putting a running server behind a balancer): the socket is kept."""
+    a, b = free_port(), free_port()
+    s = proxy_server(make_server, "proxymove",
+                     listen=("127.0.0.1:%d" % a,), listen_tls=(),
+                     listen_proxy=("127.0.0.1:%d" % b,), listen_tls_proxy=())
+    s.volatile = True
+    s.listen, s.listen_proxy = ["127.0.0.1:%d" % b], ["127.0.0.1:%d" % a]
+    s.write_files()
+    m = s.mark()
+    s.signal(signal.SIGHUP)
+    assert s.wait_log(r"ready workers=", start=m, timeout=10), s.log_tail()
+    assert s.wait_log(r"reload failed", start=m, timeout=0.5,
+                      must=False) is None, s.log_tail()
+    s.listeners = [("127.0.0.1", b, "starttls")]
+    s.proxy_listeners = [("127.0.0.1", a, "starttls")]
+    time.sleep(0.5)     # the old workers stop accepting
+    with Conn("127.0.0.1", b) as c:
+        assert c.greeting.startswith("+OK")
+    with socket.create_connection(("127.0.0.1", a), timeout=10) as c:
+        assert greeting_after(c, b"PROXY TCP4 192.0.2.9 127.0.0.1 1 110\r\n") \
+            .startswith(b"+OK")
+
+
 # ------------------------------------------------------------ real HAProxy
 
 def free_port():
@@ -321,7 +468,7 @@ def test_haproxy_sessions_log_the_real_client(balanced, env):
             src.replace(".", r"\.")), start=m), s.log_tail()
     # HAProxy's health checks (v2 LOCAL) keep the balancer's address.
     m = s.mark()
-    assert s.wait_log(r"proxy header pip=127\.0\.0\.1 version=2 local=yes",
+    assert s.wait_log(r"proxy pip=127\.0\.0\.1 version=2 local=yes",
                       start=m, timeout=5), s.log_tail() + h.log()
     assert s.wait_log(r"connect rip=127\.0\.0\.1 tls=no", start=m,
                       timeout=5), s.log_tail() + h.log()

@@ -57,6 +57,11 @@ test_parse(void **state)
 	assert_int_equal(c.b[15], 0);
 	assert_int_equal(cidr_parse("::/0", &c), 0);
 	assert_int_equal(c.bits, 0);
+	assert_int_equal(cidr_parse("::ffff:10.1.2.3/104", &c), 0);
+	assert_int_equal(c.fam, 4);
+	assert_int_equal(c.bits, 8);
+	assert_int_equal(c.b[0], 10);
+	assert_int_equal(c.b[1], 0);
 }
 
 static void
@@ -82,6 +87,14 @@ test_match(void **state)
 	assert_false(match("127.0.0.0/8", "::ffff:10.0.0.3"));
 	assert_false(match("127.0.0.0/8", "::1"));
 	assert_true(match("::1", "::1"));
+	/* A block written mapped is the IPv4 block, for either peer form. */
+	assert_true(match("::ffff:127.0.0.0/104", "127.0.0.9"));
+	assert_true(match("::ffff:127.0.0.0/104", "::ffff:127.0.0.9"));
+	assert_false(match("::ffff:127.0.0.0/104", "128.0.0.1"));
+	assert_true(match("::ffff:192.0.2.7", "192.0.2.7"));
+	assert_false(match("::ffff:192.0.2.7", "192.0.2.8"));
+	/* Shorter than the mapped prefix: an IPv6 block, as written. */
+	assert_false(match("::ffff:0:0/95", "127.0.0.1"));
 }
 
 int
