@@ -2,8 +2,8 @@
 proxyutil.py - helpers for the tests of pop3d behind a load balancer
 (test_proxy.py, test_nodes.py): a pop3d with PROXY listeners, PROXY
 headers written by hand, and Debian's real haproxy run in the foreground
-by the test with a generated config of TCP frontends, each in front of
-one backend of pop3d PROXY listeners.  Standard library only; every wait
+by the test, with a generated config of TCP frontends, each in front of
+one backend of pop3d PROXY listeners, or a given one.  Standard library only; every wait
 is bounded.
 """
 import os
@@ -81,30 +81,40 @@ def greeting_after(sock, header):
     return buf
 
 
-class HAProxy:
-    """Debian's haproxy in the foreground (-db), mode tcp, balance
-    roundrobin, on loopback ephemeral ports: one frontend per entry of
-    fronts {name: [server line, ...]}, each with a backend of its own
-    ("n1 127.0.0.1:1234 send-proxy-v2 check" and so on); self.port[name]
-    is the frontend's port.  Started and stopped by PID."""
+def fronts_config(fronts):
+    """HAProxy config text and frontend ports for fronts {name: [server
+    line, ...]}: mode tcp, balance roundrobin, one frontend on an
+    ephemeral loopback port per name, each with a backend of its own
+    ("n1 127.0.0.1:1234 send-proxy-v2 check" and so on)."""
+    ports = {}
+    cfg = ["global", "    maxconn 500",
+           "defaults", "    mode tcp", "    balance roundrobin",
+           "    timeout connect 5s", "    timeout client 60s",
+           "    timeout server 60s"]
+    for name, servers in fronts.items():
+        ports[name] = free_port()
+        cfg += ["frontend fe_" + name,
+                "    bind 127.0.0.1:%d" % ports[name],
+                "    default_backend be_" + name,
+                "backend be_" + name]
+        cfg += ["    server " + line for line in servers]
+    return "\n".join(cfg) + "\n", ports
 
-    def __init__(self, fronts):
+
+class HAProxy:
+    """Debian's haproxy in the foreground (-db) with the config of
+    fronts_config(fronts), or config text whose frontends listen on
+    ports {name: port}; self.port[name] is a frontend's port.  Started
+    and stopped by PID."""
+
+    def __init__(self, fronts=None, *, config=None, ports=None):
         self.dir = tempfile.mkdtemp(prefix="haproxy-")
-        self.port = {}
-        cfg = ["global", "    maxconn 500",
-               "defaults", "    mode tcp", "    balance roundrobin",
-               "    timeout connect 5s", "    timeout client 60s",
-               "    timeout server 60s"]
-        for name, servers in fronts.items():
-            self.port[name] = free_port()
-            cfg += ["frontend fe_" + name,
-                    "    bind 127.0.0.1:%d" % self.port[name],
-                    "    default_backend be_" + name,
-                    "backend be_" + name]
-            cfg += ["    server " + line for line in servers]
+        if fronts is not None:
+            config, ports = fronts_config(fronts)
+        self.port = dict(ports)
         self.cfg = os.path.join(self.dir, "haproxy.cfg")
         with open(self.cfg, "w") as f:
-            f.write("\n".join(cfg) + "\n")
+            f.write(config)
         self.err = open(os.path.join(self.dir, "haproxy.log"), "w+")
         self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
                                      stdin=subprocess.DEVNULL,
@@ -113,8 +123,9 @@ class HAProxy:
                         all(self._listening(p) for p in self.port.values()),
                         10)
         if not ok or self.proc.poll() is not None:
+            log = self.log()
             self.stop()
-            raise AssertionError("haproxy did not start:\n" + self.log())
+            raise AssertionError("haproxy did not start:\n" + log)
 
     @staticmethod
     def _listening(port):

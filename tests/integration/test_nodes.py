@@ -9,11 +9,13 @@ node logs the real client addresses; a ban is per node; the maildrop
 lock holds across nodes ([IN-USE] at once); what one node deletes or a
 delivery adds is what the other sees, once; round-robin splits sessions
 evenly (counted from the nodes' logs, never timed)."""
+import os
 import time
 
 import pytest
 
-from ctlutil import deliver
+from ctlutil import deliver, free_port
+from pop3util import REPO_ROOT, wait_until
 from proxyutil import (HAProxy, count_log, needs_haproxy, pport,
                        proxy_server, via)
 
@@ -218,3 +220,73 @@ def test_round_robin_splits_sessions(nodes, env):
         nb = count_log(b, rx % kind, mb)
         assert na + nb == n, (na, nb, a.log_tail(), b.log_tail())
         assert abs(na - n / 2) <= 1 and abs(nb - n / 2) <= 1, (na, nb)
+
+
+def sample_config(a, b, ports):
+    """etc/haproxy-pop3d.cfg with the nodes' loopback ports, frontends on
+    ports {"pop3": p, "pop3s": p}, no syslog, fewer connections (the
+    test's file-descriptor limit) and a short check interval; everything
+    else as shipped."""
+    with open(os.path.join(REPO_ROOT, "etc", "haproxy-pop3d.cfg")) as f:
+        cfg = f.read()
+    subst = [("bind :110", "bind 127.0.0.1:%d" % ports["pop3"]),
+             ("bind :995", "bind 127.0.0.1:%d" % ports["pop3s"]),
+             ("10.0.0.11:1110", "127.0.0.1:%d" % pport(a, "starttls")),
+             ("10.0.0.12:1110", "127.0.0.1:%d" % pport(b, "starttls")),
+             ("10.0.0.11:1995", "127.0.0.1:%d" % pport(a, "implicit")),
+             ("10.0.0.12:1995", "127.0.0.1:%d" % pport(b, "implicit")),
+             ("    log /dev/log local0\n", ""), ("    log global\n", ""),
+             ("maxconn 50000", "maxconn 500"), ("inter 2s", "inter 200ms")]
+    for old, new in subst:
+        assert old in cfg, old
+        cfg = cfg.replace(old, new)
+    return cfg
+
+
+def test_sample_haproxy_config(make_server, env):
+    """The shipped etc/haproxy-pop3d.cfg: its health checks (v2 LOCAL,
+    the greeting read, over TLS for POP3S) keep both nodes up; a client
+    address always reaches the same node (balance source); a node that
+    stops is taken out and its clients go to the other one."""
+    verbose = {"server": {"verbose": "yes"}}
+    a = proxy_server(make_server, "node-a", workers=1, extra=verbose)
+    b = proxy_server(make_server, "node-b", workers=1, extra=verbose,
+                     setup=share_storage(a))
+    ports = {"pop3": free_port(), "pop3s": free_port()}
+    h = HAProxy(config=sample_config(a, b, ports), ports=ports)
+    try:
+        for s in (a, b):
+            s.wait_log(r"proxy header pip=127\.0\.0\.1 version=2 local=yes")
+            s.wait_log(r"connect rip=127\.0\.0\.1 tls=implicit")
+            s.wait_log(r"disconnect rip=127\.0\.0\.1 reason=quit")
+        u = a.new_user()
+        sources = ["127.0.0.%d" % (40 + i) for i in range(8)]
+        ma, mb = a.mark(), b.mark()
+        for _ in range(2):
+            for i, src in enumerate(sources):
+                tls = i % 2 == 1
+                with via(h, "implicit" if tls else "starttls", src,
+                         env) as c:
+                    if not tls:
+                        c.starttls()
+                    c.login(u.name, u.password)
+                    c.ok("QUIT")
+        for src in sources:
+            rx = r"login user=%s rip=%s" % (u.name, ip_re(src))
+            na, nb = count_log(a, rx, ma), count_log(b, rx, mb)
+            assert sorted((na, nb)) == [0, 2], (src, na, nb)
+        assert "is DOWN" not in h.log(), h.log()
+        # Node B goes away: HAProxy's checks notice, every client gets
+        # node A.
+        b.stop()
+        assert wait_until(lambda: h.log().count("is DOWN") >= 2, 10), h.log()
+        m = a.mark()
+        for i, src in enumerate(sources):
+            with via(h, "starttls", src, env) as c:
+                c.starttls()
+                c.login(u.name, u.password)
+                c.ok("QUIT")
+        assert count_log(a, r"login user=%s rip=127\.0\.0\.(4[0-7])\b"
+                         % u.name, m) == len(sources)
+    finally:
+        h.stop()
