@@ -51,30 +51,8 @@ has() { case ",$MODES," in *,$1,*) return 0 ;; esac; return 1; }
 # Ports: fixed, high, below the ephemeral range.
 P_PLAIN=21110 P_TLS=21995 D_PLAIN=22110 D_TLS=22995 R_PLAIN=23110 R_TLS=23111
 
-W=$(mktemp -d /tmp/pop3bench.XXXXXX)
-chmod 755 "$W"
-RES=$W/results.txt
-: > "$RES"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	sleep 1
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
-	if [ -n "$KEEP" ]; then echo "run.sh: kept $W" >&2
-	else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-echo "run.sh: data set in $DATA (first time: a few minutes)" >&2
-python3 "$REPO/bench/mkdata.py" "$DATA"
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -days 30 -subj /CN=localhost -keyout "$W/key.pem" -out "$W/cert.pem" \
-    2>/dev/null
-chmod 600 "$W/key.pem"
+NAME=bench
+. "$REPO/bench/lib.sh"
 
 # Each server gets its own hard-linked copy of the same Maildirs (neither
 # server rewrites a message file in place; renames and unlinks stay in
@@ -86,21 +64,6 @@ copy_mail() {	# server
 reset_box() {	# server box: a fresh copy of big0 (as delivered)
 	rm -rf "$W/$1/mail/$2"
 	cp -al "$DATA/mail/big0" "$W/$1/mail/$2"
-}
-
-wait_port() {	# port
-	python3 - "$1" <<'EOF'
-import socket, sys, time
-for i in range(200):
-    try:
-        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.5)
-        s.recv(100)
-        s.close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
 }
 
 # ---- pop3d ----
@@ -115,22 +78,8 @@ cat > "$W/pop3d/pop3d.conf" <<CONF
 [server]
 listen = 127.0.0.1:$P_PLAIN
 listen_tls = 127.0.0.1:$P_TLS
-user = nobody
-auth_user = daemon
-workers = 1
-mail_root = $W/pop3d/mail
-max_connections = 20000
-max_connections_per_ip = 0
-shutdown_timeout = 2
-
-[tls]
-cert = $W/cert.pem
-key = $W/key.pem
-
-[auth]
-passwd_file = $W/pop3d/passwd
-allow_plaintext_auth = loopback
 CONF
+pop3d_conf "$W/pop3d/mail" "$W/pop3d/passwd" >> "$W/pop3d/pop3d.conf"
 POP3D_PID=""
 # POP3D_CPUS: the cores pop3d may use (0 for the one-core comparisons;
 # the 10,000-session case is "on this 2-core machine": both, 2 workers).
@@ -147,13 +96,7 @@ start_pop3d() {
 }
 stop_pop3d() {
 	[ -n "$POP3D_PID" ] || return 0
-	kill "$POP3D_PID" 2>/dev/null || true
-	i=0
-	while kill -0 "$POP3D_PID" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -9 "$POP3D_PID" 2>/dev/null || true
-	wait "$POP3D_PID" 2>/dev/null || true
+	stop_pid "$POP3D_PID"
 	POP3D_PID=""
 }
 
@@ -228,13 +171,7 @@ start_dovecot() {
 }
 stop_dovecot() {
 	[ -n "$DOVECOT_PID" ] || return 0
-	kill "$DOVECOT_PID" 2>/dev/null || true
-	i=0
-	while kill -0 "$DOVECOT_PID" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -9 "$DOVECOT_PID" 2>/dev/null || true
-	wait "$DOVECOT_PID" 2>/dev/null || true
+	stop_pid "$DOVECOT_PID"
 	DOVECOT_PID=""
 }
 

@@ -5,71 +5,18 @@ address it names is the one pop3d logs, limits and bans.  First with
 headers written by hand (every refusal), then through a real HAProxy
 (Debian's haproxy, run in the foreground by the test) from several
 127.0.0.x source addresses, with TLS end to end."""
-import os
-import shutil
 import signal
 import socket
-import struct
-import subprocess
-import tempfile
 import time
 
 import pytest
 
 from pop3util import Conn, wait_until
+from proxyutil import (HAProxy, count_log, greeting_after, needs_haproxy,
+                       pport, proxy_server, raw, v2, v2_tcp4, via,
+                       V2_SIG)
 
 BUSY_IP = "-ERR [SYS/TEMP] too many connections from your address"
-V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-def proxy_server(make_server, name, **kw):
-    extra = kw.pop("extra", {})
-    extra.setdefault("server", {})
-    extra["server"].setdefault("proxy_trusted", "127.0.0.1/32 ::1")
-    extra["server"].setdefault("proxy_timeout", "2")
-    kw.setdefault("listen_proxy", ("127.0.0.1:0",))
-    kw.setdefault("listen_tls_proxy", ("127.0.0.1:0",))
-    return make_server(name=name, plaintext="yes", extra=extra, **kw)
-
-
-def pport(s, kind):
-    return [p for h, p, k in s.proxy_listeners if k == kind][0]
-
-
-def raw(s, kind, source="127.0.0.1"):
-    return socket.create_connection(("127.0.0.1", pport(s, kind)), timeout=10,
-                                    source_address=(source, 0))
-
-
-def v2(cmd, fam, block):
-    return V2_SIG + bytes([0x20 | cmd, fam]) + struct.pack(">H", len(block)) \
-        + block
-
-
-def v2_tcp4(src, sport, dst="127.0.0.1", dport=110):
-    return v2(1, 0x11, socket.inet_aton(src) + socket.inet_aton(dst) +
-              struct.pack(">HH", sport, dport))
-
-
-def count_log(s, pattern, start):
-    import re
-    rx = re.compile(pattern)
-    with s.log_cond:
-        return sum(1 for l in s.log[start:] if rx.search(l))
-
-
-def greeting_after(sock, header):
-    """Sends header, then reads pop3d's first line (or b"" at EOF)."""
-    sock.sendall(header)
-    buf = b""
-    end = time.monotonic() + 10
-    while not buf.endswith(b"\r\n") and time.monotonic() < end:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def closed_silently(sock, timeout=10):
@@ -346,82 +293,6 @@ def test_reload_moves_a_port_between_plain_and_proxy(make_server):
 
 # ------------------------------------------------------------ real HAProxy
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class HAProxy:
-    """Debian's haproxy in the foreground (-db), mode tcp, on loopback
-    ephemeral ports: a STLS frontend to pop3d's listen_proxy (v2 header,
-    and health checks with a v2 LOCAL header) and a POP3S frontend to its
-    listen_tls_proxy (v1 header).  Started and stopped by PID."""
-
-    def __init__(self, s):
-        self.dir = tempfile.mkdtemp(prefix="haproxy-")
-        self.plain = free_port()
-        self.tls = free_port()
-        cfg = "\n".join([
-            "global", "    maxconn 500",
-            "defaults", "    mode tcp", "    timeout connect 5s",
-            "    timeout client 60s", "    timeout server 60s",
-            "frontend fe_pop3", "    bind 127.0.0.1:%d" % self.plain,
-            "    default_backend be_pop3",
-            "frontend fe_pop3s", "    bind 127.0.0.1:%d" % self.tls,
-            "    default_backend be_pop3s",
-            "backend be_pop3",
-            "    server n1 127.0.0.1:%d send-proxy-v2 check check-send-proxy "
-            "inter 300ms" % pport(s, "starttls"),
-            "backend be_pop3s",
-            "    server n1 127.0.0.1:%d send-proxy" % pport(s, "implicit"),
-        ]) + "\n"
-        self.cfg = os.path.join(self.dir, "haproxy.cfg")
-        with open(self.cfg, "w") as f:
-            f.write(cfg)
-        self.err = open(os.path.join(self.dir, "haproxy.log"), "w+")
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.err, stderr=self.err)
-        ok = wait_until(lambda: self.proc.poll() is not None or
-                        (self._listening(self.plain) and
-                         self._listening(self.tls)), 10)
-        if not ok or self.proc.poll() is not None:
-            self.stop()
-            raise AssertionError("haproxy did not start:\n" + self.log())
-
-    @staticmethod
-    def _listening(port):
-        # From an address of its own: pop3d logs it, not 127.0.0.1.
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1,
-                                     source_address=("127.0.0.254", 0)).close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        self.err.flush()
-        self.err.seek(0)
-        return self.err.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-needs_haproxy = pytest.mark.skipif(
-    not os.access(HAPROXY, os.X_OK),
-    reason="haproxy not installed (scripts/deps.sh installs it)")
-
-
 @pytest.fixture
 def balanced(make_server):
     """A pop3d with PROXY listeners only behind a running HAProxy."""
@@ -429,19 +300,15 @@ def balanced(make_server):
 
     def make(name, **kw):
         s = proxy_server(make_server, name, **kw)
-        h = HAProxy(s)
+        h = HAProxy({
+            "pop3": ["n1 127.0.0.1:%d send-proxy-v2 check check-send-proxy "
+                     "inter 300ms" % pport(s, "starttls")],
+            "pop3s": ["n1 127.0.0.1:%d send-proxy" % pport(s, "implicit")]})
         made.append(h)
         return s, h
     yield make
     for h in made:
         h.stop()
-
-
-def via(h, kind, source, env):
-    """A POP3 connection through HAProxy from source (greeting read)."""
-    if kind == "implicit":
-        return Conn("127.0.0.1", h.tls, tls=True, ctx=env.ctx, source=source)
-    return Conn("127.0.0.1", h.plain, ctx=env.ctx, source=source)
 
 
 @needs_haproxy
