@@ -219,16 +219,46 @@ ban_save(const char *key, time_t until, time_t now)
 	slot->until = (int64_t)until;
 }
 
+/*
+ * The live ban of an address the failure table no longer holds (a flood
+ * of other addresses pushed it out): the shared ban table keeps it.
+ * plock held.
+ */
+static time_t
+ban_find(const char *rip, time_t now)
+{
+	char	key[KEY_MAX];
+	size_t	i;
+
+	if (bans == NULL)
+		return 0;
+	make_key(key, "ip", rip);
+	for (i = 0; i < BANS_MAX; i++)
+		if (bans[i].until > (int64_t)now &&
+		    bans[i].until <= (int64_t)now + BAN_TIME_MAX &&
+		    strncmp(bans[i].key, key, KEY_MAX) == 0)
+			return (time_t)bans[i].until;
+	return 0;
+}
+
 enum penalty_state
 penalty_check(const char *rip, const char *user, time_t now)
 {
 	struct penalty		*pi;
 	enum penalty_state	 st = PENALTY_PASS;
+	time_t			 until;
 
 	pthread_mutex_lock(&plock);
 	pi = penalty_get("ip", rip, 0, now);
 	if (pi != NULL && pi->banned_until > now)
 		st = PENALTY_BANNED;
+	else if (pi == NULL && (until = ban_find(rip, now)) != 0) {
+		/* Back in the table, banned, as after an auth restart. */
+		pi = penalty_get("ip", rip, 1, now);
+		pi->banned_until = until;
+		pi->last_fail = now;
+		st = PENALTY_BANNED;
+	}
 	pthread_mutex_unlock(&plock);
 	return st;
 }

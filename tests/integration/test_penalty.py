@@ -88,6 +88,32 @@ def test_full_table_still_bans_new_addresses(make_server, env):
     assert login(s, "u6", "Right-pw-6", "127.0.0.22")[0].startswith("+OK")
 
 
+def test_a_flood_does_not_evict_a_ban(make_server, env):
+    """A banned address stays banned while a flood of other addresses
+    pushes it out of a full failure table (the ban is also in the shared
+    ban table, which the check reads for an address the table forgot)."""
+    def setup(srv):
+        srv.add_user("u6", hashfield=env.hasher.hash("Right-pw-6", "sha512"))
+    s = make_server(name="banevict", plaintext="yes", pool=0,
+                    ban_threshold=3, ban_time=600, fail_delay_ms=0,
+                    fail_delay_max_ms=0, setup=setup,
+                    extra={"auth": {"fail_table_max": "20",
+                                    "user_fail_limit": "0"}})
+    bad = "127.0.3.1"
+    for _ in range(3):
+        assert login(s, "u6", "wrong", bad)[0].startswith("-ERR")
+    assert "too many failed logins" in login(s, "u6", "Right-pw-6", bad)[0]
+    m = s.mark()
+    for i in range(40):
+        assert login(s, "flood%d" % i, "x", "127.0.4.%d" % (i + 1))[0] \
+            .startswith("-ERR")
+    assert s.wait_log(r"auth failure table full \(fail_table_max=20\)",
+                      start=m, timeout=5), s.log_tail()
+    r, _ = login(s, "u6", "Right-pw-6", bad)
+    assert "too many failed logins" in r, r
+    assert login(s, "u6", "Right-pw-6", "127.0.3.2")[0].startswith("+OK")
+
+
 @pytest.mark.skipif(not ipv6_loopback(), reason="no ::1")
 def test_ipv6_ban_is_for_the_prefix(make_server):
     s = make_server(name="v6ban", listen=("[::1]:0",), listen_tls=(),
