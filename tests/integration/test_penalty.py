@@ -65,15 +65,20 @@ def test_ban_survives_auth_restart(make_server):
     assert login(s, u.name, u.password, "127.0.0.10")[0].startswith("+OK")
 
 
-def test_full_table_still_bans_new_addresses(make_server, env):
+def small_table_server(make_server, env, name):
+    """A failure table of 20, a ban at 3 failures, one user u6."""
     def setup(srv):
         # $6$ only: the failure cost (the costliest hash) stays small.
         srv.add_user("u6", hashfield=env.hasher.hash("Right-pw-6", "sha512"))
-    s = make_server(name="fulltable", plaintext="yes", pool=0,
-                    ban_threshold=3, ban_time=600, fail_delay_ms=0,
-                    fail_delay_max_ms=0, setup=setup,
-                    extra={"auth": {"fail_table_max": "20",
-                                    "user_fail_limit": "0"}})
+    return make_server(name=name, plaintext="yes", pool=0,
+                       ban_threshold=3, ban_time=600, fail_delay_ms=0,
+                       fail_delay_max_ms=0, setup=setup,
+                       extra={"auth": {"fail_table_max": "20",
+                                       "user_fail_limit": "0"}})
+
+
+def test_full_table_still_bans_new_addresses(make_server, env):
+    s = small_table_server(make_server, env, "fulltable")
     # A flood of names from many addresses fills the table.
     for i in range(40):
         assert login(s, "flood%d" % i, "x", "127.0.2.%d" % (i + 1))[0] \
@@ -92,13 +97,7 @@ def test_a_flood_does_not_evict_a_ban(make_server, env):
     """A banned address stays banned while a flood of other addresses
     pushes it out of a full failure table (the ban is also in the shared
     ban table, which the check reads for an address the table forgot)."""
-    def setup(srv):
-        srv.add_user("u6", hashfield=env.hasher.hash("Right-pw-6", "sha512"))
-    s = make_server(name="banevict", plaintext="yes", pool=0,
-                    ban_threshold=3, ban_time=600, fail_delay_ms=0,
-                    fail_delay_max_ms=0, setup=setup,
-                    extra={"auth": {"fail_table_max": "20",
-                                    "user_fail_limit": "0"}})
+    s = small_table_server(make_server, env, "banevict")
     bad = "127.0.3.1"
     for _ in range(3):
         assert login(s, "u6", "wrong", bad)[0].startswith("-ERR")
