@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "mailpath.h"
 #include "passwd.h"
+#include "pgsql.h"
 
 void
 ctl_warnx(const char *fmt, ...)
@@ -37,7 +38,8 @@ ctl_config(const char *path, struct config *cfg)
 	int		 rv = 0;
 
 	buf_init(&errs, 64 * 1024);
-	if (config_load(cfg, path, &errs) == -1) {
+	if (config_load(cfg, path, &errs) == -1 ||
+	    pgsql_config_check(cfg, &errs) > 0) {
 		fprintf(stderr, "%s", errs.len > 0 ? (char *)errs.data :
 		    "config not loaded\n");
 		config_free(cfg);
