@@ -63,19 +63,23 @@ PGconn *
 pgsql_connect(const struct config *cfg, const char *appname, char *err,
     size_t errlen)
 {
-	const char	*keys[] = { "dbname", "connect_timeout",
+	/* Later keys override earlier ones: the conninfo may turn GSS
+	   encryption back on (off by default: libkrb5 probes files and
+	   directories at every connect), the timeout is ours. */
+	const char	*keys[] = { "gssencmode", "dbname", "connect_timeout",
 			    "fallback_application_name", NULL };
-	const char	*vals[4];
+	const char	*vals[5];
 	char		 tmo[32], set[64];
 	PGconn		*c;
 	PGresult	*r;
 	int		 broken;
 
 	snprintf(tmo, sizeof(tmo), "%lld", cfg->pg_timeout);
-	vals[0] = cfg->pg_conninfo;	/* expand_dbname: the whole string */
-	vals[1] = tmo;
-	vals[2] = appname;
-	vals[3] = NULL;
+	vals[0] = "disable";
+	vals[1] = cfg->pg_conninfo;	/* expand_dbname: the whole string */
+	vals[2] = tmo;
+	vals[3] = appname;
+	vals[4] = NULL;
 	if ((c = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		snprintf(err, errlen, "connect: out of memory");
 		return NULL;
@@ -97,7 +101,7 @@ pgsql_connect(const struct config *cfg, const char *appname, char *err,
 	return c;
 }
 
-static long long
+long long
 pgsql_now_ms(void)
 {
 	struct timespec	ts;

@@ -57,6 +57,10 @@ PGresult *pgsql_exec(PGconn *c, const char *name, const char *sql, int n,
 PGresult *pgsql_prepare(PGconn *c, const char *name, const char *sql,
 	    int n, int timeout_ms, int *broken, char *err, size_t errlen);
 
+/* Milliseconds of CLOCK_MONOTONIC: the deadlines here and the
+   database's state in pop3d's auth process. */
+long long pgsql_now_ms(void);
+
 /* Overwrites every value of res (a hash in it), before PQclear. */
 void	pgsql_wipe(PGresult *res);
 
