@@ -723,7 +723,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	for (k = 0; k < cfg->auth_threads; k++)
 		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
 			fatalx("cannot start auth threads");
-	if (sandbox_enter(SANDBOX_AUTH, cfg->sandbox, &errstr) == -1)
+	if (sandbox_enter(use_pgsql ? SANDBOX_AUTH_PGSQL : SANDBOX_AUTH,
+	    cfg->sandbox, &errstr) == -1)
 		fatalx("sandbox: %s", errstr);
 
 	for (;;) {
