@@ -129,7 +129,7 @@ pgsql_wait(PGconn *c, int timeout_ms, int *broken, char *err, size_t errlen)
 		if (left <= 0 || (n = poll(&pfd, 1, (int)left)) == 0) {
 			snprintf(err, errlen, "no answer within %d ms",
 			    timeout_ms);
-			*broken = 1;
+			*broken = PGSQL_TIMEDOUT;
 			return NULL;
 		}
 		if (n == -1 && errno == EINTR)

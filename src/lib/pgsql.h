@@ -42,9 +42,11 @@ PGconn	*pgsql_connect(const struct config *cfg, const char *appname,
  * NULL), and waits at most timeout_ms for the whole answer.  Returns
  * the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller clears
  * it), or NULL with a one-line message in err; *broken is then set
- * when the connection is no longer usable (closed by the server, or
- * the deadline passed with the answer still out): close it.
+ * when the connection is no longer usable: 1 closed by the server (or
+ * an I/O error), PGSQL_TIMEDOUT the deadline passed with the answer
+ * still out.  Close it either way.
  */
+#define PGSQL_TIMEDOUT	2
 PGresult *pgsql_exec(PGconn *c, const char *name, const char *sql, int n,
 	    const char *const *params, int timeout_ms, int *broken,
 	    char *err, size_t errlen);

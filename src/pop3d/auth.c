@@ -503,6 +503,7 @@ pool_main(void *arg)
 	struct areq		*r;
 	uint32_t		 fails, delay;
 
+	authpg_open(slot);
 	for (;;) {
 		r = queue_pop(&dbq);
 		memset(&u, 0, sizeof(u));

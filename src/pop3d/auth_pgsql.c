@@ -35,6 +35,7 @@ static size_t			 nslots;
 
 static pthread_mutex_t	 stlock = PTHREAD_MUTEX_INITIALIZER;
 static int		 down;		/* the last try failed */
+static int		 seen;		/* it answered once */
 static long long	 fail_ms;	/* when */
 static int		 probing;	/* a thread tries while down */
 
@@ -90,9 +91,10 @@ static void
 state_up(void)
 {
 	pthread_mutex_lock(&stlock);
-	if (down)
-		log_info("pgsql: database available again");
+	if (down || !seen)
+		log_info("pgsql: database available%s", seen ? " again" : "");
 	down = 0;
+	seen = 1;
 	pthread_mutex_unlock(&stlock);
 }
 
@@ -197,6 +199,23 @@ row_entry(const struct slot *s, PGresult *r, const char *user,
 	return AUTHPG_FOUND;
 }
 
+void
+authpg_open(size_t slot)
+{
+	struct slot	*s = &slots[slot];
+	char		 err[PGSQL_ERR_MAX];
+	int		 rc;
+
+	if (s->c != NULL || !may_connect())
+		return;
+	rc = slot_open(s, err, sizeof(err));
+	probe_done();
+	if (rc == -1)
+		state_down(err);
+	else
+		state_up();
+}
+
 enum authpg_res
 authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 {
@@ -229,8 +248,9 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 			s->c = NULL;
 		}
 		/* An old connection that broke (the server restarted, an
-		   idle timeout) gets one more try on a new one. */
-		if (!broken || fresh) {
+		   idle timeout) gets one more try on a new one; a database
+		   too slow to answer does not get a second wait. */
+		if (broken != 1 || fresh) {
 			state_down(err);
 			return AUTHPG_DOWN;
 		}

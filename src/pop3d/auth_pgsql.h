@@ -36,10 +36,17 @@ struct hashcost *authpg_start(const struct config *cfg,
 int	authpg_ready(void);
 
 /*
+ * Connects slot (at a pool thread's start, so that the first login
+ * finds a connection and an outage at start is logged at once).
+ */
+void	authpg_open(size_t slot);
+
+/*
  * Looks user up on pool connection slot (0 .. pg_pool - 1; one thread
  * each), connecting and preparing first if needed, and once more on a
- * new connection if an old one turns out broken.  Blocks up to about
- * twice the timeout.  The row's values are wiped before they are freed.
+ * new connection if an old one turns out closed (not if it is only
+ * slow).  Blocks up to about twice the timeout (a query on a closed
+ * connection fails at once).  The row's values are wiped before they are freed.
  */
 enum authpg_res authpg_lookup(size_t slot, const char *user,
 	    struct passwd_entry *e);
