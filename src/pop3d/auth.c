@@ -702,7 +702,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	privsep_die_with_parent(SIGKILL);
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.passwd_file, sizeof(c.passwd_file), "%s", cfg->passwd_file);
+	snprintf(c.passwd_file, sizeof(c.passwd_file), "%s",
+	    cfg->passwd_file != NULL ? cfg->passwd_file : "");
 	c.pen.fail_delay_ms = (uint64_t)cfg->fail_delay_ms;
 	c.pen.fail_delay_max_ms = (uint64_t)cfg->fail_delay_max_ms;
 	c.pen.ban_threshold = (uint64_t)cfg->ban_threshold;

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from ctlutil import EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl
+from ctlutil import EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl
 from pgutil import Cluster, pg_available
 from pop3util import WORKER_USER, Server, children, plain_b64, wait_until
 
@@ -284,5 +284,16 @@ def test_config_errors_name_file_line_and_key(env):
         r = ctl(s.conf_path, "user", "list")
         assert r.returncode == EX_TEMPFAIL, (r.out, r.err)
         assert "database" in r.err, r.err
+        # No passwd_file is needed with pgsql; migrate says it wants one.
+        with open(s.conf_path, "w") as f:
+            f.write("".join(l + "\n" for l in s.config_text().splitlines()
+                            if not l.startswith("passwd_file")))
+        r = subprocess.run([env.pop3d, "-c", s.conf_path, "-t"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        assert r.returncode == 0, r.stderr
+        r = ctl(s.conf_path, "migrate", "--check")
+        assert r.returncode == EX_CONFIG, (r.out, r.err)
+        assert "passwd_file is not set" in r.err, r.err
     finally:
         shutil.rmtree(s.base, ignore_errors=True)
