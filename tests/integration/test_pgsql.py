@@ -72,6 +72,9 @@ def try_login(s, name, password):
 
 def test_logins_and_failures(make_server, db, env):
     s = pg_server(make_server, db, "pg-login")
+    # A missing user costs a timed yescrypt hash, as pop3ctl writes them.
+    s.wait_log(r"auth: pgsql accounts pool=2 timeout=3s "
+               r"failure_cost=\$y\$j9T")
     db_user(s, db, env, "pga", PW)
     with s.connect() as c:
         c.login("pga", PW)
@@ -92,6 +95,20 @@ def test_logins_and_failures(make_server, db, env):
                start=m)
     s.wait_log(r"auth failed user=pg-nobody rip=127\.0\.0\.1 mech=USER "
                r"fails=2", start=m)
+
+
+def test_unix_socket(make_server, db, env):
+    """conninfo with a socket directory: a Unix stream socket from the
+    sandboxed auth process (trust for local connections here)."""
+    s = pg_server(make_server, db, "pg-unix", extra={"pgsql": {
+        "conninfo": "host=%s port=%d dbname=mail user=pop3d" % (
+            db.sock, db.port)}})
+    db_user(s, db, env, "pgu", PW)
+    assert try_login(s, "pgu", PW).startswith("+OK")
+    rows = db.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = "
+                  "'pop3d' AND application_name = 'pop3d' AND "
+                  "client_port = -1")
+    assert rows == [["2"]], rows
 
 
 def test_pop3ctl_user_commands_on_the_table(make_server, db, env):
