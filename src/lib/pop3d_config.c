@@ -172,7 +172,8 @@ const struct conf_def config_defs[] = {
 	  "the first) is the hash; optional columns home and expire_days "
 	  "mean what the passwd-file's fields do" },
 	{ "pgsql", "pool", CONF_INT, 1, 32, "2", NULL, OFF(pg_pool),
-	  "connections (and threads) the auth process keeps to the database" },
+	  "connections (and threads, which also verify the hashes) the auth "
+	  "process keeps to the database" },
 	{ "pgsql", "timeout", CONF_TIME, 1, 300, "5", NULL, OFF(pg_timeout),
 	  "seconds a connect, and each statement, may take before the "
 	  "login is answered [SYS/TEMP]" },
