@@ -24,7 +24,8 @@ WARN	 = -Wall -Wextra $(WERROR) -Wformat=2 -Wshadow -Wno-unused-parameter \
 	   -Wstrict-prototypes -Wmissing-prototypes
 PKGS	 = libevent libevent_openssl libevent_pthreads openssl libcrypt
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-	     $(shell pkg-config --cflags pwquality sqlite3 libseccomp 2>/dev/null)
+	     $(shell pkg-config --cflags pwquality sqlite3 libseccomp libpq \
+		 2>/dev/null)
 DEPLIBS	  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Isrc/lib \
 	    $(DEPCFLAGS) -MMD -MP
@@ -35,8 +36,8 @@ LDLIBS	 = $(DEPLIBS) -lpthread
 # pop3fetch.
 PROGS	  := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard src/*/))))
 # Libraries only one program needs.
-LIBS_pop3d     = $(shell pkg-config --libs libseccomp 2>/dev/null)
-LIBS_pop3ctl   = $(shell pkg-config --libs pwquality 2>/dev/null)
+LIBS_pop3d     = $(shell pkg-config --libs libseccomp libpq 2>/dev/null)
+LIBS_pop3ctl   = $(shell pkg-config --libs pwquality libpq 2>/dev/null)
 LIBS_pop3fetch = $(shell pkg-config --libs sqlite3 2>/dev/null)
 
 LIB_SRCS   = $(wildcard src/lib/*.c)

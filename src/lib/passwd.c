@@ -119,23 +119,14 @@ passwd_valid_user(const char *user, size_t len)
 	return 1;
 }
 
-/* One extra field ("key=value", "userdb_" dropped) into e. */
+/* An expire_days value (n octets at f) into e: days, or never. */
 static void
-passwd_extra(const char *f, size_t n, struct passwd_entry *e)
+passwd_expire_value(const char *f, size_t n, struct passwd_entry *e)
 {
-	static const char	 key[] = "expire_days=";
 	char			 num[8];
 	long			 v;
 	char			*end;
 
-	if (n > 7 && memcmp(f, "userdb_", 7) == 0) {
-		f += 7;
-		n -= 7;
-	}
-	if (n < sizeof(key) - 1 || memcmp(f, key, sizeof(key) - 1) != 0)
-		return;
-	f += sizeof(key) - 1;
-	n -= sizeof(key) - 1;
 	if (n == 5 && memcmp(f, "never", 5) == 0) {
 		e->expire_days = -2;
 		return;
@@ -155,6 +146,32 @@ passwd_extra(const char *f, size_t n, struct passwd_entry *e)
 	    "ignored";
 }
 
+/* One extra field ("key=value", "userdb_" dropped) into e. */
+static void
+passwd_extra(const char *f, size_t n, struct passwd_entry *e)
+{
+	static const char	 key[] = "expire_days=";
+
+	if (n > 7 && memcmp(f, "userdb_", 7) == 0) {
+		f += 7;
+		n -= 7;
+	}
+	if (n < sizeof(key) - 1 || memcmp(f, key, sizeof(key) - 1) != 0)
+		return;
+	passwd_expire_value(f + sizeof(key) - 1, n - (sizeof(key) - 1), e);
+}
+
+/* A home (n octets at f, n > 0) into e: absolute and short enough. */
+static void
+passwd_home_value(const char *f, size_t n, struct passwd_entry *e)
+{
+	if (*f != '/' || n >= POP3_HOME_MAX || memchr(f, '\0', n) != NULL)
+		e->warn = "home is not an absolute path shorter than 512 "
+		    "octets: ignored";
+	else
+		e->home = xstrndup(f, n);
+}
+
 /*
  * The fields after the hash: uid:gid:gecos:home:shell:extra (Dovecot's
  * passwd-file).  Only home and the extra fields are used; a bad one is
@@ -172,13 +189,8 @@ passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e)
 			fe = end;	/* extra fields may hold ':' */
 		else if ((fe = memchr(f, ':', (size_t)(end - f))) == NULL)
 			fe = end;
-		if (field == 5 && fe > f) {
-			if (*f != '/' || (size_t)(fe - f) >= POP3_HOME_MAX)
-				e->warn = "home is not an absolute path shorter "
-				    "than 512 octets: ignored";
-			else
-				e->home = xstrndup(f, (size_t)(fe - f));
-		}
+		if (field == 5 && fe > f)
+			passwd_home_value(f, (size_t)(fe - f), e);
 		if (field == 7) {
 			while (f < fe) {
 				const char *sp = memchr(f, ' ',
@@ -195,39 +207,18 @@ passwd_parse_rest(const char *p, size_t len, struct passwd_entry *e)
 	}
 }
 
-int
-passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
+/*
+ * The hash field (h up to hend) into e: its lock mark, scheme tag and
+ * hash.  0, or -1 with *errstr ("empty hash").
+ */
+static int
+passwd_hash_field(const char *h, const char *hend, struct passwd_entry *e,
     const char **errstr)
 {
-	const char	*colon, *h, *hend, *rb, *tag = NULL;
-	size_t		 i, ulen, taglen = 0;
+	const char	*rb, *tag = NULL;
+	size_t		 taglen = 0;
 	int		 locked = 0;
 
-	memset(e, 0, sizeof(*e));
-	if (len > PASSWD_LINE_MAX) {
-		*errstr = "line too long";
-		return -1;
-	}
-	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-		;
-	if (i == len || line[i] == '#')
-		return 1;
-	if (memchr(line, '\0', len) != NULL) {
-		*errstr = "line contains NUL";
-		return -1;
-	}
-	if ((colon = memchr(line, ':', len)) == NULL) {
-		*errstr = "missing ':'";
-		return -1;
-	}
-	ulen = (size_t)(colon - line);
-	if (!passwd_valid_user(line, ulen)) {
-		*errstr = "invalid user name";
-		return -1;
-	}
-	h = colon + 1;
-	if ((hend = memchr(h, ':', len - ulen - 1)) == NULL)
-		hend = line + len;
 	if (h < hend && *h == '!') {
 		locked = 1;
 		h++;
@@ -257,6 +248,70 @@ passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
 		return -1;
 	}
 	e->locked = locked;
+	return 0;
+}
+
+int
+passwd_entry_fields(struct passwd_entry *e, const char *user,
+    const char *hash, const char *home, const char *expire_days,
+    const char **errstr)
+{
+	size_t	len = strlen(hash);
+
+	memset(e, 0, sizeof(*e));
+	e->expire_days = -1;
+	if (!passwd_valid_user(user, strlen(user))) {
+		*errstr = "invalid user name";
+		return -1;
+	}
+	if (len > PASSWD_LINE_MAX) {
+		*errstr = "hash too long";
+		return -1;
+	}
+	if (passwd_hash_field(hash, hash + len, e, errstr) == -1)
+		return -1;
+	if (home != NULL && *home != '\0')
+		passwd_home_value(home, strlen(home), e);
+	if (expire_days != NULL)
+		passwd_expire_value(expire_days, strlen(expire_days), e);
+	e->user = xstrdup(user);
+	return 0;
+}
+
+int
+passwd_parse_line(const char *line, size_t len, struct passwd_entry *e,
+    const char **errstr)
+{
+	const char	*colon, *h, *hend;
+	size_t		 i, ulen;
+
+	memset(e, 0, sizeof(*e));
+	if (len > PASSWD_LINE_MAX) {
+		*errstr = "line too long";
+		return -1;
+	}
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	if (i == len || line[i] == '#')
+		return 1;
+	if (memchr(line, '\0', len) != NULL) {
+		*errstr = "line contains NUL";
+		return -1;
+	}
+	if ((colon = memchr(line, ':', len)) == NULL) {
+		*errstr = "missing ':'";
+		return -1;
+	}
+	ulen = (size_t)(colon - line);
+	if (!passwd_valid_user(line, ulen)) {
+		*errstr = "invalid user name";
+		return -1;
+	}
+	h = colon + 1;
+	if ((hend = memchr(h, ':', len - ulen - 1)) == NULL)
+		hend = line + len;
+	if (passwd_hash_field(h, hend, e, errstr) == -1)
+		return -1;
 	e->expire_days = -1;
 	if (hend < line + len)
 		passwd_parse_rest(hend + 1, (size_t)(line + len - hend - 1), e);

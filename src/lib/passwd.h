@@ -61,6 +61,18 @@ int	passwd_parse_line(const char *line, size_t len,
 void	passwd_entry_clear(struct passwd_entry *);
 
 /*
+ * The same entry from separate fields, as a database row gives them:
+ * hash as the passwd-file's hash field (lock mark, scheme tag), home
+ * NULL or "" for none, expire_days NULL for none, else a number of
+ * days or "never".  A bad home or expire_days is left out with e->warn
+ * set, as for a line.  Returns 0, or -1 with *errstr ("invalid user
+ * name", "empty hash", "hash too long"; nothing is allocated then).
+ */
+int	passwd_entry_fields(struct passwd_entry *e, const char *user,
+	    const char *hash, const char *home, const char *expire_days,
+	    const char **errstr);
+
+/*
  * User names: 1..POP3_USER_MAX octets of [A-Za-z0-9._@+-], not starting
  * with '.' or '-'.  Safe to use as a path component.  Returns 1 if valid.
  */

@@ -21,6 +21,23 @@ static const char *const tlsver_choices[] = { "1.2", "1.3", NULL };
 static const char *const line_end_choices[] = { "crlf", "lf", NULL };
 /* choices[0] of an INT is -1: EXPIRE_NEVER. */
 static const char *const never_choices[] = { "never", NULL };
+static const char *const backend_choices[] = { "passwd-file", "pgsql", NULL };
+
+/* The [pgsql] statements' defaults: the table pop3d.conf(5) shows. */
+#define PG_DEF_USER_QUERY	"SELECT password, home, expire_days " \
+	"FROM pop3d_users WHERE username = $1"
+#define PG_DEF_USER_INSERT	"INSERT INTO pop3d_users (username, " \
+	"password, home) VALUES ($1, $2, $3)"
+#define PG_DEF_PASSWORD_UPDATE	"UPDATE pop3d_users SET password = CASE " \
+	"WHEN password LIKE '!%' THEN '!' || $2 ELSE $2 END " \
+	"WHERE username = $1"
+#define PG_DEF_USER_DELETE	"DELETE FROM pop3d_users WHERE username = $1"
+#define PG_DEF_LOCK_UPDATE	"UPDATE pop3d_users SET password = " \
+	"'!' || password WHERE username = $1 AND password NOT LIKE '!%'"
+#define PG_DEF_UNLOCK_UPDATE	"UPDATE pop3d_users SET password = " \
+	"substr(password, 2) WHERE username = $1 AND password LIKE '!%'"
+#define PG_DEF_USER_LIST	"SELECT username, password FROM pop3d_users " \
+	"ORDER BY username"
 
 #define OFF(f)	offsetof(struct config, f)
 
@@ -142,6 +159,41 @@ const struct conf_def config_defs[] = {
 	{ "auth", "cache_ttl", CONF_TIME, 0, 86400, "300", NULL,
 	  OFF(auth_cache_ttl), "seconds a verified user+password pair skips "
 	  "the hash check; 0 disables; a passwd_file change empties it" },
+	/* Accounts in PostgreSQL: [auth] backend and the [pgsql] section. */
+	{ "auth", "backend", CONF_ENUM, 0, 0, "passwd-file", backend_choices,
+	  OFF(auth_backend), "where accounts are: passwd-file (passwd_file) "
+	  "or pgsql (a PostgreSQL table, see [pgsql])" },
+	{ "pgsql", "conninfo", CONF_STR, 0, 0, "", NULL, OFF(pg_conninfo),
+	  "libpq connection string (host=... dbname=... user=...); keep the "
+	  "password in a passfile= (libpq's), not here; empty: libpq's "
+	  "defaults and PG* variables" },
+	{ "pgsql", "user_query", CONF_STR, 0, 0, PG_DEF_USER_QUERY, NULL,
+	  OFF(pg_user_query), "one row for user $1: column password (else "
+	  "the first) is the hash; optional columns home and expire_days "
+	  "mean what the passwd-file's fields do" },
+	{ "pgsql", "pool", CONF_INT, 1, 32, "2", NULL, OFF(pg_pool),
+	  "connections (and threads, which also verify the hashes) the auth "
+	  "process keeps to the database" },
+	{ "pgsql", "timeout", CONF_TIME, 1, 300, "5", NULL, OFF(pg_timeout),
+	  "seconds a connect, and each statement, may take before the "
+	  "login is answered [SYS/TEMP]" },
+	{ "pgsql", "user_insert", CONF_STR, 0, 0, PG_DEF_USER_INSERT, NULL,
+	  OFF(pg_user_insert), "pop3ctl user add: $1 user, $2 hash, $3 home "
+	  "(NULL without --home)" },
+	{ "pgsql", "password_update", CONF_STR, 0, 0, PG_DEF_PASSWORD_UPDATE,
+	  NULL, OFF(pg_password_update), "pop3ctl user passwd: $1 user, $2 "
+	  "the new hash; must keep a lock ('!' before the hash)" },
+	{ "pgsql", "user_delete", CONF_STR, 0, 0, PG_DEF_USER_DELETE, NULL,
+	  OFF(pg_user_delete), "pop3ctl user del: $1 user" },
+	{ "pgsql", "lock_update", CONF_STR, 0, 0, PG_DEF_LOCK_UPDATE, NULL,
+	  OFF(pg_lock_update), "pop3ctl user lock: $1 user; puts '!' before "
+	  "the hash of an unlocked user (no row changed: already locked)" },
+	{ "pgsql", "unlock_update", CONF_STR, 0, 0, PG_DEF_UNLOCK_UPDATE, NULL,
+	  OFF(pg_unlock_update), "pop3ctl user unlock: $1 user; removes the "
+	  "'!' (no row changed: not locked)" },
+	{ "pgsql", "user_list", CONF_STR, 0, 0, PG_DEF_USER_LIST, NULL,
+	  OFF(pg_user_list), "pop3ctl user list: no parameter; rows of "
+	  "user name and hash" },
 	{ "password", "min_length", CONF_INT, 6, POP3_SECRET_MAX, "10", NULL,
 	  OFF(pw_min_length), "pop3ctl: shortest password accepted "
 	  "(libpwquality minlen)" },
@@ -250,6 +302,72 @@ key_line(const char *path, const char *key, const char *want)
 	}
 	fclose(f);
 	return found;
+}
+
+size_t
+config_key_line(const char *path, const char *key)
+{
+	return key_line(path, key, NULL);
+}
+
+/*
+ * backend = pgsql: each statement names its parameters as $N and no
+ * other (libpq checks the SQL when it prepares it; the conninfo is
+ * checked by pgsql_config_check, which needs libpq).
+ */
+static void
+check_pgsql(const struct config *cfg, struct buf *errs, const char *path,
+    int *nerr)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+		int		 nparams;	/* $1..$nparams may appear */
+		int		 need1;		/* $1 must appear */
+	} st[] = {
+		{ "user_query", OFF(pg_user_query), 1, 1 },
+		{ "user_insert", OFF(pg_user_insert), 3, 1 },
+		{ "password_update", OFF(pg_password_update), 2, 1 },
+		{ "user_delete", OFF(pg_user_delete), 1, 1 },
+		{ "lock_update", OFF(pg_lock_update), 1, 1 },
+		{ "unlock_update", OFF(pg_unlock_update), 1, 1 },
+		{ "user_list", OFF(pg_user_list), 0, 0 },
+	};
+	const char	*v, *p, *why;
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		v = *(char *const *)(const void *)((const char *)cfg +
+		    st[i].off);
+		why = NULL;
+		if (*v == '\0')
+			why = "empty";
+		else if (st[i].need1 && strstr(v, "$1") == NULL)
+			why = "no $1 (the user name) in the statement";
+		for (p = v; why == NULL && (p = strchr(p, '$')) != NULL; p++) {
+			if (p[1] < '0' || p[1] > '9')
+				continue;	/* a $$ quote, or a name */
+			n = p[1] - '0';
+			if (p[2] >= '0' && p[2] <= '9')
+				n = 10;
+			if (n < 1 || n > st[i].nparams)
+				why = st[i].nparams == 0 ?
+				    "takes no $N parameter" :
+				    st[i].nparams == 1 ? "only $1 is given" :
+				    st[i].nparams == 2 ?
+				    "only $1 and $2 are given" :
+				    "only $1, $2 and $3 are given";
+		}
+		if (why == NULL)
+			continue;
+		if (key_line(path, st[i].key, NULL) > 0)
+			buf_printf(errs, "%s:%zu: %s: %s\n", path,
+			    key_line(path, st[i].key, NULL), st[i].key, why);
+		else
+			buf_printf(errs, "%s: %s: %s\n", path, st[i].key, why);
+		(*nerr)++;
+	}
 }
 
 /* pop3_uidl_format: one pop3d can expand (dovecot_uidlist.c). */
@@ -400,7 +518,11 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 
 	require(errs, path, "tls", "cert", cfg->tls_cert, &nerr);
 	require(errs, path, "tls", "key", cfg->tls_key, &nerr);
-	require(errs, path, "auth", "passwd_file", cfg->passwd_file, &nerr);
+	if (cfg->auth_backend == AUTH_BACKEND_PASSWD_FILE)
+		require(errs, path, "auth", "passwd_file", cfg->passwd_file,
+		    &nerr);
+	else
+		check_pgsql(cfg, errs, path, &nerr);
 	if (cfg->listen.n == 0 && cfg->listen_tls.n == 0 &&
 	    cfg->listen_proxy.n == 0 && cfg->listen_tls_proxy.n == 0) {
 		buf_printf(errs, "%s: listen: no listen, listen_tls, "

@@ -15,6 +15,7 @@ enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_FILE };
 enum tls_minver { TLS_MIN_12, TLS_MIN_13 };
 enum line_ends { LINE_ENDS_CRLF, LINE_ENDS_LF };
+enum auth_backend { AUTH_BACKEND_PASSWD_FILE, AUTH_BACKEND_PGSQL };
 
 /* An address block: fam 4 (b[0..3]) or 6 (b[0..15]), masked to bits. */
 struct cidr {
@@ -71,6 +72,18 @@ struct config {
 	long long	 fail_table_max;
 	long long	 auth_threads;
 	long long	 auth_cache_ttl;
+	int		 auth_backend;	/* enum auth_backend */
+	/* [pgsql]: accounts in PostgreSQL (auth backend = pgsql) */
+	char		*pg_conninfo;	/* libpq connection string */
+	char		*pg_user_query;	/* $1 = user: password[, home, expire_days] */
+	long long	 pg_pool;	/* connections of the auth process */
+	long long	 pg_timeout;	/* seconds: connect, and each statement */
+	char		*pg_user_insert;	/* pop3ctl: $1 user, $2 hash, $3 home */
+	char		*pg_password_update;	/* $1 user, $2 hash */
+	char		*pg_user_delete;	/* $1 user */
+	char		*pg_lock_update;	/* $1 user */
+	char		*pg_unlock_update;	/* $1 user */
+	char		*pg_user_list;	/* no parameter: user, password */
 	/* [password]: pop3ctl's libpwquality policy for new passwords */
 	long long	 pw_min_length;
 	long long	 pw_min_class;
@@ -112,6 +125,12 @@ int	cidr_parse(const char *s, struct cidr *c);
  * address mapped into IPv6 (::ffff:a.b.c.d) is the IPv4 address.
  */
 int	cidr_match(const struct cidr *c, int fam, const uint8_t *addr);
+
+/*
+ * The line of path that sets key (1-based), or 0 if none: for messages
+ * about a value that parsed but does not work ("file:line: key: ...").
+ */
+size_t	config_key_line(const char *path, const char *key);
 
 /* Writes the table as "section.key (type, default): help" lines. */
 void	config_print_help(void);

@@ -2,7 +2,8 @@
  * check.c - "pop3ctl check": reads pop3d's config and reports, one line
  * each ("ok", "warn" or "FAIL"), on the certificate and key (readable,
  * matching, private, days left), the passwd-file (parses, not readable
- * by others, readable by the auth user), the password policy (cracklib's
+ * by others, readable by the auth user; with backend = pgsql: that the
+ * database answers user_query), the password policy (cracklib's
  * dictionary loads), the mail root (owned by the mail user) and the
  * listeners of the four lists (bindable, or held by a POP3 server).
  * Runs as root, like pop3d's master.  Exit 0, or EX_CONFIG on any FAIL.
@@ -28,6 +29,7 @@
 #include "ctl.h"
 #include "mailpath.h"
 #include "passwd.h"
+#include "user_pgsql.h"
 #include "tls.h"
 
 /* A certificate this close to its end gets a warning. */
@@ -144,7 +146,24 @@ check_passwd(const struct config *cfg)
 	size_t			 i, weak = 0, locked = 0;
 	uid_t			 auid;
 	gid_t			 agid;
+	struct passwd_entry	 pe;
 
+	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
+		/* The query the auth process runs, for a name nobody has. */
+		switch (upg_find(cfg, "pop3ctl-check", &pe, &err)) {
+		case -1:
+			check_report(CHECK_FAIL, "backend pgsql: %s", err);
+			free(err);
+			return;
+		case 1:
+			passwd_entry_clear(&pe);
+			break;
+		}
+		check_report(CHECK_OK, "backend pgsql: the database answers "
+		    "user_query");
+		upg_close();
+		return;
+	}
 	if (stat(cfg->passwd_file, &st) == -1) {
 		check_report(CHECK_FAIL, "passwd_file %s: %s",
 		    cfg->passwd_file, strerror(errno));

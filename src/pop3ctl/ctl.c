@@ -2,7 +2,8 @@
  * ctl.c - the helpers pop3ctl's sub-commands share: loading pop3d's
  * config with every error on stderr, the "pop3ctl: " warning, a system
  * user's ids, becoming the mail user, and where a user's Maildir is
- * (mail_path).  Runs in pop3ctl, as root or as the mail user.
+ * (mail_path; the home from the passwd-file or, with backend = pgsql,
+ * the database).  Runs in pop3ctl, as root or as the mail user.
  */
 #include <errno.h>
 #include <grp.h>
@@ -17,6 +18,8 @@
 #include "ctl.h"
 #include "mailpath.h"
 #include "passwd.h"
+#include "pgsql.h"
+#include "user_pgsql.h"
 
 void
 ctl_warnx(const char *fmt, ...)
@@ -37,7 +40,8 @@ ctl_config(const char *path, struct config *cfg)
 	int		 rv = 0;
 
 	buf_init(&errs, 64 * 1024);
-	if (config_load(cfg, path, &errs) == -1) {
+	if (config_load(cfg, path, &errs) == -1 ||
+	    pgsql_config_check(cfg, &errs) > 0) {
 		fprintf(stderr, "%s", errs.len > 0 ? (char *)errs.data :
 		    "config not loaded\n");
 		config_free(cfg);
@@ -64,13 +68,30 @@ ctl_mailpath(const struct config *cfg, const char *user, struct mailpath *mp,
     int *nouser)
 {
 	const struct passwd_entry	*e;
+	struct passwd_entry		 pe;
 	struct passwd_db		 db;
 	const char			*err;
 	char				*perr = NULL, home[POP3_HOME_MAX] = "";
 	int				 rv;
 
 	*nouser = 0;
-	if (mailpath_uses_home(cfg->mail_path)) {
+	if (mailpath_uses_home(cfg->mail_path) &&
+	    cfg->auth_backend == AUTH_BACKEND_PGSQL) {
+		if ((rv = upg_find(cfg, user, &pe, &perr)) != 1) {
+			if (rv == 0)
+				ctl_warnx("no such user %s in the database",
+				    user);
+			else {
+				ctl_warnx("mail_path needs the home: %s", perr);
+				free(perr);
+			}
+			*nouser = rv == 0;
+			return -1;
+		}
+		if (pe.home != NULL)
+			snprintf(home, sizeof(home), "%s", pe.home);
+		passwd_entry_clear(&pe);
+	} else if (mailpath_uses_home(cfg->mail_path)) {
 		if (passwd_db_load(&db, cfg->passwd_file, &perr) == -1) {
 			ctl_warnx("mail_path needs the home: %s%s", perr,
 			    geteuid() != 0 ? " (the mail user may not read "

@@ -286,6 +286,14 @@ migrate_main(const char *conf, int argc, char *argv[])
 	if (ctl_config(conf, &cfg) == -1)
 		return EX_CONFIG;
 	run.cfg = &cfg;
+	if (cfg.passwd_file == NULL) {
+		/* backend = pgsql: the Dovecot passwd-file is still the list. */
+		ctl_warnx("migrate: %s: passwd_file is not set: migrate reads "
+		    "the users and homes from it (with backend = pgsql too)",
+		    cfg.path);
+		config_free(&cfg);
+		return EX_CONFIG;
+	}
 	/* The passwd-file is root's: read it before becoming the mail user. */
 	if (passwd_db_load(&db, cfg.passwd_file, &err) == -1) {
 		ctl_warnx("migrate: %s", err);

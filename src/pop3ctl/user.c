@@ -2,7 +2,9 @@
  * user.c - "pop3ctl user": add, passwd, del, list, lock, unlock on the
  * passwd-file named in pop3d's config, and the users' Maildirs where
  * mail_path puts them (mail_root/NAME by default).  File edits go through passwd_edit_file (locked, atomic);
- * pop3d notices them by itself.  Runs as root.  A user's Maildir is what
+ * pop3d notices them by itself.  With backend = pgsql the same commands
+ * run the [pgsql] statements instead (user_pgsql.c), with the same
+ * password policy and hashing.  Runs as root.  A user's Maildir is what
  * "pop3ctl deliver" (running as the mail user, who cannot read the
  * passwd-file) takes as proof that the user exists: add creates it, del
  * moves it out of the way (or removes it with --purge).
@@ -24,6 +26,7 @@
 #include "mailpath.h"
 #include "passwd.h"
 #include "passwd_edit.h"
+#include "user_pgsql.h"
 #include "xmalloc.h"
 
 /* Directory levels --purge descends: a Maildir++ tree is three deep. */
@@ -119,8 +122,11 @@ user_edit(struct config *cfg, enum passwd_edit_op op, const char *user,
 	/* A new file is for the auth process to read. */
 	if (ctl_user_ids(cfg->auth_user, &auid, &cr.gid) == -1)
 		cr.gid = getegid();
-	st = passwd_edit_file(cfg->passwd_file, op, user, hash, user_home, &cr,
-	    PASSWD_LOCK_TIMEOUT_MS, &err);
+	if (cfg->auth_backend == AUTH_BACKEND_PGSQL)
+		st = upg_edit(cfg, op, user, hash, user_home, &err);
+	else
+		st = passwd_edit_file(cfg->passwd_file, op, user, hash,
+		    user_home, &cr, PASSWD_LOCK_TIMEOUT_MS, &err);
 	if (err != NULL) {
 		if (st == PASSWD_EDIT_UNCHANGED)
 			printf("%s\n", err);
@@ -133,14 +139,30 @@ user_edit(struct config *cfg, enum passwd_edit_op op, const char *user,
 	return user_edit_exit(st);
 }
 
-/* 1 if user has a line in the passwd-file, 0 if not, -1 on error. */
+/*
+ * Whether user is there (a line in the passwd-file, or a row): 1 with
+ * *locked, 0 if not, -1 after a message.
+ */
 static int
-user_exists(const struct config *cfg, const char *user)
+user_exists(const struct config *cfg, const char *user, int *locked)
 {
-	struct passwd_db	 db;
-	char			*err = NULL;
-	int			 rv;
+	const struct passwd_entry	*e;
+	struct passwd_entry		 pe;
+	struct passwd_db		 db;
+	char				*err = NULL;
+	int				 rv;
 
+	*locked = 0;
+	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
+		if ((rv = upg_find(cfg, user, &pe, &err)) == 1) {
+			*locked = pe.locked;
+			passwd_entry_clear(&pe);
+		} else if (rv == -1) {
+			ctl_warnx("%s", err);
+			free(err);
+		}
+		return rv;
+	}
 	if (passwd_db_load(&db, cfg->passwd_file, &err) == -1) {
 		if (access(cfg->passwd_file, F_OK) == -1 && errno == ENOENT) {
 			free(err);
@@ -150,7 +172,9 @@ user_exists(const struct config *cfg, const char *user)
 		free(err);
 		return -1;
 	}
-	rv = passwd_db_find(&db, user) != NULL;
+	e = passwd_db_find(&db, user);
+	rv = e != NULL;
+	*locked = e != NULL && e->locked;
 	passwd_db_free(&db);
 	return rv;
 }
@@ -424,9 +448,9 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 	struct mailpath	 mp;
 	const char	*err;
 	char		 hash[256];
-	int		 rv, created = 0;
+	int		 rv, created = 0, locked;
 
-	switch (user_exists(cfg, user)) {
+	switch (user_exists(cfg, user, &locked)) {
 	case 1:
 		ctl_warnx("user %s exists", user);
 		return EX_CANTCREAT;
@@ -463,20 +487,13 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 static int
 user_passwd(struct config *cfg, const char *user, int from_stdin, int purge)
 {
-	const struct passwd_entry	*e;
-	struct passwd_db		 db;
-	char				 hash[256], *err = NULL;
+	char				 hash[256];
 	int				 rv, locked;
 
-	if (passwd_db_load(&db, cfg->passwd_file, &err) == -1) {
-		ctl_warnx("%s", err);
-		free(err);
+	switch (user_exists(cfg, user, &locked)) {
+	case -1:
 		return EX_DATAERR;
-	}
-	e = passwd_db_find(&db, user);
-	locked = e != NULL && e->locked;
-	passwd_db_free(&db);
-	if (e == NULL) {
+	case 0:
 		ctl_warnx("no such user %s", user);
 		return EX_NOUSER;
 	}
@@ -522,7 +539,15 @@ user_list(struct config *cfg, const char *user, int from_stdin, int purge)
 	struct passwd_db	 db;
 	char			*err = NULL;
 	size_t			 i;
+	int			 rv;
 
+	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
+		if ((rv = upg_list(cfg, &err)) != EX_OK) {
+			ctl_warnx("%s", err);
+			free(err);
+		}
+		return rv;
+	}
 	if (passwd_db_load(&db, cfg->passwd_file, &err) == -1) {
 		ctl_warnx("%s", err);
 		free(err);
@@ -620,6 +645,7 @@ user_main(const char *conf, int argc, char *argv[])
 	if (ctl_config(conf, &cfg) == -1)
 		return EX_CONFIG;
 	rv = cmd->fn(&cfg, user, from_stdin, purge);
+	upg_close();
 	config_free(&cfg);
 	return rv;
 }

@@ -1,12 +1,15 @@
 /*
- * auth.c - the auth process.  Runs as auth_user, never touches the
- * network.  The main thread polls the master's control channel and one
- * channel per worker; requests go to a queue that a few threads drain,
- * because a yescrypt check takes milliseconds and must not stall the
- * others.  Each request is checked (a banned address), verified (the
- * passwd-file, loaded here), recorded and answered; the failure counters
- * are penalty.c's, one table for every worker, so a brute-force attempt
- * is slowed no matter which worker it lands on.
+ * auth.c - the auth process.  Runs as auth_user; with the passwd-file
+ * it never touches the network.  The main thread polls the master's
+ * control channel and one channel per worker; requests go to a queue
+ * that a few threads drain, because a yescrypt check takes milliseconds
+ * and must not stall the others.  Each request is checked (a banned
+ * address), verified (the passwd-file, loaded here; or, with backend =
+ * pgsql, handed to a second queue whose pool threads ask PostgreSQL,
+ * auth_pgsql.c, so a slow database holds up no ban or penalty answer),
+ * recorded and answered; the failure counters are penalty.c's, one
+ * table for every worker, so a brute-force attempt is slowed no matter
+ * which worker it lands on.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "auth_pgsql.h"
 #include "auth_req.h"
 #include "authcache.h"
 #include "ipc.h"
@@ -64,16 +68,24 @@ enum auth_verdict {
 	AV_FAILED,		/* bad password, unknown or locked user */
 	AV_BANNED,		/* the address is banned (not verified) */
 	AV_LOGIN_DELAY,		/* right, but the last login is too recent */
-	AV_TEMPFAIL,		/* no passwd-file loaded (not counted) */
+	AV_TEMPFAIL,		/* no passwd-file loaded, or the database
+				   did not answer (not counted) */
 };
 
 /* Lines named at a load for a field left out (the rest: not logged). */
 #define AUTH_LOAD_WARN_MAX	20
 
-static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;	/* queue, chans, conf */
-static pthread_cond_t	 qcond = PTHREAD_COND_INITIALIZER;
-static struct areq	*qhead, *qtail;
-static size_t		 qlen;
+/* Requests waiting for a thread: the hash threads', the pool's. */
+struct aqueue {
+	struct areq	*head, *tail;
+	size_t		 len;
+	pthread_cond_t	 cond;
+};
+
+static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;	/* queues, chans, conf */
+static struct aqueue	 hashq = { NULL, NULL, 0, PTHREAD_COND_INITIALIZER };
+static struct aqueue	 dbq = { NULL, NULL, 0, PTHREAD_COND_INITIALIZER };
+static int		 use_pgsql;	/* backend = pgsql (fixed at start) */
 static struct chan	*chans[AUTH_CHANS_MAX];	/* pointers: jobs hold them */
 static size_t		 nchans;
 static char		 passwd_file[sizeof(((struct auth_conf *)0)->passwd_file)];
@@ -254,14 +266,42 @@ step_check(const struct areq *r, time_t now)
 }
 
 /*
- * Step 2: the secret against the passwd-file.  An unknown user and APOP
- * against a hashed entry cost the same work as a known one.
+ * The secret of r against e (NULL: no such user); an unknown user and
+ * APOP against a hashed entry cost the same work as a known one.  gen:
+ * the passwd-file load a verified pair is cached for, or 0 (pgsql: not
+ * cached).  Under dblock (hcost).  1 if right (u filled), else 0.
  */
+static int
+check_secret(const struct areq *r, const struct passwd_entry *e,
+    uint64_t gen, struct auth_user *u)
+{
+	int	ok = 0;
+
+	if (r->q.mech == AUTH_MECH_APOP) {
+		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
+			ok = apop_check(e->hash, r->q.apop_ts, r->q.secret);
+		else
+			(void)apop_check("", r->q.apop_ts, r->q.secret);
+	} else if (e != NULL) {
+		/* A verified pair is cached for this load of the file only. */
+		if (gen != 0 && authcache_check(r->q.user, r->q.secret, gen))
+			ok = 1;
+		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1 &&
+		    gen != 0)
+			authcache_put(r->q.user, r->q.secret, gen);
+	} else
+		(void)hashcost_verify(hcost, NULL, r->q.secret);
+	if (ok)
+		user_settings(e, u);
+	return ok;
+}
+
+/* Step 2: the secret against the passwd-file. */
 static enum auth_verdict
 step_verify(const struct areq *r, struct auth_user *u)
 {
 	const struct passwd_entry	*e = NULL;
-	int				 ok = 0, valid;
+	int				 ok, valid;
 
 	/* The answer follows the file as it is now: an edit that is done
 	   (pop3ctl has returned) counts for this request. */
@@ -274,22 +314,28 @@ step_verify(const struct areq *r, struct auth_user *u)
 	}
 	if (valid)
 		e = passwd_db_find(&db, r->q.user);
-	if (r->q.mech == AUTH_MECH_APOP) {
-		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
-			ok = apop_check(e->hash, r->q.apop_ts, r->q.secret);
-		else
-			(void)apop_check("", r->q.apop_ts, r->q.secret);
-	} else if (e != NULL) {
-		/* A verified pair is cached for this load of the file only. */
-		if (authcache_check(r->q.user, r->q.secret, db_gen))
-			ok = 1;
-		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1)
-			authcache_put(r->q.user, r->q.secret, db_gen);
-	} else
-		(void)hashcost_verify(hcost, NULL, r->q.secret);
-	if (ok)
-		user_settings(e, u);
+	ok = check_secret(r, e, db_gen, u);
 	pthread_rwlock_unlock(&dblock);
+	return ok ? AV_OK : AV_FAILED;
+}
+
+/* Step 2 with backend = pgsql, on pool thread slot: the row, the secret. */
+static enum auth_verdict
+step_verify_pgsql(const struct areq *r, size_t slot, struct auth_user *u)
+{
+	struct passwd_entry	 e;
+	enum authpg_res		 res = AUTHPG_NOUSER;
+	int			 ok;
+
+	if (passwd_valid_user(r->q.user, strlen(r->q.user)))
+		res = authpg_lookup(slot, r->q.user, &e);
+	if (res == AUTHPG_DOWN)
+		return AV_TEMPFAIL;
+	pthread_rwlock_rdlock(&dblock);
+	ok = check_secret(r, res == AUTHPG_FOUND ? &e : NULL, 0, u);
+	pthread_rwlock_unlock(&dblock);
+	if (res == AUTHPG_FOUND)
+		passwd_entry_clear(&e);
 	return ok ? AV_OK : AV_FAILED;
 }
 
@@ -341,8 +387,14 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 		break;
 	case AV_TEMPFAIL:
 		result = AUTH_RES_TEMPFAIL;
-		log_err(SID_FMT " auth tempfail user=%s rip=%s reason=passwd_file",
-		    SID_ARG(r->q.sid), esc, r->q.rip);
+		/* The database's outage is logged once (auth_pgsql.c). */
+		if (use_pgsql)
+			log_debug(SID_FMT " auth tempfail user=%s rip=%s "
+			    "reason=pgsql", SID_ARG(r->q.sid), esc, r->q.rip);
+		else
+			log_err(SID_FMT " auth tempfail user=%s rip=%s "
+			    "reason=passwd_file", SID_ARG(r->q.sid), esc,
+			    r->q.rip);
 		break;
 	}
 	if (send_result(r->ch->fd, r->q.sid, result, delay,
@@ -351,20 +403,81 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 		log_warn("auth reply: %s", strerror(errno));
 }
 
-/* One request, on an auth thread: check, verify, record, reply. */
+/* Appends r to q; 0 if q is full.  Under lock. */
+static int
+queue_push(struct aqueue *q, struct areq *r)
+{
+	if (q->len >= AUTH_QUEUE_MAX)
+		return 0;
+	r->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->len++;
+	pthread_cond_signal(&q->cond);
+	return 1;
+}
+
+/* The next request of q, waiting for one. */
+static struct areq *
+queue_pop(struct aqueue *q)
+{
+	struct areq	*r;
+
+	pthread_mutex_lock(&lock);
+	while (q->head == NULL)
+		pthread_cond_wait(&q->cond, &lock);
+	r = q->head;
+	q->head = r->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->len--;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+/* r is answered: its channel may close, its secret goes. */
 static void
-process(const struct areq *r)
+request_done(struct areq *r)
+{
+	pthread_mutex_lock(&lock);
+	r->ch->pending--;
+	pthread_mutex_unlock(&lock);
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+}
+
+/*
+ * One request, on a hash thread: check, verify, record, reply.  With
+ * pgsql the verification is the pool's (pool_main): returns 1 when r
+ * went there, else 0 (answered).
+ */
+static int
+process(struct areq *r)
 {
 	enum auth_verdict	 v;
 	struct auth_user	 u;
 	uint32_t		 fails = 0, delay = 0;
 	time_t			 now = time(NULL);
+	int			 queued = 0;
 
 	memset(&u, 0, sizeof(u));
-	if ((v = step_check(r, now)) == AV_OK &&
-	    (v = step_verify(r, &u)) != AV_TEMPFAIL)
+	if ((v = step_check(r, now)) == AV_OK && use_pgsql) {
+		/* A database known to be down is not waited for. */
+		if (authpg_ready()) {
+			pthread_mutex_lock(&lock);
+			queued = queue_push(&dbq, r);
+			pthread_mutex_unlock(&lock);
+		}
+		if (queued)
+			return 1;
+		v = AV_TEMPFAIL;
+	} else if (v == AV_OK && (v = step_verify(r, &u)) != AV_TEMPFAIL)
 		v = step_record(r, v, now, &fails, &delay);
 	step_reply(r, v, fails, delay, &u);
+	return 0;
 }
 
 static void *
@@ -373,23 +486,33 @@ thread_main(void *arg)
 	struct areq	*r;
 
 	for (;;) {
-		pthread_mutex_lock(&lock);
-		while (qhead == NULL)
-			pthread_cond_wait(&qcond, &lock);
-		r = qhead;
-		qhead = r->next;
-		if (qhead == NULL)
-			qtail = NULL;
-		qlen--;
-		pthread_mutex_unlock(&lock);
+		r = queue_pop(&hashq);
+		if (process(r) == 0)
+			request_done(r);
+	}
+	return NULL;
+}
 
-		process(r);
+/* A pool thread (backend = pgsql): its own connection, slot arg. */
+static void *
+pool_main(void *arg)
+{
+	size_t			 slot = (size_t)(uintptr_t)arg;
+	enum auth_verdict	 v;
+	struct auth_user	 u;
+	struct areq		*r;
+	uint32_t		 fails, delay;
 
-		pthread_mutex_lock(&lock);
-		r->ch->pending--;
-		pthread_mutex_unlock(&lock);
-		explicit_bzero(r, sizeof(*r));
-		free(r);
+	authpg_open(slot);
+	for (;;) {
+		r = queue_pop(&dbq);
+		memset(&u, 0, sizeof(u));
+		fails = delay = 0;
+		if ((v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
+			v = step_record(r, v, time(NULL), &fails, &delay);
+		step_reply(r, v, fails, delay, &u);
+		explicit_bzero(&u, sizeof(u));
+		request_done(r);
 	}
 	return NULL;
 }
@@ -420,7 +543,7 @@ read_request(struct chan *ch)
 	sid = r->q.sid;
 	r->ch = ch;
 	pthread_mutex_lock(&lock);
-	if (qlen >= AUTH_QUEUE_MAX) {
+	if (!queue_push(&hashq, r)) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
 		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
@@ -429,13 +552,6 @@ read_request(struct chan *ch)
 		return 0;
 	}
 	ch->pending++;
-	if (qtail != NULL)
-		qtail->next = r;
-	else
-		qhead = r;
-	qtail = r;
-	qlen++;
-	pthread_cond_signal(&qcond);
 	pthread_mutex_unlock(&lock);
 	return 0;
 }
@@ -504,7 +620,8 @@ read_ctl(int ctlfd)
 		case -1:
 			fatalx("control channel: malformed settings");
 		case 1:
-			db_refresh(1);	/* another passwd_file */
+			if (!use_pgsql)
+				db_refresh(1);	/* another passwd_file */
 			break;
 		}
 		return;
@@ -585,7 +702,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	privsep_die_with_parent(SIGKILL);
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.passwd_file, sizeof(c.passwd_file), "%s", cfg->passwd_file);
+	snprintf(c.passwd_file, sizeof(c.passwd_file), "%s",
+	    cfg->passwd_file != NULL ? cfg->passwd_file : "");
 	c.pen.fail_delay_ms = (uint64_t)cfg->fail_delay_ms;
 	c.pen.fail_delay_max_ms = (uint64_t)cfg->fail_delay_max_ms;
 	c.pen.ban_threshold = (uint64_t)cfg->ban_threshold;
@@ -598,12 +716,17 @@ auth_main(const struct config *cfg, int ctlfd)
 	(void)conf_apply(&c);
 	if ((nb = penalty_bans_restore(time(NULL))) > 0)
 		log_info("auth bans restored=%zu", nb);
-	db_refresh(1);
+	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
+		use_pgsql = 1;
+		hcost = authpg_start(cfg, pool_main);
+	} else
+		db_refresh(1);
 
 	for (k = 0; k < cfg->auth_threads; k++)
 		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
 			fatalx("cannot start auth threads");
-	if (sandbox_enter(SANDBOX_AUTH, cfg->sandbox, &errstr) == -1)
+	if (sandbox_enter(use_pgsql ? SANDBOX_AUTH_PGSQL : SANDBOX_AUTH,
+	    cfg->sandbox, &errstr) == -1)
 		fatalx("sandbox: %s", errstr);
 
 	for (;;) {
@@ -624,7 +747,7 @@ auth_main(const struct config *cfg, int ctlfd)
 			fatal("poll");
 		/* Requests check the file themselves; this loads a change
 		   (and logs it) within a second when no request comes. */
-		if (time(NULL) != last_check) {
+		if (!use_pgsql && time(NULL) != last_check) {
 			last_check = time(NULL);
 			db_refresh(0);
 		}

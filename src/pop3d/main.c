@@ -34,6 +34,7 @@
 #include "log.h"
 #include "msg.h"
 #include "passwd.h"
+#include "pgsql.h"
 #include "penalty.h"
 #include "tls.h"
 #include "worker.h"
@@ -173,7 +174,8 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 
 	buf_init(&errs, 64 * 1024);
 	*ctxp = NULL;
-	if (config_load(c, path, &errs) == -1)
+	if (config_load(c, path, &errs) == -1 ||
+	    pgsql_config_check(c, &errs) > 0)
 		rv = -1;
 	else {
 		if (geteuid() == 0) {
@@ -186,7 +188,7 @@ load_all(const char *path, struct config *c, SSL_CTX **ctxp, int check_db)
 		}
 		if ((*ctxp = load_tls(c, &errs)) == NULL)
 			rv = -1;
-		if (check_db) {
+		if (check_db && c->auth_backend == AUTH_BACKEND_PASSWD_FILE) {
 			memset(&db, 0, sizeof(db));
 			if (passwd_db_load(&db, c->passwd_file, &err) == -1) {
 				buf_printf(&errs, "%s\n", err);

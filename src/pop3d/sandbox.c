@@ -5,7 +5,10 @@
  * fitted to each process.  A call outside the list kills the process
  * (the master logs the signal and starts a new one), so an attacker who
  * takes over a worker through a parser bug cannot exec, ptrace, mount,
- * open network connections to the outside or load kernel modules.
+ * open network connections to the outside or load kernel modules.  The
+ * auth process with backend = pgsql may also open IPv4 and IPv6 stream
+ * sockets (no datagram, no raw), for libpq's connection to the
+ * database, and make the socket calls libpq makes.
  *
  * The lists are what the code, glibc, libevent and OpenSSL call in those
  * processes on Debian 12 (x86_64 and others through libseccomp's names),
@@ -64,6 +67,14 @@ static const char *const common_calls[] = {
 /* The auth process: a poll loop over the workers' channels. */
 static const char *const auth_calls[] = {
 	"poll", "ppoll",
+};
+
+/* The auth process with backend = pgsql: libpq's connections too. */
+static const char *const auth_pgsql_calls[] = {
+	"setsockopt", "getsockopt", "getsockname", "getpeername",
+	"shutdown", "uname",
+	/* libkrb5 lists /etc/gss/mech.d if the conninfo asks for GSS */
+	"getdents64",
 };
 
 /* Workers: the event loop, client sockets, Maildirs, the job threads. */
@@ -146,9 +157,22 @@ sandbox_enter(enum sandbox_role role, int filter, const char **errstr)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	if (rc == 0 && role == SANDBOX_AUTH)
+	if (rc == 0 && (role == SANDBOX_AUTH || role == SANDBOX_AUTH_PGSQL))
 		rc = allow_list(ctx, auth_calls, sizeof(auth_calls) /
 		    sizeof(auth_calls[0]), &bad);
+	/* libpq: stream sockets to the database (AF_UNIX: above). */
+	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
+		rc = allow_list(ctx, auth_pgsql_calls,
+		    sizeof(auth_pgsql_calls) / sizeof(auth_pgsql_calls[0]),
+		    &bad);
+	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+		    SCMP_A0(SCMP_CMP_EQ, AF_INET),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+		    SCMP_A0(SCMP_CMP_EQ, AF_INET6),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 	if (rc == 0 && role == SANDBOX_WORKER) {
 		rc = allow_list(ctx, worker_calls, sizeof(worker_calls) /
 		    sizeof(worker_calls[0]), &bad);

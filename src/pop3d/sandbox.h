@@ -4,7 +4,9 @@
 #ifndef POP3D_SANDBOX_H
 #define POP3D_SANDBOX_H
 
-enum sandbox_role { SANDBOX_AUTH, SANDBOX_WORKER };
+/* SANDBOX_AUTH_PGSQL: the auth process with backend = pgsql, which
+   also connects to the database (TCP or a Unix socket). */
+enum sandbox_role { SANDBOX_AUTH, SANDBOX_AUTH_PGSQL, SANDBOX_WORKER };
 
 /*
  * Empties the capability bounding set.  Call while still root, before

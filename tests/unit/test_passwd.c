@@ -1,7 +1,8 @@
 /*
  * test_passwd.c - unit tests for passwd.c: line parsing and schemes,
  * locked entries, verification against passwd_hash() output and crypt(3)
- * hashes with $6$ and $2b$ salts, and passwd-file loading errors.
+ * hashes with $6$ and $2b$ salts, passwd-file loading errors, and
+ * entries made from a database row's fields (passwd_entry_fields).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -376,6 +377,70 @@ test_scheme_str(void **state)
 	    "unknown");
 }
 
+/* A database row's fields give what the same passwd-file line gives. */
+static void
+test_entry_fields(void **state)
+{
+	struct passwd_entry	 e;
+	const char		*err = NULL;
+
+	(void)state;
+	assert_int_equal(passwd_entry_fields(&e, "alice", "!$y$j9T$a$b",
+	    "/home/alice", "30", &err), 0);
+	assert_string_equal(e.user, "alice");
+	assert_string_equal(e.hash, "$y$j9T$a$b");
+	assert_int_equal(e.scheme, PASSWD_SCHEME_YESCRYPT);
+	assert_int_equal(e.locked, 1);
+	assert_string_equal(e.home, "/home/alice");
+	assert_int_equal(e.expire_days, 30);
+	assert_null(e.warn);
+	passwd_entry_clear(&e);
+
+	/* {SCHEME}!hash is locked too; "never"; no home. */
+	assert_int_equal(passwd_entry_fields(&e, "b", "{SHA512-CRYPT}!$6$s$h",
+	    NULL, "never", &err), 0);
+	assert_int_equal(e.locked, 1);
+	assert_int_equal(e.scheme, PASSWD_SCHEME_SHA512_CRYPT);
+	assert_null(e.home);
+	assert_int_equal(e.expire_days, -2);
+	passwd_entry_clear(&e);
+
+	/* NULL columns: no home, no expire_days; a '!' in PLAIN is its own. */
+	assert_int_equal(passwd_entry_fields(&e, "c", "{PLAIN}!secret", "",
+	    NULL, &err), 0);
+	assert_int_equal(e.locked, 0);
+	assert_string_equal(e.hash, "!secret");
+	assert_int_equal(e.expire_days, -1);
+	passwd_entry_clear(&e);
+
+	/* A bad home or expire_days is left out and named; the rest stays. */
+	assert_int_equal(passwd_entry_fields(&e, "d", "$5$s$h", "relative",
+	    NULL, &err), 0);
+	assert_null(e.home);
+	assert_non_null(e.warn);
+	passwd_entry_clear(&e);
+	assert_int_equal(passwd_entry_fields(&e, "d", "$5$s$h", NULL, "36501",
+	    &err), 0);
+	assert_int_equal(e.expire_days, -1);
+	assert_non_null(e.warn);
+	passwd_entry_clear(&e);
+	assert_int_equal(passwd_entry_fields(&e, "d", "$5$s$h", NULL, "-3",
+	    &err), 0);
+	assert_int_equal(e.expire_days, -1);
+	assert_non_null(e.warn);
+	passwd_entry_clear(&e);
+
+	/* What no line could hold is refused, nothing allocated. */
+	assert_int_equal(passwd_entry_fields(&e, "bad/name", "$5$s$h", NULL,
+	    NULL, &err), -1);
+	assert_string_equal(err, "invalid user name");
+	assert_int_equal(passwd_entry_fields(&e, "e", "!", NULL, NULL, &err),
+	    -1);
+	assert_string_equal(err, "empty hash");
+	assert_null(e.hash);
+	assert_null(e.user);
+}
+
 int
 main(void)
 {
@@ -387,6 +452,7 @@ main(void)
 		cmocka_unit_test(test_verify_plain_unknown),
 		cmocka_unit_test(test_db_load),
 		cmocka_unit_test(test_scheme_str),
+		cmocka_unit_test(test_entry_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * test_sandbox.c - unit tests for sandbox.c against the real kernel: a
  * forked child enters a role's sandbox and then makes one call; what is
- * allowed returns, what is not kills the child with SIGSYS.  Builds with
+ * allowed returns, what is not kills the child with SIGSYS (the auth
+ * process with backend = pgsql: stream sockets to the database too).  Builds with
  * AddressSanitizer load no filter (sandbox.c), so the filter tests skip.
  */
 #include <stdarg.h>
@@ -40,6 +41,8 @@ enum probe {
 	P_EXEC,		/* execve /bin/true */
 	P_INET,		/* socket(AF_INET) */
 	P_UNIX,		/* socket(AF_UNIX) */
+	P_INET6,	/* socket(AF_INET6, SOCK_STREAM) */
+	P_INET_DGRAM,	/* socket(AF_INET, SOCK_DGRAM) */
 	P_EPOLL,	/* epoll_create1 */
 	P_IOCTL_OTHER,	/* ioctl(TIOCGWINSZ) */
 	P_IOCTL_FIONREAD,
@@ -88,6 +91,12 @@ probe(enum probe what)
 		return socket(AF_INET, SOCK_STREAM, 0) == -1 ? 3 : 0;
 	case P_UNIX:
 		return socket(AF_UNIX, SOCK_DGRAM, 0) == -1 ? 3 : 0;
+	case P_INET6:
+		/* EAFNOSUPPORT without IPv6 is an answer, not a kill. */
+		return socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0) == -1 &&
+		    errno != EAFNOSUPPORT ? 3 : 0;
+	case P_INET_DGRAM:
+		return socket(AF_INET, SOCK_DGRAM, 0) == -1 ? 3 : 0;
 	case P_EPOLL:
 		return epoll_create1(0) == -1 ? 3 : 0;
 	case P_IOCTL_OTHER:
@@ -174,6 +183,23 @@ test_auth_is_narrower(void **state)
 	assert_sigsys(run(SANDBOX_AUTH, 1, P_IOCTL_FIONREAD));
 }
 
+/* backend = pgsql: the auth process connects to the database too. */
+static void
+test_auth_pgsql_connects_only(void **state)
+{
+	if (NO_FILTER)
+		skip();
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_STATUS));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_UNIX));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET6));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_INET_DGRAM));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EXEC));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EPOLL));
+	/* and the passwd-file's auth process still has no network */
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET6));
+}
+
 /* sandbox = no: no filter, but no new privileges all the same. */
 static void
 test_no_filter_still_no_new_privs(void **state)
@@ -190,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_worker_allows_its_calls),
 		cmocka_unit_test(test_worker_kills_the_rest),
 		cmocka_unit_test(test_auth_is_narrower),
+		cmocka_unit_test(test_auth_pgsql_connects_only),
 		cmocka_unit_test(test_no_filter_still_no_new_privs),
 	};
 

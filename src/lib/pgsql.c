@@ -1,0 +1,219 @@
+/*
+ * pgsql.c - the PostgreSQL client of pop3d's auth process and pop3ctl
+ * (pgsql.h): the conninfo check, connecting with the timeout, and
+ * statements with parameters under a deadline (libpq's asynchronous
+ * calls and poll(2), so a hanging server cannot block past it).
+ * Messages are libpq's, made one line; none holds the conninfo.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgsql.h"
+
+/* msg (libpq's, maybe several lines) as one line into err. */
+static void
+pgsql_msg(char *err, size_t errlen, const char *what, const char *msg)
+{
+	size_t	i, n;
+
+	n = (size_t)snprintf(err, errlen, "%s%s%s", what,
+	    *what != '\0' && msg != NULL && *msg != '\0' ? ": " : "",
+	    msg != NULL ? msg : "");
+	if (n >= errlen)
+		n = errlen - 1;
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+		err[--n] = '\0';
+	for (i = 0; i < n; i++)
+		if (err[i] == '\n' || err[i] == '\t' || err[i] == '\r')
+			err[i] = ' ';
+}
+
+int
+pgsql_config_check(const struct config *cfg, struct buf *errs)
+{
+	PQconninfoOption	*opts;
+	char			*msg = NULL, line[PGSQL_ERR_MAX];
+	size_t			 ln;
+
+	if (cfg->auth_backend != AUTH_BACKEND_PGSQL)
+		return 0;
+	if ((opts = PQconninfoParse(cfg->pg_conninfo, &msg)) != NULL) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	if (msg != NULL && strstr(cfg->pg_conninfo, "password") == NULL)
+		pgsql_msg(line, sizeof(line), "", msg);
+	else
+		snprintf(line, sizeof(line), "%s", msg != NULL ?
+		    "not a libpq connection string (key=value ... or "
+		    "postgresql://...)" : "out of memory");
+	PQfreemem(msg);
+	if ((ln = config_key_line(cfg->path, "conninfo")) > 0)
+		buf_printf(errs, "%s:%zu: conninfo: %s\n", cfg->path, ln, line);
+	else
+		buf_printf(errs, "%s: conninfo: %s\n", cfg->path, line);
+	return 1;
+}
+
+PGconn *
+pgsql_connect(const struct config *cfg, const char *appname, char *err,
+    size_t errlen)
+{
+	/* Later keys override earlier ones: the conninfo may turn GSS
+	   encryption back on (off by default: libkrb5 probes files and
+	   directories at every connect), the timeout is ours. */
+	const char	*keys[] = { "gssencmode", "dbname", "connect_timeout",
+			    "fallback_application_name", NULL };
+	const char	*vals[5];
+	char		 tmo[32], set[64];
+	PGconn		*c;
+	PGresult	*r;
+	int		 broken;
+
+	snprintf(tmo, sizeof(tmo), "%lld", cfg->pg_timeout);
+	vals[0] = "disable";
+	vals[1] = cfg->pg_conninfo;	/* expand_dbname: the whole string */
+	vals[2] = tmo;
+	vals[3] = appname;
+	vals[4] = NULL;
+	if ((c = PQconnectdbParams(keys, vals, 1)) == NULL) {
+		snprintf(err, errlen, "connect: out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	/* The server stops a statement that runs too long as well. */
+	snprintf(set, sizeof(set), "SET statement_timeout = %lld",
+	    cfg->pg_timeout * 1000);
+	if ((r = pgsql_exec(c, NULL, set, 0, NULL,
+	    (int)cfg->pg_timeout * 1000, &broken, err, errlen)) == NULL) {
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(r);
+	return c;
+}
+
+long long
+pgsql_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits for the answer to what was sent on c, until timeout_ms.  The
+ * result of the one statement, or NULL as pgsql_exec.
+ */
+static PGresult *
+pgsql_wait(PGconn *c, int timeout_ms, int *broken, char *err, size_t errlen)
+{
+	struct pollfd	 pfd;
+	PGresult	*r, *res = NULL;
+	long long	 deadline = pgsql_now_ms() + timeout_ms, left;
+	int		 n;
+
+	while (PQflush(c) == 1 || PQisBusy(c)) {
+		left = deadline - pgsql_now_ms();
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN | (PQflush(c) == 1 ? POLLOUT : 0);
+		if (left <= 0 || (n = poll(&pfd, 1, (int)left)) == 0) {
+			snprintf(err, errlen, "no answer within %d ms",
+			    timeout_ms);
+			*broken = PGSQL_TIMEDOUT;
+			return NULL;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || PQconsumeInput(c) == 0) {
+			pgsql_msg(err, errlen, "", n == -1 ? strerror(errno) :
+			    PQerrorMessage(c));
+			*broken = 1;
+			return NULL;
+		}
+	}
+	/* All of the answer is in: these do not block. */
+	while ((r = PQgetResult(c)) != NULL) {
+		if (res == NULL)
+			res = r;
+		else
+			PQclear(r);
+	}
+	if (res == NULL || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		pgsql_msg(err, errlen, "", res != NULL ?
+		    PQresultErrorMessage(res) : PQerrorMessage(c));
+		PQclear(res);
+		*broken = PQstatus(c) != CONNECTION_OK;
+		return NULL;
+	}
+	return res;
+}
+
+PGresult *
+pgsql_exec(PGconn *c, const char *name, const char *sql, int n,
+    const char *const *params, int timeout_ms, int *broken, char *err,
+    size_t errlen)
+{
+	int	ok;
+
+	*broken = 0;
+	if (name != NULL)
+		ok = PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0);
+	else
+		ok = PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (!ok) {
+		pgsql_msg(err, errlen, "", PQerrorMessage(c));
+		*broken = PQstatus(c) != CONNECTION_OK;
+		return NULL;
+	}
+	return pgsql_wait(c, timeout_ms, broken, err, errlen);
+}
+
+PGresult *
+pgsql_prepare(PGconn *c, const char *name, const char *sql, int n,
+    int timeout_ms, int *broken, char *err, size_t errlen)
+{
+	PGresult	*r;
+
+	*broken = 0;
+	if (!PQsendPrepare(c, name, sql, n, NULL)) {
+		pgsql_msg(err, errlen, "prepare", PQerrorMessage(c));
+		*broken = PQstatus(c) != CONNECTION_OK;
+		return NULL;
+	}
+	if ((r = pgsql_wait(c, timeout_ms, broken, err, errlen)) == NULL)
+		return NULL;
+	PQclear(r);
+	if (!PQsendDescribePrepared(c, name)) {
+		pgsql_msg(err, errlen, "describe", PQerrorMessage(c));
+		*broken = PQstatus(c) != CONNECTION_OK;
+		return NULL;
+	}
+	return pgsql_wait(c, timeout_ms, broken, err, errlen);
+}
+
+void
+pgsql_wipe(PGresult *res)
+{
+	int	 i, j;
+	char	*v;
+
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++)
+		for (j = 0; j < PQnfields(res); j++)
+			if (!PQgetisnull(res, i, j) &&
+			    (v = PQgetvalue(res, i, j)) != NULL)
+				explicit_bzero(v, (size_t)PQgetlength(res, i,
+				    j));
+}

@@ -1,0 +1,265 @@
+/*
+ * auth_pgsql.c - accounts in PostgreSQL for the auth process
+ * (auth_pgsql.h).  Each pool thread owns one slot: a connection with
+ * the user_query prepared on it and where its columns are.  The state
+ * of the database is shared: the first failure marks it down and is
+ * logged; while down, logins are answered [SYS/TEMP] without a try
+ * for a second, then one thread at a time tries to connect again; the
+ * first answer marks it up again (logged).  So an outage costs a log
+ * line per change, not per login.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_pgsql.h"
+#include "auth_req.h"
+#include "hashcost.h"
+#include "log.h"
+#include "pgsql.h"
+#include "xmalloc.h"
+
+#define AUTHPG_RETRY_MS	1000		/* down: answer at once this long */
+#define AUTHPG_STMT	"pop3d_user"	/* the prepared user_query */
+
+struct slot {
+	PGconn	*c;
+	int	 fpass, fhome, fexp;	/* columns; -1: none */
+};
+
+static const struct config	*pgcfg;
+static struct slot		*slots;
+static size_t			 nslots;
+
+static pthread_mutex_t	 stlock = PTHREAD_MUTEX_INITIALIZER;
+static int		 down;		/* the last try failed */
+static int		 seen;		/* it answered once */
+static long long	 fail_ms;	/* when */
+static int		 probing;	/* a thread tries while down */
+
+struct hashcost *
+authpg_start(const struct config *cfg, void *(*pool_fn)(void *))
+{
+	struct passwd_db	 ref;
+	struct passwd_entry	 e;
+	struct hashcost		*hc;
+	char			 hash[256];
+	const char		*why;
+	pthread_t		 t;
+	size_t			 i;
+
+	pgcfg = cfg;
+	nslots = (size_t)cfg->pg_pool;
+	slots = xcalloc(nslots, sizeof(*slots));
+	for (i = 0; i < nslots; i++)
+		slots[i].fpass = slots[i].fhome = slots[i].fexp = -1;
+	/* The reference: a yescrypt hash as pop3ctl writes, timed. */
+	memset(&ref, 0, sizeof(ref));
+	if (passwd_hash("reference: never a password", hash,
+	    sizeof(hash)) == 0 &&
+	    passwd_entry_fields(&e, "reference", hash, NULL, NULL, &why) == 0) {
+		ref.v = &e;
+		ref.n = 1;
+	}
+	hc = hashcost_new(&ref);
+	if (ref.n == 1)
+		passwd_entry_clear(&e);
+	for (i = 0; i < nslots; i++)
+		if (pthread_create(&t, NULL, pool_fn, (void *)(uintptr_t)i) !=
+		    0)
+			fatalx("cannot start pgsql threads");
+	log_info("pgsql accounts pool=%zu timeout=%llds failure_cost=%s",
+	    nslots, cfg->pg_timeout, hashcost_dummy_class(hc, hash,
+	    sizeof(hash)));
+	return hc;
+}
+
+static void
+state_down(const char *why)
+{
+	pthread_mutex_lock(&stlock);
+	if (!down)
+		log_err("pgsql: database unavailable: %s", why);
+	down = 1;
+	fail_ms = pgsql_now_ms();
+	pthread_mutex_unlock(&stlock);
+}
+
+static void
+state_up(void)
+{
+	pthread_mutex_lock(&stlock);
+	if (down || !seen)
+		log_info("pgsql: database available%s", seen ? " again" : "");
+	down = 0;
+	seen = 1;
+	pthread_mutex_unlock(&stlock);
+}
+
+int
+authpg_ready(void)
+{
+	int	r;
+
+	pthread_mutex_lock(&stlock);
+	r = !down || pgsql_now_ms() - fail_ms >= AUTHPG_RETRY_MS;
+	pthread_mutex_unlock(&stlock);
+	return r;
+}
+
+/* Whether this thread may connect now (while down: one, when due). */
+static int
+may_connect(void)
+{
+	int	r = 1;
+
+	pthread_mutex_lock(&stlock);
+	if (down) {
+		if (probing || pgsql_now_ms() - fail_ms < AUTHPG_RETRY_MS)
+			r = 0;
+		else
+			probing = 1;
+	}
+	pthread_mutex_unlock(&stlock);
+	return r;
+}
+
+static void
+probe_done(void)
+{
+	pthread_mutex_lock(&stlock);
+	probing = 0;
+	pthread_mutex_unlock(&stlock);
+}
+
+/* Connects slot s and prepares the query.  0, or -1 with err. */
+static int
+slot_open(struct slot *s, char *err, size_t errlen)
+{
+	PGresult	*d;
+	int		 broken;
+
+	if ((s->c = pgsql_connect(pgcfg, "pop3d", err, errlen)) == NULL)
+		return -1;
+	if ((d = pgsql_prepare(s->c, AUTHPG_STMT, pgcfg->pg_user_query, 1,
+	    (int)pgcfg->pg_timeout * 1000, &broken, err, errlen)) == NULL) {
+		PQfinish(s->c);
+		s->c = NULL;
+		return -1;
+	}
+	if (PQnfields(d) == 0) {
+		snprintf(err, errlen, "user_query returns no column");
+		PQclear(d);
+		PQfinish(s->c);
+		s->c = NULL;
+		return -1;
+	}
+	if ((s->fpass = PQfnumber(d, "password")) < 0)
+		s->fpass = 0;
+	s->fhome = PQfnumber(d, "home");
+	s->fexp = PQfnumber(d, "expire_days");
+	PQclear(d);
+	/* Any user may have any expire_days: CAPA says "EXPIRE 0 USER". */
+	if (s->fexp >= 0)
+		auth_set_user_expire(1, 0);
+	return 0;
+}
+
+static const char *
+col(const PGresult *r, int f)
+{
+	return f >= 0 && !PQgetisnull(r, 0, f) ? PQgetvalue(r, 0, f) : NULL;
+}
+
+/* The row of r (one at most) into e. */
+static enum authpg_res
+row_entry(const struct slot *s, PGresult *r, const char *user,
+    struct passwd_entry *e)
+{
+	char		 esc[POP3_USER_MAX * 4 + 8];
+	const char	*hash, *why;
+
+	log_escape(user, strlen(user), esc, sizeof(esc));
+	if (PQntuples(r) > 1) {
+		log_err("pgsql: user_query gives %d rows for user %s",
+		    PQntuples(r), esc);
+		return AUTHPG_DOWN;
+	}
+	if (PQntuples(r) == 0 || (hash = col(r, s->fpass)) == NULL)
+		return AUTHPG_NOUSER;
+	if (passwd_entry_fields(e, user, hash, col(r, s->fhome),
+	    col(r, s->fexp), &why) == -1) {
+		log_warn("pgsql: user %s: %s", esc, why);
+		return AUTHPG_NOUSER;
+	}
+	if (e->warn != NULL)
+		log_warn("pgsql: user %s: %s", esc, e->warn);
+	return AUTHPG_FOUND;
+}
+
+void
+authpg_open(size_t slot)
+{
+	struct slot	*s = &slots[slot];
+	char		 err[PGSQL_ERR_MAX];
+	int		 rc;
+
+	if (s->c != NULL || !may_connect())
+		return;
+	rc = slot_open(s, err, sizeof(err));
+	probe_done();
+	if (rc == -1)
+		state_down(err);
+	else
+		state_up();
+}
+
+enum authpg_res
+authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
+{
+	struct slot	*s = &slots[slot];
+	PGresult	*r = NULL;
+	char		 err[PGSQL_ERR_MAX];
+	enum authpg_res	 res;
+	int		 attempt, broken, fresh, rc;
+
+	memset(e, 0, sizeof(*e));
+	for (attempt = 0; attempt < 2 && r == NULL; attempt++) {
+		fresh = 0;
+		if (s->c == NULL) {
+			if (!may_connect())
+				return AUTHPG_DOWN;
+			rc = slot_open(s, err, sizeof(err));
+			probe_done();
+			if (rc == -1) {
+				state_down(err);
+				return AUTHPG_DOWN;
+			}
+			fresh = 1;
+		}
+		r = pgsql_exec(s->c, AUTHPG_STMT, NULL, 1, &user,
+		    (int)pgcfg->pg_timeout * 1000, &broken, err, sizeof(err));
+		if (r != NULL)
+			break;
+		if (broken) {
+			PQfinish(s->c);
+			s->c = NULL;
+		}
+		/* An old connection that broke (the server restarted, an
+		   idle timeout) gets one more try on a new one; a database
+		   too slow to answer does not get a second wait. */
+		if (broken != 1 || fresh) {
+			state_down(err);
+			return AUTHPG_DOWN;
+		}
+	}
+	if (r == NULL)
+		return AUTHPG_DOWN;
+	state_up();
+	res = row_entry(s, r, user, e);
+	pgsql_wipe(r);
+	PQclear(r);
+	return res;
+}

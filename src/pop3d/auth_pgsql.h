@@ -1,0 +1,54 @@
+/*
+ * auth_pgsql.h - accounts in PostgreSQL for the auth process
+ * (backend = pgsql): one connection per pool thread, the user_query
+ * prepared on each, and the database's state (up, or down since a
+ * failure) that decides whether a login is answered [SYS/TEMP] at once.
+ */
+#ifndef POP3D_AUTH_PGSQL_H
+#define POP3D_AUTH_PGSQL_H
+
+#include <stddef.h>
+
+#include "passwd.h"
+#include "pop3d_config.h"
+
+enum authpg_res {
+	AUTHPG_FOUND,		/* *e filled: the caller clears it */
+	AUTHPG_NOUSER,		/* no row (or a NULL or empty hash) */
+	AUTHPG_DOWN,		/* no answer: [SYS/TEMP], not a failure */
+};
+
+struct hashcost;
+
+/*
+ * Sets up the slots, times the reference hash a failed login costs (a
+ * fresh yescrypt one: no file tells what the table holds; returned),
+ * and starts pg_pool threads pool_fn(slot).  cfg stays valid (the auth
+ * process's copy); the settings count until a restart.
+ */
+struct hashcost *authpg_start(const struct config *cfg,
+	    void *(*pool_fn)(void *));
+
+/*
+ * 0 while the database is down and the next try is not due yet (a
+ * second after the last failure): answer [SYS/TEMP] without queueing.
+ */
+int	authpg_ready(void);
+
+/*
+ * Connects slot (at a pool thread's start, so that the first login
+ * finds a connection and an outage at start is logged at once).
+ */
+void	authpg_open(size_t slot);
+
+/*
+ * Looks user up on pool connection slot (0 .. pg_pool - 1; one thread
+ * each), connecting and preparing first if needed, and once more on a
+ * new connection if an old one turns out closed (not if it is only
+ * slow).  Blocks up to about twice the timeout (a query on a closed
+ * connection fails at once).  The row's values are wiped before they are freed.
+ */
+enum authpg_res authpg_lookup(size_t slot, const char *user,
+	    struct passwd_entry *e);
+
+#endif

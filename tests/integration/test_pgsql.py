@@ -1,0 +1,316 @@
+"""Accounts in PostgreSQL (backend = pgsql: pop3d.conf(5) [pgsql], pop3d(8)
+"Accounts in PostgreSQL", pop3ctl(8)) against a private cluster that the
+tests make with initdb and run on their own loopback port (pgutil.py):
+logins with USER/PASS and AUTH PLAIN after STLS; a missing user and a
+wrong password are [AUTH] and counted; pop3ctl user add, passwd, lock,
+unlock, list and del on the table, each seen at the next login; the
+database stopped mid-test gives [SYS/TEMP], never a ban or a penalty, no
+process dies, and logins work again once it is back; a connection the
+server drops is made again; home and expire_days columns; config errors
+name file, line and key."""
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from ctlutil import EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl
+from pgutil import Cluster, pg_available
+from pop3util import WORKER_USER, Server, children, plain_b64, wait_until
+
+pytestmark = pytest.mark.skipif(
+    not pg_available(), reason="needs root and Debian's postgresql "
+    "(scripts/deps.sh installs it)")
+
+PW = "Harbor-Quill-Maple-41"
+PW2 = "Cinder-Otter-Flute-86"
+
+
+@pytest.fixture(scope="module")
+def pg():
+    c = Cluster()
+    try:
+        c.start()
+        c.setup_schema()
+        yield c
+    finally:
+        c.destroy()
+
+
+@pytest.fixture
+def db(pg):
+    """The cluster, running and reachable at the start of each test."""
+    if not pg.running():
+        pg.start()
+    return pg
+
+
+def pg_server(make_server, pg, name, extra=None, **kw):
+    """A pop3d with backend = pgsql on pg (plaintext from loopback), up
+    once its pool has connected."""
+    ex = {"auth": {"backend": "pgsql"},
+          "pgsql": {"conninfo": pg.conninfo(), "timeout": "3"}}
+    for sect, kv in (extra or {}).items():
+        ex.setdefault(sect, {}).update(kv)
+    s = make_server(name=name, plaintext="loopback", extra=ex, **kw)
+    s.wait_log(r"auth: pgsql: database available$", timeout=10)
+    return s
+
+
+def db_user(s, pg, env, name, password, home=None, expire_days=None):
+    pg.add_user(name, env.hasher.hash(password), home, expire_days)
+    if home is None:
+        s.make_maildir(name)
+
+
+def try_login(s, name, password):
+    """The final answer of USER/PASS on a plain loopback connection."""
+    with s.connect() as c:
+        return c.try_login(name, password)
+
+
+def test_logins_and_failures(make_server, db, env):
+    s = pg_server(make_server, db, "pg-login")
+    # A missing user costs a timed yescrypt hash, as pop3ctl writes them.
+    s.wait_log(r"auth: pgsql accounts pool=2 timeout=3s "
+               r"failure_cost=\$y\$j9T")
+    db_user(s, db, env, "pga", PW)
+    with s.connect() as c:
+        c.login("pga", PW)
+        assert c.stat() == (0, 0)
+        c.ok("QUIT")
+    with s.connect() as c:
+        c.starttls()
+        r = c.cmd("AUTH PLAIN " + plain_b64("", "pga", PW))
+        assert r.startswith("+OK"), r
+        c.ok("QUIT")
+    m = s.mark()
+    r = try_login(s, "pga", "not-the-password")
+    assert r.startswith("-ERR [AUTH]"), r
+    r = try_login(s, "pg-nobody", PW)
+    assert r.startswith("-ERR [AUTH]"), r
+    # Both are failures, counted from this address as with the file.
+    s.wait_log(r"auth failed user=pga rip=127\.0\.0\.1 mech=USER fails=1",
+               start=m)
+    s.wait_log(r"auth failed user=pg-nobody rip=127\.0\.0\.1 mech=USER "
+               r"fails=2", start=m)
+
+
+def test_unix_socket(make_server, db, env):
+    """conninfo with a socket directory: a Unix stream socket from the
+    sandboxed auth process (trust for local connections here)."""
+    s = pg_server(make_server, db, "pg-unix", extra={"pgsql": {
+        "conninfo": "host=%s port=%d dbname=mail user=pop3d" % (
+            db.sock, db.port)}})
+    db_user(s, db, env, "pgu", PW)
+    assert try_login(s, "pgu", PW).startswith("+OK")
+    rows = db.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = "
+                  "'pop3d' AND application_name = 'pop3d' AND "
+                  "client_port = -1")
+    assert rows == [["2"]], rows
+
+
+def test_pop3ctl_user_commands_on_the_table(make_server, db, env):
+    s = pg_server(make_server, db, "pg-ctl")
+    r = add_user(s, "pgb", PW)
+    assert "pgb" in r.out
+    assert db.hash_of("pgb").startswith("$y$")
+    assert try_login(s, "pgb", PW).startswith("+OK")
+
+    r = ctl(s.conf_path, "user", "passwd", "pgb", "--password-stdin",
+            input=PW2 + "\n")
+    assert r.returncode == EX_OK, r.err
+    assert try_login(s, "pgb", PW).startswith("-ERR [AUTH]")
+    assert try_login(s, "pgb", PW2).startswith("+OK")
+
+    r = ctl(s.conf_path, "user", "lock", "pgb")
+    assert r.returncode == EX_OK and "locked" in r.out, (r.out, r.err)
+    assert db.hash_of("pgb").startswith("!$y$")
+    assert try_login(s, "pgb", PW2).startswith("-ERR [AUTH]")
+    r = ctl(s.conf_path, "user", "lock", "pgb")
+    assert r.returncode == EX_OK and "already" in r.out, (r.out, r.err)
+    # A new password keeps the lock.
+    r = ctl(s.conf_path, "user", "passwd", "pgb", "--password-stdin",
+            input=PW + "\n")
+    assert r.returncode == EX_OK and "still locked" in r.out, (r.out, r.err)
+    assert db.hash_of("pgb").startswith("!$y$")
+    r = ctl(s.conf_path, "user", "list")
+    assert r.returncode == EX_OK, r.err
+    assert any(l.split() == ["pgb", "YESCRYPT", "locked"]
+               for l in r.out.splitlines()), r.out
+    r = ctl(s.conf_path, "user", "unlock", "pgb")
+    assert r.returncode == EX_OK, r.err
+    assert try_login(s, "pgb", PW).startswith("+OK")
+
+    # The policy is the same as with the file.
+    r = ctl(s.conf_path, "user", "passwd", "pgb", "--password-stdin",
+            input="short\n")
+    assert r.returncode != EX_OK and "rejected" in r.err, r.err
+
+    r = ctl(s.conf_path, "user", "del", "pgb")
+    assert r.returncode == EX_OK, r.err
+    assert db.hash_of("pgb") is None
+    assert try_login(s, "pgb", PW).startswith("-ERR [AUTH]")
+    r = ctl(s.conf_path, "user", "del", "pgb")
+    assert r.returncode == EX_NOUSER, (r.out, r.err)
+
+
+def test_database_down_is_tempfail_never_a_penalty(make_server, db, env):
+    """Stopped mid-test: [SYS/TEMP] at once for right and wrong passwords
+    and unknown users, nothing counted (ban_threshold 3 is passed many
+    times over), the outage logged once, no process lost; started again:
+    the same address logs in at once."""
+    s = pg_server(make_server, db, "pg-down", ban_threshold=3,
+                  fail_delay_ms=2000, fail_delay_max_ms=4000)
+    db_user(s, db, env, "pgc", PW)
+    assert try_login(s, "pgc", PW).startswith("+OK")
+    kids = children(s.proc.pid)
+    m = s.mark()
+    db.stop()
+    for i in range(9):
+        name, pw = [("pgc", PW), ("pgc", "wrong-pw"), ("pg-ghost", PW)][i % 3]
+        r = try_login(s, name, pw)
+        assert r.startswith("-ERR [SYS/TEMP]"), (i, r)
+    # A connection the pool already held broke; a new one was refused.
+    s.wait_log(r"auth: pgsql: database unavailable: ", start=m)
+    log = s.log[m:]
+    assert sum("pgsql: database unavailable" in l for l in log) == 1, log
+    assert not any("auth failed" in l for l in log), log
+
+    db.start()
+    answers = []
+
+    def ok():
+        answers.append(try_login(s, "pgc", PW))
+        return answers[-1].startswith("+OK")
+    # [SYS/TEMP] only while the pool waits out its one second after the
+    # last failure; never [AUTH] or LOGIN-DELAY (nothing was counted).
+    assert wait_until(ok, 10, step=0.2), answers
+    assert all(a.startswith(("+OK", "-ERR [SYS/TEMP]")) for a in answers), \
+        answers
+    s.wait_log(r"auth: pgsql: database available again", start=m)
+    assert children(s.proc.pid) == kids
+
+
+def test_dropped_connection_is_made_again(make_server, db, env):
+    s = pg_server(make_server, db, "pg-drop", extra={"pgsql": {"pool": "1"}})
+    db_user(s, db, env, "pgd", PW)
+    assert try_login(s, "pgd", PW).startswith("+OK")
+    m = s.mark()
+    rows = db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE usename = 'pop3d' AND application_name = 'pop3d'")
+    assert rows and all(r == ["t"] for r in rows), rows
+    # The broken connection is tried once more on a new one: no outage.
+    assert try_login(s, "pgd", PW).startswith("+OK")
+    assert not any("unavailable" in l for l in s.log[m:]), s.log[m:]
+
+
+def test_database_that_hangs_is_tempfail(make_server, db, env):
+    """The backend serving pop3d stopped (SIGSTOP): the statement gets no
+    answer within timeout, the login is [SYS/TEMP], not a failure; once
+    it runs again, logins work on a new connection."""
+    s = pg_server(make_server, db, "pg-hang",
+                  extra={"pgsql": {"pool": "1", "timeout": "1"}})
+    db_user(s, db, env, "pgh", PW)
+    assert try_login(s, "pgh", PW).startswith("+OK")
+    rows = db.sql("SELECT pid FROM pg_stat_activity WHERE usename = 'pop3d' "
+                  "AND application_name = 'pop3d'")
+    assert len(rows) == 1, rows
+    pid = int(rows[0][0])
+    m = s.mark()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = try_login(s, "pgh", PW)
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+        s.wait_log(r"pgsql: database unavailable: no answer within 1000 ms",
+                   start=m)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert wait_until(lambda: try_login(s, "pgh", PW).startswith("+OK"),
+                      10, step=0.2)
+    assert not any("auth failed" in l for l in s.log[m:]), s.log[m:]
+
+
+def expire(c):
+    return [l for l in c.capa() if l.startswith("EXPIRE")]
+
+
+def test_home_and_expire_days_columns(make_server, db, env):
+    s = pg_server(make_server, db, "pg-home",
+                  extra={"server": {"mail_path": "~/Maildir"}})
+    # The Maildir under the home from the row, not under mail_root.
+    home = s.base + "/home/pge"
+    maildir = home + "/Maildir"
+    for sub in ("", "/cur", "/new", "/tmp"):
+        subprocess.run(["install", "-d", "-m", "700", "-o", WORKER_USER,
+                        "-g", "nogroup", maildir + sub], check=True,
+                       timeout=30)
+    msg = b"Subject: home\r\n\r\nfrom the home\r\n"
+    with open(maildir + "/new/1700000000.M1P1.h", "wb") as f:
+        f.write(msg)
+    shutil.chown(maildir + "/new/1700000000.M1P1.h", WORKER_USER, "nogroup")
+    for d in (s.base + "/home", home):
+        shutil.chown(d, WORKER_USER, "nogroup")
+    db.add_user("pge", env.hasher.hash(PW), home, "2")
+    with s.connect() as c:
+        # An expire_days column: any user may have any value.
+        assert expire(c) == ["EXPIRE 0 USER"], c.capa()
+        c.login("pge", PW)
+        assert c.stat() == (1, len(msg))
+        assert expire(c) == ["EXPIRE 2"], c.capa()
+        c.ok("QUIT")
+
+
+def test_config_errors_name_file_line_and_key(env):
+    cases = [
+        ("conninfo", "conninfo = host=127.0.0.1 port", "conninfo"),
+        ("conninfo", "conninfo = host=x password=hunter2 oops", "conninfo"),
+        ("user_query", "user_query = SELECT password FROM t WHERE u = $2",
+         "user_query"),
+        ("user_insert", "user_insert = INSERT INTO t VALUES ($1, $4)",
+         "user_insert"),
+        ("pool", "pool = 0", "pool"),
+    ]
+    for _, text, key in cases:
+        s = Server(env, name="pg-conf", pool=1,
+                   extra={"auth": {"backend": "pgsql"}})
+        try:
+            s.settings.setdefault("pgsql", []).append(
+                tuple(x.strip() for x in text.split("=", 1)))
+            s.write_files()
+            line = s.config_text().splitlines().index(text) + 1
+            r = subprocess.run([env.pop3d, "-c", s.conf_path, "-t"],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            err = r.stderr.decode("utf-8", "replace")
+            assert r.returncode != 0, err
+            assert "%s:%d: %s: " % (s.conf_path, line, key) in err, err
+            assert "hunter2" not in err, err
+        finally:
+            shutil.rmtree(s.base, ignore_errors=True)
+    # pop3ctl reads the same keys the same way; with no database it
+    # cannot reach, user list says try again.
+    s = Server(env, name="pg-noserver", pool=1,
+               extra={"auth": {"backend": "pgsql"},
+                      "pgsql": {"conninfo": "host=127.0.0.1 port=1 "
+                                "connect_timeout=2", "timeout": "2"}})
+    try:
+        s.write_files()
+        r = ctl(s.conf_path, "user", "list")
+        assert r.returncode == EX_TEMPFAIL, (r.out, r.err)
+        assert "database" in r.err, r.err
+        # No passwd_file is needed with pgsql; migrate says it wants one.
+        with open(s.conf_path, "w") as f:
+            f.write("".join(l + "\n" for l in s.config_text().splitlines()
+                            if not l.startswith("passwd_file")))
+        r = subprocess.run([env.pop3d, "-c", s.conf_path, "-t"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        assert r.returncode == 0, r.stderr
+        r = ctl(s.conf_path, "migrate", "--check")
+        assert r.returncode == EX_CONFIG, (r.out, r.err)
+        assert "passwd_file is not set" in r.err, r.err
+    finally:
+        shutil.rmtree(s.base, ignore_errors=True)
