@@ -276,18 +276,35 @@ require(struct buf *errs, const char *path, const char *sect,
 	}
 }
 
+/* Whether value (blank-separated words) has the word want. */
+static int
+has_word(const char *value, const char *want)
+{
+	size_t	wlen = strlen(want), n;
+
+	for (;;) {
+		value += strspn(value, " \t\r\n\"");
+		if (*value == '\0')
+			return 0;
+		n = strcspn(value, " \t\r\n\"");
+		if (n == wlen && memcmp(value, want, n) == 0)
+			return 1;
+		value += n;
+	}
+}
+
 /*
  * The line of path that sets key (the file parsed without errors, so at
  * most one does, unless the key is a list: then the first one whose
- * value holds want, if want is not NULL), or 0 if none: for the checks
- * after the parse.
+ * value has the word want, if want is not NULL), or 0 if none: for the
+ * checks after the parse.
  */
 static size_t
 key_line(const char *path, const char *key, const char *want)
 {
 	char	 line[CONF_LINE_MAX + 2];
 	FILE	*f;
-	size_t	 n = 0, klen = strlen(key), found = 0;
+	size_t	 n = 0, klen = strlen(key), found = 0, eq;
 	char	*p;
 
 	if ((f = fopen(path, "re")) == NULL)
@@ -295,9 +312,10 @@ key_line(const char *path, const char *key, const char *want)
 	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
 		n++;
 		p = line + strspn(line, " \t");
-		if (strncmp(p, key, klen) == 0 &&
-		    p[klen + strspn(p + klen, " \t")] == '=' &&
-		    (want == NULL || strstr(p + klen, want) != NULL))
+		if (strncmp(p, key, klen) != 0)
+			continue;
+		eq = klen + strspn(p + klen, " \t");
+		if (p[eq] == '=' && (want == NULL || has_word(p + eq + 1, want)))
 			found = n;
 	}
 	fclose(f);

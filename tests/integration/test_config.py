@@ -167,6 +167,16 @@ def test_proxy_settings(env, base):
     assert rc == 1, err
     assert_error(err, path, where[bad], "proxy_trusted")
     assert '"10.0.0.0/33"' in err, err
+    # ... also when an earlier line holds the bad block as a substring
+    # (here the good line comes first in the file).
+    bad, good = "proxy_trusted = 0/8", "proxy_trusted = 10.0.0.0/8"
+    path, where = with_lines(base, [
+        ("server", "listen_proxy = 127.0.0.1:0"), ("server", bad),
+        ("server", good)])
+    assert where[good] < where[bad]
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert_error(err, path, where[bad], "proxy_trusted")
     # A PROXY listener that nobody may use is a mistake, said so.
     path, _ = with_lines(base, [("server", "listen_tls_proxy = 127.0.0.1:0")])
     rc, err = check(env, path)
