@@ -7,8 +7,9 @@
  * probe ends at an empty cell within a few steps.  Only the slot's
  * worker writes its region, from one thread; the others only read it
  * (relaxed atomics: a count read while its owner changes it may be one
- * off for that instant, which a limit of tens can afford; nothing read
- * can make a reader loop or crash).  A cell whose count drops to zero
+ * off for that instant; nothing read can make a reader loop or crash).
+ * An admission counts itself, then checks the sum again, so two workers
+ * taking the last place at once never both keep it.  A cell whose count drops to zero
  * is emptied and the cells after it shifted back (Knuth's deletion for
  * linear probing), so the table never fills with dead keys.
  */
@@ -284,7 +285,17 @@ addrtab_admit(struct addrtab *t, size_t slot, const struct addrkey *k,
 		atomic_store_explicit(&c->k[1], w[1], memory_order_relaxed);
 		atomic_store_explicit(&c->fam, k->fam, memory_order_release);
 	}
-	atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->n, 1, memory_order_seq_cst);
+	/*
+	 * Counted first, checked again after: of two workers admitting the
+	 * last place at once, at least one sees both and backs out (both,
+	 * at worst: a refusal, never one over the limit).
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (limit > 0 && addrtab_count(t, k) > limit) {
+		addrtab_release(t, slot, k);
+		return 0;
+	}
 	return 1;
 }
 

@@ -3,7 +3,8 @@
  * IPv4-mapped, IPv6 grouped by prefix), the shared count table against
  * a simple model under random admits and releases (deletion in a linear
  * probing table is where such tables break), limits summed over slots,
- * a cleared slot, and a count seen across fork().
+ * a cleared slot, a count seen across fork(), and two slots admitting
+ * at once never passing the limit together.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -142,6 +145,61 @@ test_against_model(void **state)
 }
 
 /*
+ * Two workers (two threads, a slot each) admit one address with a limit
+ * of 1 as fast as they can: at no moment may both hold an admission.
+ */
+#define RACE_ROUNDS	4000000
+static struct addrtab	*race_tab;
+static atomic_int	 race_live, race_over;
+
+static void *
+race_run(void *arg)
+{
+	size_t		slot = (size_t)(uintptr_t)arg;
+	struct addrkey	a = key("192.0.2.200", 64);
+	int		i, j;
+
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		if (!addrtab_admit(race_tab, slot, &a, 1))
+			continue;
+		/* Held a moment, as a session holds it. */
+		atomic_fetch_add(&race_live, 1);
+		for (j = 0; j < 64; j++)
+			if (atomic_load(&race_live) > 1) {
+				atomic_fetch_add(&race_over, 1);
+				break;
+			}
+		atomic_fetch_sub(&race_live, 1);
+		addrtab_release(race_tab, slot, &a);
+	}
+	return NULL;
+}
+
+static void
+test_admit_race(void **state)
+{
+	pthread_t	t[2];
+	struct addrkey	a;
+	size_t		i;
+	int		r;
+
+	race_tab = addrtab_new(2, 4);
+	assert_non_null(race_tab);
+	/* A few times: the two must overlap in the window that matters. */
+	for (r = 0; r < 5 && atomic_load(&race_over) == 0; r++) {
+		for (i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, race_run,
+			    (void *)(uintptr_t)i), 0);
+		for (i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+	}
+	assert_int_equal(atomic_load(&race_over), 0);
+	a = key("192.0.2.200", 64);
+	assert_int_equal(addrtab_count(race_tab, &a), 0);
+	addrtab_free(race_tab);
+}
+
+/*
  * Many addresses at once in one slot (more than a tiny table's worth):
  * each is admitted and counted, and a cleared neighbour slot changes
  * nothing in this one.
@@ -205,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_limit_over_slots),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_many_addresses),
+		cmocka_unit_test(test_admit_race),
 		cmocka_unit_test(test_shared_across_fork),
 	};
 
