@@ -4,8 +4,8 @@
  * bounding set, and a seccomp-bpf allow-list of system calls (libseccomp)
  * fitted to each process.  A call outside the list kills the process
  * (the master logs the signal and starts a new one), so an attacker who
- * takes over a worker through a parser bug cannot exec, ptrace, mount,
- * open network connections to the outside or load kernel modules.  The
+ * takes over a worker through a parser bug cannot exec, fork, ptrace,
+ * mount, open network connections to the outside or load kernel modules.  The
  * auth process with backend = pgsql may also open IPv4 and IPv6 stream
  * sockets (no datagram, no raw), for libpq's connection to the
  * database, and make the socket calls libpq makes.
@@ -19,6 +19,7 @@
  * valgrind or strace.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@
 static const char *const common_calls[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",
 	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
-	"futex", "set_robust_list", "rseq", "clone", "clone3",
+	"futex", "set_robust_list", "rseq",
 	"sched_yield", "sched_getaffinity",
 	"clock_gettime", "clock_getres", "gettimeofday", "time",
 	"nanosleep", "clock_nanosleep",
@@ -157,6 +158,17 @@ sandbox_enter(enum sandbox_role role, int filter, const char **errstr)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	/*
+	 * Threads, never a new process (fork is a clone without
+	 * CLONE_THREAD).  clone3 passes its flags in memory a filter cannot
+	 * read: ENOSYS, and glibc's pthread_create falls back to clone.
+	 */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(clone3), 0);
 	if (rc == 0 && (role == SANDBOX_AUTH || role == SANDBOX_AUTH_PGSQL))
 		rc = allow_list(ctx, auth_calls, sizeof(auth_calls) /
 		    sizeof(auth_calls[0]), &bad);

@@ -2,7 +2,8 @@
  * test_sandbox.c - unit tests for sandbox.c against the real kernel: a
  * forked child enters a role's sandbox and then makes one call; what is
  * allowed returns, what is not kills the child with SIGSYS (the auth
- * process with backend = pgsql: stream sockets to the database too).  Builds with
+ * process with backend = pgsql: stream sockets to the database too;
+ * threads but no new process).  Builds with
  * AddressSanitizer load no filter (sandbox.c), so the filter tests skip.
  */
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -48,7 +50,15 @@ enum probe {
 	P_IOCTL_FIONREAD,
 	P_STATUS,	/* exit 0 if /proc says NoNewPrivs 1, Seccomp 2 */
 	P_STATUS_NNP,	/* exit 0 if NoNewPrivs 1, Seccomp 0 */
+	P_FORK,		/* fork(): a new process */
+	P_THREAD,	/* pthread_create and join */
 };
+
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
 
 /* "Key:\tN" from /proc/self/status; -1 if absent.  Only read/openat. */
 static long
@@ -78,8 +88,11 @@ status_field(const char *key)
 static int
 probe(enum probe what)
 {
-	char	*argv[] = { "true", NULL }, *envp[] = { NULL };
-	int	 fd, n;
+	char		*argv[] = { "true", NULL }, *envp[] = { NULL };
+	int		 fd, n;
+	pid_t		 pid;
+	pthread_t	 t;
+	void		*ret;
 
 	switch (what) {
 	case P_NOTHING:
@@ -111,6 +124,16 @@ probe(enum probe what)
 	case P_STATUS_NNP:
 		return status_field("NoNewPrivs") == 1 &&
 		    status_field("Seccomp") == 0 ? 0 : 4;
+	case P_FORK:
+		/* Not waited for: wait4 is not on any list either. */
+		if ((pid = fork()) == 0)
+			_exit(0);
+		return pid == -1 ? 3 : 0;
+	case P_THREAD:
+		if (pthread_create(&t, NULL, thread_main, &n) != 0 ||
+		    pthread_join(t, &ret) != 0 || ret != &n)
+			return 3;
+		return 0;
 	}
 	return 5;
 }
@@ -158,6 +181,7 @@ test_worker_allows_its_calls(void **state)
 	assert_exit0(run(SANDBOX_WORKER, 1, P_UNIX));
 	assert_exit0(run(SANDBOX_WORKER, 1, P_EPOLL));
 	assert_exit0(run(SANDBOX_WORKER, 1, P_IOCTL_FIONREAD));
+	assert_exit0(run(SANDBOX_WORKER, 1, P_THREAD));
 }
 
 static void
@@ -168,6 +192,10 @@ test_worker_kills_the_rest(void **state)
 	assert_sigsys(run(SANDBOX_WORKER, 1, P_EXEC));
 	assert_sigsys(run(SANDBOX_WORKER, 1, P_INET));
 	assert_sigsys(run(SANDBOX_WORKER, 1, P_IOCTL_OTHER));
+	assert_sigsys(run(SANDBOX_WORKER, 1, P_FORK));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_FORK));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_FORK));
+	assert_exit0(run(SANDBOX_AUTH, 1, P_THREAD));
 }
 
 static void
