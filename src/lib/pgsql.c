@@ -32,6 +32,26 @@ pgsql_msg(char *err, size_t errlen, const char *what, const char *msg)
 			err[i] = ' ';
 }
 
+/*
+ * Whether s may hold a password that libpq's parse message would quote:
+ * a password key, or a URI with a user part (user:secret@host).
+ */
+static int
+conninfo_secret(const char *s)
+{
+	const char	*at, *slash;
+
+	if (strstr(s, "password") != NULL)
+		return 1;
+	if (strncmp(s, "postgresql://", 13) != 0 &&
+	    strncmp(s, "postgres://", 11) != 0)
+		return 0;
+	s = strchr(s, '/') + 2;
+	at = strchr(s, '@');
+	slash = strchr(s, '/');
+	return at != NULL && (slash == NULL || at < slash);
+}
+
 int
 pgsql_config_check(const struct config *cfg, struct buf *errs)
 {
@@ -45,7 +65,7 @@ pgsql_config_check(const struct config *cfg, struct buf *errs)
 		PQconninfoFree(opts);
 		return 0;
 	}
-	if (msg != NULL && strstr(cfg->pg_conninfo, "password") == NULL)
+	if (msg != NULL && !conninfo_secret(cfg->pg_conninfo))
 		pgsql_msg(line, sizeof(line), "", msg);
 	else
 		snprintf(line, sizeof(line), "%s", msg != NULL ?

@@ -228,3 +228,30 @@ def test_server_refuses_bad_config(env, base):
         pytest.fail("pop3d started with an unknown key in its config")
     assert p.returncode != 0
     assert "bogus_key" in err.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("conninfo", [
+    "postgresql://bob:s3cretpw@[::1/mail",
+    "postgresql://bob:s3cr%zzetpw@localhost/mail",
+    "postgres://bob:s3cretpw@[::1/mail",
+])
+def test_pgsql_conninfo_uri_secret_not_echoed(env, base, conninfo):
+    """A conninfo URI that does not parse is reported on its line, without
+    echoing the password its user part holds (libpq's message quotes the
+    string)."""
+    path, where = with_pgsql(base, conninfo)
+    rc, err = check(env, path)
+    assert rc == 1, err
+    assert_error(err, path, where["conninfo = " + conninfo], "conninfo")
+    assert "s3cr" not in err, err
+
+
+def with_pgsql(s, conninfo):
+    """The good config with backend = pgsql and a [pgsql] section."""
+    path, where = with_lines(s, [("auth", "backend = pgsql")])
+    with open(path, "a") as f:
+        f.write("\n[pgsql]\nconninfo = %s\n" % conninfo)
+    with open(path) as f:
+        n = len(f.read().splitlines())
+    where["conninfo = " + conninfo] = n
+    return path, where
