@@ -6,8 +6,11 @@
 # roundrobin, PROXY v2, one thread), against one node reached directly.
 # The load generator is build/bench/pop3bench, mode sessions (login,
 # STAT, UIDL, QUIT) from 200 users of the data set of run.sh.  Reports
-# sessions/s and the split per node, counted from each node's log
-# ("login user=" lines added during the run).  Cases:
+# sessions/s, the split per node, counted from each node's log ("login
+# user=" lines added during the run), and each node's CPU time per login
+# (its processes' user and system time from /proc), the figure the paper
+# counts with and the one the machine's other load disturbs least.
+# Cases:
 #   warm-plain, warm-tls  logins the auth cache answers (the users
 #       logged in once before): the nodes both on CPU 0, HAProxy and
 #       the generator on CPU 1; paths: direct (node A), haproxy-1 (HAProxy
@@ -92,6 +95,7 @@ CONF
 	    2>>"$W/node$1.log" &
 	PIDS="$PIDS $!"
 	NODE_PIDS="$NODE_PIDS $!"
+	eval "NODE$1_PID=$!"
 	wait_port 2${1}110 || { echo "nodes.sh: node $1 did not start" >&2;
 	    tail "$W/node$1.log" >&2; exit 1; }
 }
@@ -142,20 +146,37 @@ logins() {	# n: "login user=" lines in node n's log so far
 	grep -c ' login user=' "$W/node$1.log" || true
 }
 
+# cpu n: CPU time (clock ticks, user + system) node n's processes (the
+# master and its children: the auth process, the workers) have used.
+cpu() {
+	eval "m=\$NODE$1_PID"
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v m="$m" '{ pid = $1
+	    sub(/^.*\) /, ""); if (pid == m || $2 == m) t += $12 + $13 }
+	    END { print t + 0 }'
+}
+
 # run ROUND CASE PATH PORT SECS [-t]: one generator run, one result line
-# with the logins each node logged meanwhile.
+# with the logins each node logged meanwhile and the CPU each node used
+# per login (ms; the paper's unit: docs/scaling.md).
 run() {
 	rnd=$1 cse=$2 pth=$3 port=$4 secs=$5
 	shift 5
-	a0=$(logins 1) b0=$(logins 2)
+	a0=$(logins 1) b0=$(logins 2) ca0=$(cpu 1) cb0=$(cpu 2)
 	out=$($GEN -m sessions -p "$port" "$@" -f $U_FIRST -N $U_N -c 8 \
 	    -d "$secs" 2>>"$W/gen.err") || true
 	[ -n "$out" ] || out="mode=? err=1 first_err=\"no output\""
 	sleep 0.3	# the last sessions' log lines
 	a=$(( $(logins 1) - a0 )) b=$(( $(logins 2) - b0 ))
-	echo "round=$rnd case=$cse path=$pth $out node1=$a node2=$b" |
+	ca=$(( $(cpu 1) - ca0 )) cb=$(( $(cpu 2) - cb0 ))
+	echo "round=$rnd case=$cse path=$pth $out node1=$a node2=$b" \
+	    "ms1=$(per_login "$ca" "$a") ms2=$(per_login "$cb" "$b")" |
 	    tee -a "$RES" >&2
 }
+per_login() {	# ticks logins: ms of CPU per login, "-" without logins
+	awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n > 0)
+	    printf "%.2f", t * 1000 / hz / n; else printf "-" }'
+}
+HZ=$(getconf CLK_TCK)
 
 # Warm: both nodes on CPU 0; every user logs in once on each node.
 start_node 1 0 "$W/passwd-warm" 300
@@ -199,15 +220,20 @@ for line in open(sys.argv[1]):
     kv = dict(re.findall(r"(\w+)=(\S+)", line))
     key = (kv["case"], kv["path"])
     rows.setdefault(key, []).append(kv)
-print("| case | path | sessions/s (median) | runs | node1 : node2 | errors |")
-print("| --- | --- | ---: | --- | --- | ---: |")
+print("| case | path | sessions/s (median) | runs | logins node1 : node2 "
+      "| CPU ms per login node1 : node2 (median) | errors |")
+print("| --- | --- | ---: | --- | --- | --- | ---: |")
+def med(runs, k):
+    v = [float(r[k]) for r in runs if r.get(k, "-") != "-"]
+    return "%.2f" % statistics.median(v) if v else "-"
 for (case, path), runs in rows.items():
     rates = [float(r.get("rate", 0)) for r in runs]
     split = " ".join("%s:%s" % (r["node1"], r["node2"]) for r in runs)
     errs = sum(int(r.get("err", 1)) for r in runs)
-    print("| %s | %s | %.1f | %s | %s | %d |" % (
+    print("| %s | %s | %.1f | %s | %s | %s : %s | %d |" % (
         case, path, statistics.median(rates),
-        " ".join("%.1f" % x for x in rates), split, errs))
+        " ".join("%.1f" % x for x in rates), split, med(runs, "ms1"),
+        med(runs, "ms2"), errs))
 EOF
 if grep -q 'err=[1-9]' "$RES"; then
 	echo "nodes.sh: SOME RUNS HAD ERRORS (see err= above)" >&2
