@@ -585,6 +585,38 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 	return nerr > 0 ? -1 : 0;
 }
 
+/* *dst becomes a copy of src (a string of the config, owned). */
+static void
+keep_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+const char *
+config_keep_backend(struct config *n, const struct config *o)
+{
+	const char	*changed = NULL;
+
+	if (n->auth_backend != o->auth_backend)
+		changed = "backend";
+	else if (o->auth_backend == AUTH_BACKEND_PGSQL &&
+	    (strcmp(n->pg_conninfo, o->pg_conninfo) != 0 ||
+	    strcmp(n->pg_user_query, o->pg_user_query) != 0 ||
+	    n->pg_pool != o->pg_pool || n->pg_timeout != o->pg_timeout))
+		changed = "pgsql";
+	if (changed == NULL)
+		return NULL;
+	n->auth_backend = o->auth_backend;
+	if (o->auth_backend == AUTH_BACKEND_PASSWD_FILE)
+		keep_str(&n->passwd_file, o->passwd_file);
+	keep_str(&n->pg_conninfo, o->pg_conninfo);
+	keep_str(&n->pg_user_query, o->pg_user_query);
+	n->pg_pool = o->pg_pool;
+	n->pg_timeout = o->pg_timeout;
+	return changed;
+}
+
 void
 config_free(struct config *cfg)
 {

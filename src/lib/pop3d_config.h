@@ -112,6 +112,14 @@ extern const struct conf_def config_defs[];
  */
 int	config_load(struct config *cfg, const char *path, struct buf *errs);
 void	config_free(struct config *cfg);
+/*
+ * For a reload: what only a restart changes - the account backend and
+ * its database settings, which the auth process holds from its start -
+ * goes back to o's in n (with the backend, passwd_file too).  Returns
+ * NULL if n changed none of it, else what changed ("backend" or
+ * "pgsql"), for a warning.
+ */
+const char *config_keep_backend(struct config *n, const struct config *o);
 
 /*
  * "192.0.2.0/24", "2001:db8::/32", or one address (all its bits) into

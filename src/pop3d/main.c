@@ -445,6 +445,7 @@ reload(void)
 	struct listener	*nls_v, *ols;
 	size_t		 nn, on;
 	SSL_CTX		*nctx;
+	const char	*what;
 
 	log_info("reload config=%s", cfg.path);
 	if (load_all(cfg.path, &ncfg, &nctx, 0) == -1) {
@@ -466,6 +467,11 @@ reload(void)
 	if (strcmp(ncfg.log, log_setting) != 0)
 		log_warn("log: changed to \"%s\"; a restart applies it",
 		    ncfg.log);
+	if ((what = config_keep_backend(&ncfg, &cfg)) != NULL)
+		log_warn("%s: changed to \"%s\"; a restart applies it", what,
+		    strcmp(what, "backend") == 0 ? (ncfg.auth_backend ==
+		    AUTH_BACKEND_PGSQL ? "passwd-file" : "pgsql") :
+		    "new database settings");
 	ocfg = cfg;
 	cfg = ncfg;
 	config_free(&ocfg);

@@ -293,3 +293,32 @@ def test_ipv6_listeners(make_server):
             c.login(u.name, u.password)
             c.stat()
             c.ok("QUIT")
+
+
+def test_reload_does_not_switch_the_account_backend(make_server):
+    """backend and the database settings are the auth process's from its
+    start: a reload that changes them says a restart applies it and
+    keeps the running backend (before, the file-based auth process got
+    an empty passwd_file and every login failed [SYS/TEMP])."""
+    s = make_server(name="hup-backend", plaintext="yes")
+    s.volatile = True
+    u = s.new_user()
+    with s.connect() as c:
+        c.login(u.name, u.password)
+    s.set_auth("backend", "pgsql")
+    s.settings.setdefault("pgsql", []).append(
+        ("conninfo", "host=127.0.0.1 port=1 dbname=mail"))
+    text = "\n".join(l for l in s.config_text().splitlines()
+                     if not l.startswith("passwd_file")) + "\n"
+    with open(s.conf_path, "w") as f:
+        f.write(text)
+    m = s.mark()
+    s.signal(signal.SIGHUP)
+    assert s.wait_log(r"ready workers=", start=m, timeout=10), s.log_tail()
+    assert s.wait_log(r"backend: changed to \"pgsql\"; a restart applies "
+                      r"it", start=m, timeout=2), s.log_tail()
+    refresh_listeners(s, m)
+    for _ in range(3):      # the new workers, and the auth process
+        with s.connect() as c:
+            c.login(u.name, u.password)
+            c.ok("QUIT")
