@@ -151,12 +151,15 @@ check_passwd(const struct config *cfg)
 	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
 		/* The query the auth process runs, for a name nobody has. */
 		switch (upg_find(cfg, "pop3ctl-check", &pe, &err)) {
+		case -2:
 		case -1:
 			check_report(CHECK_FAIL, "backend pgsql: %s", err);
 			free(err);
 			return;
+		case 2:
 		case 1:
 			passwd_entry_clear(&pe);
+			free(err);
 			break;
 		}
 		check_report(CHECK_OK, "backend pgsql: the database answers "

@@ -140,8 +140,9 @@ user_edit(struct config *cfg, enum passwd_edit_op op, const char *user,
 }
 
 /*
- * Whether user is there (a line in the passwd-file, or a row): 1 with
- * *locked, 0 if not, -1 after a message.
+ * Whether user is there (a line in the passwd-file, or a row, also one
+ * without a usable password: said so): 1 with *locked, 0 if not, -1
+ * after a message, -2 after one if the database did not answer.
  */
 static int
 user_exists(const struct config *cfg, const char *user, int *locked)
@@ -154,14 +155,15 @@ user_exists(const struct config *cfg, const char *user, int *locked)
 
 	*locked = 0;
 	if (cfg->auth_backend == AUTH_BACKEND_PGSQL) {
-		if ((rv = upg_find(cfg, user, &pe, &err)) == 1) {
+		if ((rv = upg_find(cfg, user, &pe, &err)) >= 1) {
 			*locked = pe.locked;
 			passwd_entry_clear(&pe);
-		} else if (rv == -1) {
+		}
+		if (err != NULL) {
 			ctl_warnx("%s", err);
 			free(err);
 		}
-		return rv;
+		return rv == 2 ? 1 : rv;
 	}
 	if (passwd_db_load(&db, cfg->passwd_file, &err) == -1) {
 		if (access(cfg->passwd_file, F_OK) == -1 && errno == ENOENT) {
@@ -456,6 +458,8 @@ user_add(struct config *cfg, const char *user, int from_stdin, int purge)
 		return EX_CANTCREAT;
 	case -1:
 		return EX_DATAERR;
+	case -2:
+		return EX_TEMPFAIL;
 	}
 	if (mailpath_uses_home(cfg->mail_path) && user_home == NULL) {
 		ctl_warnx("mail_path %s uses the home: give it with --home",
@@ -493,6 +497,8 @@ user_passwd(struct config *cfg, const char *user, int from_stdin, int purge)
 	switch (user_exists(cfg, user, &locked)) {
 	case -1:
 		return EX_DATAERR;
+	case -2:
+		return EX_TEMPFAIL;
 	case 0:
 		ctl_warnx("no such user %s", user);
 		return EX_NOUSER;

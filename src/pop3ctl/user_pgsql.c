@@ -71,7 +71,7 @@ upg_find(const struct config *cfg, const char *user, struct passwd_entry *e,
 
 	if ((r = upg_exec(cfg, "user_query", cfg->pg_user_query, 1, &user,
 	    &down, errp)) == NULL)
-		return -1;
+		return down ? -2 : -1;
 	if ((f[0] = PQfnumber(r, "password")) < 0)
 		f[0] = 0;
 	f[1] = PQfnumber(r, "home");
@@ -87,10 +87,38 @@ upg_find(const struct config *cfg, const char *user, struct passwd_entry *e,
 		if (v[0] != NULL && passwd_entry_fields(e, user, v[0], v[1],
 		    v[2], &why) == 0)
 			rv = 1;
+		else {
+			/* There, but no password it could log in with. */
+			memset(e, 0, sizeof(*e));
+			e->expire_days = -1;
+			xasprintf(errp, "database: user %s has no usable "
+			    "password (%s)", user, v[0] == NULL ? "NULL" :
+			    why);
+			rv = 2;
+		}
 	}
 	pgsql_wipe(r);
 	PQclear(r);
 	return rv;
+}
+
+/* Ends the transaction (COMMIT or ROLLBACK): 0, or -1. */
+static int
+upg_end(const struct config *cfg, const char *how)
+{
+	PGresult	*r;
+	char		*err = NULL;
+	int		 down;
+
+	/* A connection that broke has no transaction left to end. */
+	if (conn == NULL)
+		return -1;
+	if ((r = upg_exec(cfg, how, how, 0, NULL, &down, &err)) == NULL) {
+		free(err);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
 }
 
 /* The statement of each op (passwd_edit_op order) and its $N. */
@@ -124,18 +152,47 @@ upg_edit(const struct config *cfg, enum passwd_edit_op op, const char *user,
 	sql = *(char *const *)(const void *)((const char *)cfg +
 	    stmts[op].off);
 	n = stmts[op].n;
-	if ((r = upg_exec(cfg, key, sql, n, params, &down, errp)) == NULL)
+	/* In a transaction: a statement that would change several rows
+	   (a table without a key on the name) changes none. */
+	if ((r = upg_exec(cfg, key, "BEGIN", 0, NULL, &down, errp)) == NULL)
 		return down ? PASSWD_EDIT_BUSY : PASSWD_EDIT_IOERR;
+	PQclear(r);
+	if ((r = upg_exec(cfg, key, sql, n, params, &down, errp)) == NULL) {
+		upg_end(cfg, "ROLLBACK");
+		return down ? PASSWD_EDIT_BUSY : PASSWD_EDIT_IOERR;
+	}
 	rows = atoi(PQcmdTuples(r));
 	PQclear(r);
-	if (rows > 0 || op == PASSWD_EDIT_ADD)
+	if (rows > 1) {
+		upg_end(cfg, "ROLLBACK");
+		xasprintf(errp, "database: %s would change %d rows for %s; "
+		    "nothing changed (the user name must be a key)", key, rows,
+		    user);
+		return PASSWD_EDIT_IOERR;
+	}
+	if (upg_end(cfg, "COMMIT") == -1) {
+		xasprintf(errp, "database: %s: the change may not have been "
+		    "made (COMMIT failed)", key);
+		return PASSWD_EDIT_BUSY;
+	}
+	if (rows == 1)
 		return PASSWD_EDIT_OK;
+	if (op == PASSWD_EDIT_ADD) {
+		xasprintf(errp, "database: %s changed no row: %s not added",
+		    key, user);
+		return PASSWD_EDIT_IOERR;
+	}
 	if (op == PASSWD_EDIT_LOCK || op == PASSWD_EDIT_UNLOCK) {
 		switch (upg_find(cfg, user, &e, errp)) {
+		case -2:
+			return PASSWD_EDIT_BUSY;
 		case -1:
 			return PASSWD_EDIT_IOERR;
 		case 1:
+		case 2:
 			passwd_entry_clear(&e);
+			free(*errp);
+			*errp = NULL;
 			xasprintf(errp, "user %s is %s already", user,
 			    op == PASSWD_EDIT_LOCK ? "locked" : "unlocked");
 			return PASSWD_EDIT_UNCHANGED;

@@ -15,6 +15,8 @@ import signal
 import subprocess
 import tempfile
 
+import pytest
+
 from ctlutil import free_port
 from pop3util import AUTH_USER, IS_ROOT, wait_until
 
@@ -187,3 +189,20 @@ class Cluster:
         finally:
             if os.environ.get("POP3D_KEEP") != "1":
                 shutil.rmtree(self.base, ignore_errors=True)
+
+
+needs_pg = pytest.mark.skipif(
+    not pg_available(), reason="needs root and Debian's postgresql "
+    "(scripts/deps.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """A cluster with the default table, for the tests of one module."""
+    c = Cluster()
+    try:
+        c.start()
+        c.setup_schema()
+        yield c
+    finally:
+        c.destroy()
