@@ -31,6 +31,7 @@
 #include "auth_req.h"
 #include "authcache.h"
 #include "ipc.h"
+#include "keyhash.h"
 #include "log.h"
 #include "mailpath.h"
 #include "msg.h"
@@ -95,7 +96,6 @@ static pthread_rwlock_t	 dblock = PTHREAD_RWLOCK_INITIALIZER;
 static struct passwd_db	 db;
 static struct hashcost *hcost;	/* what a failed login costs */
 static int		 db_ok;
-static uint64_t		 db_gen;		/* bumped by every load */
 static struct stat	 db_st;
 
 /*
@@ -170,7 +170,6 @@ db_refresh(int force)
 	passwd_db_free(&db);
 	db = ndb;
 	db_ok = 1;
-	db_gen++;
 	db_st = st;
 	ohc = hcost;
 	hcost = nhc;
@@ -226,6 +225,7 @@ mech_str(uint32_t mech)
 struct auth_user {
 	char		home[POP3_HOME_MAX];
 	uint32_t	expire_days;
+	int		cached;		/* answered by the credential cache */
 };
 
 /* Sends the answer to a request: IPC_AUTH_RES (u may be NULL). */
@@ -266,16 +266,35 @@ step_check(const struct areq *r, time_t now)
 }
 
 /*
+ * What a cached pair is bound to: the entry as it is stored (hash,
+ * scheme, lock), so that a new password or a lock misses the cache at
+ * the next login, while anything else - another user's edit, a reload
+ * of the passwd-file, the same row read again from the database - keeps
+ * it.  Never 0.
+ */
+static uint64_t
+entry_tag(const struct passwd_entry *e)
+{
+	uint64_t	v[2];
+
+	v[0] = keyhash(e->hash, strlen(e->hash));
+	v[1] = (uint64_t)e->scheme << 1 | (e->locked ? 1 : 0);
+	v[0] = keyhash(v, sizeof(v));
+	return v[0] != 0 ? v[0] : 1;
+}
+
+/*
  * The secret of r against e (NULL: no such user); an unknown user and
- * APOP against a hashed entry cost the same work as a known one.  gen:
- * the passwd-file load a verified pair is cached for, or 0 (pgsql: not
- * cached).  Under dblock (hcost).  1 if right (u filled), else 0.
+ * APOP against a hashed entry cost the same work as a known one.  A
+ * verified pair is cached for the entry as stored (entry_tag).  Under
+ * dblock (hcost).  1 if right (u filled), else 0.
  */
 static int
 check_secret(const struct areq *r, const struct passwd_entry *e,
-    uint64_t gen, struct auth_user *u)
+    struct auth_user *u)
 {
-	int	ok = 0;
+	uint64_t	tag;
+	int		ok = 0;
 
 	if (r->q.mech == AUTH_MECH_APOP) {
 		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
@@ -283,12 +302,11 @@ check_secret(const struct areq *r, const struct passwd_entry *e,
 		else
 			(void)apop_check("", r->q.apop_ts, r->q.secret);
 	} else if (e != NULL) {
-		/* A verified pair is cached for this load of the file only. */
-		if (gen != 0 && authcache_check(r->q.user, r->q.secret, gen))
-			ok = 1;
-		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1 &&
-		    gen != 0)
-			authcache_put(r->q.user, r->q.secret, gen);
+		tag = entry_tag(e);
+		if (!e->locked && authcache_check(r->q.user, r->q.secret, tag))
+			ok = u->cached = 1;
+		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1)
+			authcache_put(r->q.user, r->q.secret, tag);
 	} else
 		(void)hashcost_verify(hcost, NULL, r->q.secret);
 	if (ok)
@@ -314,7 +332,7 @@ step_verify(const struct areq *r, struct auth_user *u)
 	}
 	if (valid)
 		e = passwd_db_find(&db, r->q.user);
-	ok = check_secret(r, e, db_gen, u);
+	ok = check_secret(r, e, u);
 	pthread_rwlock_unlock(&dblock);
 	return ok ? AV_OK : AV_FAILED;
 }
@@ -332,7 +350,7 @@ step_verify_pgsql(const struct areq *r, size_t slot, struct auth_user *u)
 	if (res == AUTHPG_DOWN)
 		return AV_TEMPFAIL;
 	pthread_rwlock_rdlock(&dblock);
-	ok = check_secret(r, res == AUTHPG_FOUND ? &e : NULL, 0, u);
+	ok = check_secret(r, res == AUTHPG_FOUND ? &e : NULL, u);
 	pthread_rwlock_unlock(&dblock);
 	if (res == AUTHPG_FOUND)
 		passwd_entry_clear(&e);
@@ -364,8 +382,9 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 	switch (v) {
 	case AV_OK:
 		result = AUTH_RES_OK;
-		log_info(SID_FMT " auth ok user=%s rip=%s mech=%s",
-		    SID_ARG(r->q.sid), esc, r->q.rip, mech_str(r->q.mech));
+		log_info(SID_FMT " auth ok user=%s rip=%s mech=%s%s",
+		    SID_ARG(r->q.sid), esc, r->q.rip, mech_str(r->q.mech),
+		    u->cached ? " cached=yes" : "");
 		break;
 	case AV_FAILED:
 		result = AUTH_RES_FAIL;

@@ -1,8 +1,9 @@
 /*
  * authcache.c - cache of verified credentials for the auth process.
  * Keyed by user name; the value is HMAC-SHA256(process key, secret), the
- * passwd-file generation and an expiry time.  The key is random per
- * process, so the cache is useless outside this process's memory.
+ * tag of the stored entry it was verified against and an expiry time.
+ * The key is random per process, so the cache is useless outside this
+ * process's memory.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 struct ac_ent {
 	char		 user[POP3_USER_MAX + 1];
 	unsigned char	 mac[32];
-	uint64_t	 gen;
+	uint64_t	 tag;
 	time_t		 expires;
 	struct ac_ent	*next;
 };
@@ -97,7 +98,7 @@ any(const struct ac_ent *e, time_t now)
 }
 
 int
-authcache_check(const char *user, const char *secret, uint64_t gen)
+authcache_check(const char *user, const char *secret, uint64_t tag)
 {
 	struct ac_ent	*e;
 	unsigned char	 mac[32];
@@ -109,7 +110,7 @@ authcache_check(const char *user, const char *secret, uint64_t gen)
 	for (e = ac_tab[bucket(user)]; e != NULL; e = e->next)
 		if (strcmp(e->user, user) == 0)
 			break;
-	if (e != NULL && e->gen == gen && e->expires > time(NULL) &&
+	if (e != NULL && e->tag == tag && e->expires > time(NULL) &&
 	    CRYPTO_memcmp(e->mac, mac, sizeof(mac)) == 0)
 		hit = 1;
 	pthread_mutex_unlock(&ac_lock);
@@ -118,7 +119,7 @@ authcache_check(const char *user, const char *secret, uint64_t gen)
 }
 
 void
-authcache_put(const char *user, const char *secret, uint64_t gen)
+authcache_put(const char *user, const char *secret, uint64_t tag)
 {
 	struct ac_ent	*e;
 	unsigned char	 mac[32];
@@ -144,7 +145,7 @@ authcache_put(const char *user, const char *secret, uint64_t gen)
 		ac_n++;
 	}
 	memcpy(e->mac, mac, sizeof(mac));
-	e->gen = gen;
+	e->tag = tag;
 	e->expires = now + (time_t)ac_ttl;
 	pthread_mutex_unlock(&ac_lock);
 	explicit_bzero(mac, sizeof(mac));

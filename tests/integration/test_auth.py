@@ -441,3 +441,38 @@ def test_credential_cache_forgets_a_changed_password(make_server, env):
     s.wait_log(r"passwd_file loaded", start=mark, timeout=10)
     with s.connect(tls=True) as c:
         assert c.try_login(u.name, "Changed-pw-2").startswith("-ERR [AUTH]")
+
+
+def test_credential_cache_outlives_other_users_edits(make_server, env):
+    """A cached pair is bound to the hash it was verified against, not to
+    one load of the passwd-file: another user's change (a reload) keeps
+    it (cached=yes in the auth line), the user's own change drops it."""
+    s = make_server(name="authcache2")
+    u, v = s.new_user(), s.new_user()
+
+    def login(name, password):
+        m = s.mark()
+        with s.connect(tls=True) as c:
+            c.login(name, password)
+            c.ok("QUIT")
+        line = s.wait_log(r"auth ok user=%s " % re.escape(name), start=m)
+        return line.endswith(" cached=yes")
+
+    assert not login(u.name, u.password)
+    assert login(u.name, u.password)
+    mark = s.mark()
+    lines = [l for l in s.passwd_lines if not l.startswith(v.name + ":")]
+    replace_passwd(s, lines + ["%s:%s" % (v.name,
+                                          env.hasher.hash("Other-pw-77"))])
+    s.wait_log(r"passwd_file loaded", start=mark, timeout=10)
+    assert login(u.name, u.password), s.log_tail()
+    assert not login(v.name, "Other-pw-77")
+    mark = s.mark()
+    lines = [l for l in s.passwd_lines if not l.startswith(u.name + ":")
+             and not l.startswith(v.name + ":")]
+    replace_passwd(s, lines + ["%s:%s" % (u.name,
+                                          env.hasher.hash("Mine-pw-88"))])
+    s.wait_log(r"passwd_file loaded", start=mark, timeout=10)
+    with s.connect(tls=True) as c:
+        assert c.try_login(u.name, u.password).startswith("-ERR [AUTH]")
+    assert not login(u.name, "Mine-pw-88")
