@@ -154,8 +154,9 @@ const struct conf_def config_defs[] = {
 	{ "auth", "login_delay", CONF_TIME, 0, 86400, "0", NULL,
 	  OFF(login_delay), "minimum seconds between two logins of a user "
 	  "(RFC 2449 LOGIN-DELAY)" },
-	{ "auth", "threads", CONF_INT, 1, 64, "2", NULL, OFF(auth_threads),
-	  "threads verifying password hashes in the auth process" },
+	{ "auth", "threads", CONF_INT, 0, 64, "0", NULL, OFF(auth_threads),
+	  "threads verifying password hashes in the auth process; 0 means "
+	  "one per CPU core" },
 	{ "auth", "cache_ttl", CONF_TIME, 0, 86400, "300", NULL,
 	  OFF(auth_cache_ttl), "seconds a verified user+password pair skips "
 	  "the hash check; 0 disables; a passwd_file change empties it" },

@@ -707,7 +707,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	const char	*errstr;
 	time_t		 last_check = 0;
 	size_t		 i, n, nb;
-	long long	 k;
+	long long	 k, nthreads;
+	long		 ncpu;
 
 	log_role("auth");
 	/*
@@ -741,7 +742,12 @@ auth_main(const struct config *cfg, int ctlfd)
 	} else
 		db_refresh(1);
 
-	for (k = 0; k < cfg->auth_threads; k++)
+	/* One hash at a time per thread: by default one per core. */
+	if ((nthreads = cfg->auth_threads) == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		nthreads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
+	}
+	for (k = 0; k < nthreads; k++)
 		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
 			fatalx("cannot start auth threads");
 	if (sandbox_enter(use_pgsql ? SANDBOX_AUTH_PGSQL : SANDBOX_AUTH,
