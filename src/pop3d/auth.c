@@ -29,6 +29,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mailpath.h"
+#include "metrics.h"
 #include "msg.h"
 #include "passwd.h"
 #include "penalty.h"
@@ -55,10 +56,12 @@ struct chan {
 struct areq {
 	struct chan	*ch;
 	struct auth_req	 q;		/* as the worker sent it */
+	struct timespec	 t0;		/* when it came: metrics' latency */
 	struct areq	*next;
 };
 
-/* What became of one request; each maps to one enum auth_result. */
+/* What became of one request; each maps to one enum auth_result, and
+   in this order to enum metrics_login. */
 enum auth_verdict {
 	AV_OK,			/* the secret is right, the login allowed */
 	AV_FAILED,		/* bad password, unknown or locked user */
@@ -66,6 +69,8 @@ enum auth_verdict {
 	AV_LOGIN_DELAY,		/* right, but the last login is too recent */
 	AV_TEMPFAIL,		/* no passwd-file loaded (not counted) */
 };
+_Static_assert((int)AV_LOGIN_DELAY == METRICS_LOGIN_DELAY &&
+    (int)AV_TEMPFAIL == METRICS_LOGIN_TEMPFAIL, "verdicts as metrics");
 
 /* Lines named at a load for a field left out (the rest: not logged). */
 #define AUTH_LOAD_WARN_MAX	20
@@ -349,6 +354,7 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 	    result == AUTH_RES_OK ? u : NULL) == -1 &&
 	    errno != EPIPE)
 		log_warn("auth reply: %s", strerror(errno));
+	metrics_login((enum metrics_login)v, &r->t0);
 }
 
 /* One request, on an auth thread: check, verify, record, reply. */
@@ -419,11 +425,13 @@ read_request(struct chan *ch)
 	msg_wipe(&m);
 	sid = r->q.sid;
 	r->ch = ch;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	pthread_mutex_lock(&lock);
 	if (qlen >= AUTH_QUEUE_MAX) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
 		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
+		metrics_login(METRICS_LOGIN_TEMPFAIL, &r->t0);
 		explicit_bzero(r, sizeof(*r));
 		free(r);
 		return 0;
