@@ -350,11 +350,12 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 		    SID_ARG(r->q.sid), esc, r->q.rip);
 		break;
 	}
+	/* Counted first: a scrape after the client's next step sees it. */
+	metrics_login((enum metrics_login)v, &r->t0);
 	if (send_result(r->ch->fd, r->q.sid, result, delay,
 	    result == AUTH_RES_OK ? u : NULL) == -1 &&
 	    errno != EPIPE)
 		log_warn("auth reply: %s", strerror(errno));
-	metrics_login((enum metrics_login)v, &r->t0);
 }
 
 /* One request, on an auth thread: check, verify, record, reply. */
@@ -430,8 +431,8 @@ read_request(struct chan *ch)
 	if (qlen >= AUTH_QUEUE_MAX) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
-		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
 		metrics_login(METRICS_LOGIN_TEMPFAIL, &r->t0);
+		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
 		explicit_bzero(r, sizeof(*r));
 		free(r);
 		return 0;

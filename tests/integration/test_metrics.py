@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pop3util import children, crlf, wait_until
+from pop3util import AUTH_USER, IS_ROOT, WORKER_USER, children, crlf, wait_until
 
 METRICS_RE = re.compile(r"metrics listen addr=(\[[^\]]*\]|[^\s:]+):(\d+)")
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
@@ -22,7 +22,7 @@ MSG2 = b"Subject: two\n\n" + b"".join(b"line %04d of two\n" % i for i in range(3
 
 def metrics_server(make_server, **kw):
     extra = kw.pop("extra", {})
-    extra.setdefault("server", {})["metrics_listen"] = "127.0.0.1:0"
+    extra.setdefault("server", {}).setdefault("metrics_listen", "127.0.0.1:0")
     s = make_server(extra=extra, **kw)
     line = s.wait_log(r"metrics listen addr=")
     m = METRICS_RE.search(line)
@@ -173,3 +173,217 @@ def test_promtool_check_metrics_passes(make_server):
     types = re.findall(r"^# TYPE (\S+) (\w+)$", text, re.M)
     assert len(helps) == len(set(helps)) == len(types) >= 12
     assert all(n.startswith("pop3d_") for n in helps)
+
+
+# ------------------------------------------------------------ a real Prometheus
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def test_real_prometheus_scrapes_the_endpoint(make_server, tmp_path):
+    import json
+    import urllib.parse
+    import urllib.request
+
+    s = metrics_server(make_server, name="metrics-prometheus")
+    for _ in range(2):
+        with s.session(s.new_user()) as c:
+            c.ok("QUIT")
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "scrape_configs:\n  - job_name: pop3d\n    static_configs:\n"
+        "      - targets: ['%s:%d']\n" % (s.mhost, s.mport))
+    port = free_port()
+    log = open(tmp_path / "prometheus.log", "wb")
+    p = subprocess.Popen(
+        ["prometheus", "--config.file=%s" % cfg,
+         "--storage.tsdb.path=%s" % (tmp_path / "data"),
+         "--web.listen-address=127.0.0.1:%d" % port],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def query(q):
+        url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (
+            port, urllib.parse.quote(q))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                d = json.load(r)
+        except (OSError, ValueError):
+            return None
+        res = d.get("data", {}).get("result", [])
+        return {tuple(sorted(x["metric"].items())): float(x["value"][1])
+                for x in res}
+
+    try:
+        got = {}
+
+        def scraped():
+            got["up"] = query('up{job="pop3d"}')
+            got["ok"] = query('pop3d_logins_total{result="ok"}')
+            return bool(got["up"]) and bool(got["ok"])
+        assert wait_until(scraped, 60, step=0.5), (
+            got, (tmp_path / "prometheus.log").read_text()[-3000:])
+        assert list(got["up"].values()) == [1.0]
+        assert list(got["ok"].values()) == [2.0]
+        ends = query('pop3d_sessions_total{tls="implicit"}')
+        assert ends and list(ends.values()) == [2.0]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+        log.close()
+
+
+# ------------------------------------------------------------ hostile clients
+
+def status(answer):
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_bad_requests_get_errors(make_server):
+    s = metrics_server(make_server, name="metrics-bad")
+    assert status(http(s, b"POST /metrics HTTP/1.1\r\n\r\n")) == \
+        b"HTTP/1.1 405 Method Not Allowed"
+    assert status(http(s, b"GET / HTTP/1.0\r\n\r\n")) == b"HTTP/1.1 404 Not Found"
+    assert status(http(s, b"GET /metricsx HTTP/1.1\r\n\r\n")) == \
+        b"HTTP/1.1 404 Not Found"
+    assert status(http(s, b"hello\r\n\r\n")) == b"HTTP/1.1 400 Bad Request"
+    assert status(http(s, b"GET /metrics SMTP/1.0\r\n\r\n")) == \
+        b"HTTP/1.1 400 Bad Request"
+    r = http(s, b"HEAD /metrics HTTP/1.1\r\n\r\n")
+    assert status(r) == b"HTTP/1.1 200 OK" and r.endswith(b"\r\n\r\n")
+    assert status(http(s, b"GET /metrics?x=1 HTTP/1.1\n\n")) == b"HTTP/1.1 200 OK"
+    # Over 4096 octets without the end of the header: 431, or a reset
+    # when the unread rest of the request is still in flight.
+    try:
+        r = http(s, b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 8000 + b"\r\n\r\n")
+        assert r == b"" or status(r) == b"HTTP/1.1 431 Request Header Fields Too Large"
+    except ConnectionResetError:
+        pass
+    s.alive_check()
+    assert "pop3d_sessions_open" in scrape(s)
+
+
+def test_slow_clients_cannot_hold_the_master(make_server):
+    s = metrics_server(make_server, name="metrics-slow")
+    slow = []
+    try:
+        for _ in range(8):
+            c = socket.create_connection((s.mhost, s.mport), timeout=10)
+            c.sendall(b"GET /metrics HTTP/1.1\r\n")     # and never the end
+            slow.append(c)
+        time.sleep(0.3)
+        # The ninth is closed at once: nothing, then EOF.
+        with socket.create_connection((s.mhost, s.mport), timeout=5) as c:
+            c.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+            try:
+                assert c.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        # The master meanwhile supervises and POP3 works.
+        t0 = time.monotonic()
+        with s.session(s.new_user()) as c:
+            c.stat()
+            c.ok("QUIT")
+        assert time.monotonic() - t0 < 3
+        # Each slow one is closed within its 5 s deadline (and a second).
+        for c in slow:
+            c.settimeout(10)
+            assert c.recv(100) == b""
+        assert time.monotonic() - t0 < 9
+    finally:
+        for c in slow:
+            c.close()
+    assert "pop3d_sessions_open" in scrape(s)
+
+
+def test_killed_worker_restarts_and_counts_go_on(make_server):
+    s = metrics_server(make_server, name="metrics-kill", workers=2)
+    s.volatile = True
+    for _ in range(3):
+        with s.session(s.new_user()) as c:
+            c.stat()
+            c.ok("QUIT")
+    u = s.new_user()
+    held = s.session(u)         # an open session in some worker
+    before = settle(s, lambda m: m["pop3d_sessions_open"] == 1 and
+                    m['pop3d_sessions_total{tls="implicit"}'] == 3)
+    assert before['pop3d_restarts_total{process="worker"}'] == 0
+    # A session id starts with its worker's pid (registry.c).
+    line = s.wait_log(r"^.*\b([0-9a-f]{16}) login user=%s " % u.name)
+    sid = int(re.search(r"\b([0-9a-f]{16}) login user=", line).group(1), 16)
+    victim = sid >> 42
+    assert victim in [p for p, _ in children(s.proc.pid)], (victim, line)
+    os.kill(victim, signal.SIGKILL)
+    after = settle(s, lambda m: m['pop3d_restarts_total{process="worker"}'] == 1,
+                   timeout=10)
+    held.abort()
+    # The dead worker's open session is gone; no counter went backwards.
+    assert after["pop3d_sessions_open"] == 0
+    for k, v in before.items():
+        if k.endswith("_total") or "_total{" in k or k.endswith("_count") \
+                or "_bucket{" in k or k.endswith("_sum"):
+            assert after.get(k, -1) >= v, (k, v, after.get(k))
+    assert after['pop3d_logins_total{result="ok"}'] == 4
+    # The replacement counts on in the slot the dead one left.
+    assert wait_until(lambda: len(children(s.proc.pid)) == 3, 10)
+    for _ in range(4):
+        with s.session(s.new_user()) as c:
+            c.ok("QUIT")
+    m = settle(s, lambda m: m['pop3d_sessions_total{tls="implicit"}'] == 7)
+    assert m['pop3d_logins_total{result="ok"}'] == 8
+    assert m["pop3d_sessions_open"] == 0
+    assert m['pop3d_restarts_total{process="worker"}'] == 1
+    s.snapshot_children()
+
+
+# ------------------------------------------------------------ configuration
+
+def check_config(env, d, text):
+    """pop3d -t on a config with these [server] lines (the first on line
+    5) in directory d: (rc, output, path)."""
+    path = os.path.join(d, "pop3d.conf")
+    passwd = os.path.join(d, "passwd")
+    with open(passwd, "w") as f:
+        f.write("")
+    os.chmod(passwd, 0o600)
+    users = "user = %s\nauth_user = %s\n" % (WORKER_USER, AUTH_USER) \
+        if IS_ROOT else "\n\n"
+    with open(path, "w") as f:
+        f.write("[server]\nlisten = 127.0.0.1:0\n%s%s\n"
+                "mail_root = %s\n[tls]\ncert = %s\nkey = %s\n[auth]\n"
+                "passwd_file = %s\n" % (users, text, d, env.cert, env.key, passwd))
+    r = subprocess.run([env.pop3d, "-t", "-c", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    return r.returncode, r.stdout.decode(), path
+
+
+def test_config_errors_name_file_line_and_key(env, tmp_path):
+    d = str(tmp_path)
+    rc, out, path = check_config(env, d,
+                                 "metrics_listen = 127.0.0.1:9110\n"
+                                 "metrics_listen = nowhere")
+    assert rc != 0
+    assert "%s:6: metrics_listen: bad address \"nowhere\"" % path in out, out
+    five = "\n".join("metrics_listen = 127.0.0.1:%d" % (9110 + i) for i in range(5))
+    rc, out, path = check_config(env, d, five)
+    assert rc != 0
+    assert "%s:9: metrics_listen: 5 addresses; at most 4" % path in out, out
+    rc, out, _ = check_config(env, d, "metrics_listen = 127.0.0.1:9110")
+    assert rc == 0, out
+
+
+def test_off_by_default_and_warns_off_loopback(make_server):
+    s = make_server(name="metrics-off")
+    assert not any("metrics listen" in l for l in s.log)
+    w = metrics_server(make_server, name="metrics-wild",
+                       extra={"server": {"metrics_listen": "0.0.0.0:0"}})
+    w.wait_log(r"metrics_listen 0\.0\.0\.0:\d+ is not a loopback address")
+    assert not any("is not a loopback" in l for l in
+                   metrics_server(make_server, name="metrics-lo").log)
