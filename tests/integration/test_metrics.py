@@ -11,8 +11,10 @@ import time
 
 import pytest
 
+from ctlutil import EX_CONFIG, EX_OK, EX_USAGE, ctl
 from pop3util import AUTH_USER, IS_ROOT, WORKER_USER, children, crlf, wait_until
 
+EX_UNAVAILABLE, EX_PROTOCOL = 69, 76
 METRICS_RE = re.compile(r"metrics listen addr=(\[[^\]]*\]|[^\s:]+):(\d+)")
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -387,3 +389,84 @@ def test_off_by_default_and_warns_off_loopback(make_server):
     w.wait_log(r"metrics_listen 0\.0\.0\.0:\d+ is not a loopback address")
     assert not any("is not a loopback" in l for l in
                    metrics_server(make_server, name="metrics-lo").log)
+
+
+# ------------------------------------------------------------ pop3ctl stats
+
+def stats_conf(s, spec):
+    """A copy of s's config whose metrics_listen is spec (the test
+    server binds port 0; pop3ctl reads the port from its config)."""
+    path = os.path.join(s.base, "stats.conf")
+    text = re.sub(r"(?m)^metrics_listen = .*\n", "", s.config_text())
+    if spec:
+        text = text.replace("[server]\n", "[server]\nmetrics_listen = %s\n" % spec, 1)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def row(out, title):
+    m = re.search(r"(?m)^%s\s+(\d+)(.*)$" % re.escape(title), out)
+    assert m, "no row %r in:\n%s" % (title, out)
+    return int(m.group(1)), m.group(2).strip()
+
+
+def test_pop3ctl_stats_prints_the_numbers(make_server, env):
+    s = metrics_server(make_server, name="metrics-stats", plaintext="loopback")
+    u = s.new_user()
+    s.deliver(u, MSG1)
+    s.deliver(u, MSG2)
+    with s.session(u) as c:
+        c.ok("RETR 1")
+        c.multi_raw()
+        c.ok("RETR 2")
+        c.multi_raw()
+        c.ok("QUIT")
+    with s.connect(tls=True) as c:
+        assert c.try_login(u.name, "not it").startswith("-ERR")
+        c.ok("QUIT")
+    settle(s, lambda m: m["pop3d_sessions_open"] == 0 and
+           m['pop3d_sessions_total{tls="implicit"}'] == 2)
+    r = ctl(stats_conf(s, "%s:%d" % (s.mhost, s.mport)), "stats")
+    assert r.returncode == EX_OK, r.err
+    assert r.err == ""
+    assert re.match(r"pop3d 0\.1 at 127\.0\.0\.1:\d+, up 0d 0h \dm\n\n", r.out), r.out
+    assert row(r.out, "Sessions open") == (0, "")
+    assert row(r.out, "Sessions ended") == (2, "none 0, stls 0, implicit 2")
+    assert row(r.out, "Logins") == (
+        2, "ok 1, failed 1, banned 0, login_delay 0, tempfail 0")
+    n, more = row(r.out, "Auth time")
+    assert n == 2 and re.match(r"mean \S+ s, half <= \S+, 90% <= \S+$", more), more
+    assert row(r.out, "Commands") == (8, "USER 2, PASS 2, QUIT 2, RETR 2")
+    size = len(crlf(MSG1)) + len(crlf(MSG2))
+    assert row(r.out, "RETR sizes") == (
+        2, "mean %.0f bytes, half <= 1024, 90%% <= 16384" % (size / 2))
+    assert row(r.out, "Bytes sent")[0] > size
+    assert row(r.out, "[IN-USE] refusals") == (0, "")
+    assert row(r.out, "Commit failures") == (0, "")
+    assert row(r.out, "Restarts") == (0, "worker 0, auth 0")
+    # --raw: the text as served.
+    r = ctl(stats_conf(s, "%s:%d" % (s.mhost, s.mport)), "stats", "--raw")
+    assert r.returncode == EX_OK
+    assert 'pop3d_logins_total{result="failed"} 1\n' in r.out
+
+
+def test_pop3ctl_stats_errors(make_server, env):
+    s = make_server(name="metrics-stats-off")
+    conf = stats_conf(s, "")
+    r = ctl(conf, "stats")
+    assert r.returncode == EX_CONFIG
+    assert "metrics_listen is not set" in r.err, r.err
+    # Set, but nobody listens there: the server is not running.
+    conf = stats_conf(s, "127.0.0.1:%d" % free_port())
+    r = ctl(conf, "stats")
+    assert r.returncode == EX_UNAVAILABLE, (r.returncode, r.err)
+    assert "cannot connect to pop3d's metrics at 127.0.0.1:" in r.err
+    assert "is pop3d running?" in r.err
+    # Something else answers there: a POP3 server is no metrics endpoint.
+    conf = stats_conf(s, "%s:%d" % (s.host, s.port))
+    r = ctl(conf, "stats")
+    assert r.returncode == EX_PROTOCOL, (r.returncode, r.err)
+    assert "not pop3d's metrics" in r.err
+    r = ctl(conf, "stats", "extra")
+    assert r.returncode == EX_USAGE
