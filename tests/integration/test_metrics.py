@@ -470,3 +470,31 @@ def test_pop3ctl_stats_errors(make_server, env):
     assert "not pop3d's metrics" in r.err
     r = ctl(conf, "stats", "extra")
     assert r.returncode == EX_USAGE
+
+
+def test_reload_keeps_or_moves_the_endpoint(make_server):
+    s = metrics_server(make_server, name="metrics-reload")
+    s.volatile = True       # a reload starts new workers
+    with s.session(s.new_user()) as c:
+        c.ok("QUIT")
+    old = s.mport
+    # Unchanged: the same socket stays, counts and all.
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"ready workers=", start=mark)
+    assert s.wait_log(r"metrics listen", start=mark, timeout=0.5, must=False) is None
+    assert settle(s, lambda m: m['pop3d_logins_total{result="ok"}'] == 1)
+    # Moved: the new address is bound, the old one closed.
+    port = free_port()
+    s.settings["server"] = [(k, v) for k, v in s.settings["server"]
+                            if k != "metrics_listen"] + \
+        [("metrics_listen", "127.0.0.1:%d" % port)]
+    s.write_files()
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"metrics listen addr=127\.0\.0\.1:%d\b" % port, start=mark)
+    s.mport = port
+    assert scrape(s)['pop3d_logins_total{result="ok"}'] == 1
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((s.mhost, old), timeout=5).close()
+    s.snapshot_children()
