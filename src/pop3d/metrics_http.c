@@ -87,6 +87,8 @@ metrics_http_listen(const struct config *c)
 		if (c->metrics_listen.v[i][0] == '\0')
 			continue;
 		if (listener_bind(c->metrics_listen.v[i], &mls[nmls]) == -1) {
+			log_err("metrics_listen %s: cannot bind",
+			    c->metrics_listen.v[i]);
 			close_listeners();
 			return -1;
 		}

@@ -498,3 +498,19 @@ def test_reload_keeps_or_moves_the_endpoint(make_server):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((s.mhost, old), timeout=5).close()
     s.snapshot_children()
+
+
+def test_busy_metrics_port_stops_the_start(env, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        rc, out, path = check_config(env, str(tmp_path),
+                                     "metrics_listen = 127.0.0.1:%d" % port)
+        assert rc == 0, out         # -t binds nothing
+        r = subprocess.run([env.pop3d, "-c", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode()
+    assert r.returncode == 1, out
+    assert "metrics_listen 127.0.0.1:%d: cannot bind" % port in out, out
+    assert "Address already in use" in out, out
