@@ -514,3 +514,29 @@ def test_busy_metrics_port_stops_the_start(env, tmp_path):
     assert r.returncode == 1, out
     assert "metrics_listen 127.0.0.1:%d: cannot bind" % port in out, out
     assert "Address already in use" in out, out
+
+
+def test_every_command_counts_under_its_own_name(make_server):
+    s = metrics_server(make_server, name="metrics-cmds", plaintext="loopback")
+    u = s.new_user()
+    s.deliver(u, MSG1)
+    with s.connect() as c:
+        c.capa()
+        c.login(u.name, u.password)
+        for cmd in ("STAT", "LIST", "UIDL", "RETR 1", "TOP 1 0"):
+            c.ok(cmd)
+            if cmd != "STAT":
+                c.multi_raw()
+        for cmd in ("DELE 1", "RSET", "NOOP", "QUIT"):
+            c.ok(cmd)
+    with s.connect() as c:
+        assert c.cmd("APOP %s 0123456789abcdef0123456789abcdef" % u.name) \
+            .startswith("-ERR")
+        assert c.cmd("AUTH").startswith("+OK")
+        c.multi_raw()
+        c.ok("STLS")
+    m = settle(s, lambda m: m["pop3d_sessions_open"] == 0 and
+               m["pop3d_commands_total{command=\"STLS\"}"] == 1)
+    assert cmds(m) == {"CAPA": 1, "USER": 1, "PASS": 1, "STAT": 1, "LIST": 1,
+                       "UIDL": 1, "RETR": 1, "TOP": 1, "DELE": 1, "RSET": 1,
+                       "NOOP": 1, "QUIT": 1, "APOP": 1, "AUTH": 1, "STLS": 1}
