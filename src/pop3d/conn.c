@@ -13,8 +13,8 @@
  *   SSL_read and SSL_write, to save an epoll_ctl or two per answer
  *   next to a record's encryption.
  * The buffers, lines, pause and close below serve both; they count
- * sessions and bytes sent (metrics.h).  The pacing
- * numbers are in flow.h.  Worker processes, loop thread only.
+ * sessions and bytes sent (metrics.h).  The pacing numbers are in
+ * flow.h.  Worker processes, loop thread only.
  */
 #include <errno.h>
 #include <stdarg.h>
