@@ -12,7 +12,7 @@
  * turns after the client's input is done aborts (a hang).
  */
 /* links: pop3d/cmd_auth pop3d/cmd_trans pop3d/conn_plain pop3d/md_commit pop3d/md_dovecot pop3d/md_expire pop3d/md_trash */
-/* links: pop3d/md_courier pop3d/courier_uidl */
+/* links: pop3d/md_courier pop3d/courier_uidl pop3d/metrics */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -119,6 +119,10 @@ const struct conf_def config_defs[] = {
 	  never_choices, OFF(expire_days), "a message a POP3 session "
 	  "retrieved (RETR, then QUIT) is removed at the first login this "
 	  "many days later; 0: at that QUIT; never: kept (RFC 2449 EXPIRE)" },
+	{ "server", "metrics_listen", CONF_LIST, 0, 0, "", NULL,
+	  OFF(metrics_listen), "ADDR:PORT where the master serves "
+	  "Prometheus metrics over HTTP (GET /metrics); repeatable, at "
+	  "most 4; empty: off.  Keep it on loopback or firewalled" },
 	{ "tls", "cert", CONF_STR, 0, 0, NULL, NULL, OFF(tls_cert),
 	  "PEM certificate chain (required)" },
 	{ "tls", "key", CONF_STR, 0, 0, NULL, NULL, OFF(tls_key),
@@ -522,6 +526,31 @@ check_trusted(struct config *cfg, struct buf *errs, const char *path,
 	}
 }
 
+/* metrics_listen: ADDR:PORT each ("" is none: off), METRICS_LISTEN_MAX
+   at most. */
+static void
+check_metrics(const struct config *cfg, struct buf *errs, const char *path,
+    int *nerr)
+{
+	const struct conf_list	*l = &cfg->metrics_listen;
+	size_t			 i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i][0] != '\0' && check_listen(l->v[i]) == -1) {
+			buf_printf(errs, "%s:%zu: metrics_listen: bad address "
+			    "\"%s\" (expected ADDR:PORT or [V6ADDR]:PORT)\n",
+			    path, key_line(path, "metrics_listen", l->v[i]),
+			    l->v[i]);
+			(*nerr)++;
+		}
+	if (l->n > METRICS_LISTEN_MAX) {
+		buf_printf(errs, "%s:%zu: metrics_listen: %zu addresses; at "
+		    "most %d\n", path, key_line(path, "metrics_listen",
+		    l->v[METRICS_LISTEN_MAX]), l->n, METRICS_LISTEN_MAX);
+		(*nerr)++;
+	}
+}
+
 int
 config_load(struct config *cfg, const char *path, struct buf *errs)
 {
@@ -556,6 +585,7 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 	check_listen_list(errs, path, "listen_tls_proxy",
 	    &cfg->listen_tls_proxy, &nerr);
 	check_trusted(cfg, errs, path, &nerr);
+	check_metrics(cfg, errs, path, &nerr);
 	if (strcmp(cfg->log, "stderr") == 0)
 		cfg->log_target = LOG_TARGET_STDERR;
 	else if (strcmp(cfg->log, "syslog") == 0)

@@ -54,6 +54,8 @@ struct config {
 	long long	 expire_days;	/* RFC 2449 EXPIRE: a retrieved message
 					   goes at the first login this many
 					   days after; EXPIRE_NEVER: never */
+	struct conf_list metrics_listen;	/* Prometheus endpoint(s) of
+						   the master; none: off */
 	/* [tls] */
 	char		*tls_cert;
 	char		*tls_key;
@@ -147,6 +149,9 @@ void	config_print_help(void);
    100 years, so that days * 86400 stays far from any overflow. */
 #define EXPIRE_NEVER		(-1)
 #define EXPIRE_DAYS_MAX		36500
+
+/* metrics_listen addresses at most (the master polls each). */
+#define METRICS_LISTEN_MAX	4
 
 #define POP3D_CONF_DEFAULT	"/etc/pop3d/pop3d.conf"
 

@@ -1,6 +1,6 @@
 /*
  * ctl.h - what pop3ctl's files share: the sub-command entry points
- * (user.c, deliver.c, check.c, migrate.c), password input and policy
+ * (user.c, deliver.c, check.c, migrate.c, stats.c), password input and policy
  * (password.c) and the helpers in ctl.c.  pop3ctl is a command-line tool: its
  * functions print their own messages and return sysexits(3) codes.
  */
@@ -16,6 +16,7 @@ int	user_main(const char *conf, int argc, char *argv[]);
 int	deliver_main(const char *conf, int argc, char *argv[]);
 int	check_main(const char *conf, int argc, char *argv[]);
 int	migrate_main(const char *conf, int argc, char *argv[]);
+int	stats_main(const char *conf, int argc, char *argv[]);
 
 /*
  * Loads pop3d's config, printing every error ("file:line: key: ...") to

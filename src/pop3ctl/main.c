@@ -1,9 +1,9 @@
 /*
  * main.c - pop3ctl, the admin tool: global options, usage, and dispatch
- * to the sub-command groups (user.c, deliver.c, check.c, migrate.c);
- * the helpers they share are in ctl.c.  Runs as root (user, check,
- * migrate) or as the mail user (deliver, from an MTA).  Exit codes
- * follow sysexits(3).
+ * to the sub-command groups (user.c, deliver.c, check.c, migrate.c,
+ * stats.c); the helpers they share are in ctl.c.  Runs as root (user,
+ * check, migrate, stats) or as the mail user (deliver, from an MTA).
+ * Exit codes follow sysexits(3).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -36,6 +36,8 @@ usage(FILE *f)
 	    "permissions, listeners\n"
 	    "  migrate --check|--commit [USER...]   keep Dovecot's UIDLs "
 	    "(dovecot-uidlist)\n"
+	    "  stats [--raw]                        the running server's "
+	    "counters (metrics_listen)\n"
 	    "\"pop3ctl COMMAND --help\" describes each; see pop3ctl(8).\n");
 }
 
@@ -86,6 +88,8 @@ main(int argc, char *argv[])
 		return check_main(conf, argc, argv);
 	if (strcmp(argv[0], "migrate") == 0)
 		return migrate_main(conf, argc, argv);
+	if (strcmp(argv[0], "stats") == 0)
+		return stats_main(conf, argc, argv);
 	if (strcmp(argv[0], "help") == 0) {
 		usage(stdout);
 		return EX_OK;

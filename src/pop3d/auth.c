@@ -34,6 +34,7 @@
 #include "keyhash.h"
 #include "log.h"
 #include "mailpath.h"
+#include "metrics.h"
 #include "msg.h"
 #include "passwd.h"
 #include "penalty.h"
@@ -60,10 +61,12 @@ struct chan {
 struct areq {
 	struct chan	*ch;
 	struct auth_req	 q;		/* as the worker sent it */
+	struct timespec	 t0;		/* when it came: metrics' latency */
 	struct areq	*next;
 };
 
-/* What became of one request; each maps to one enum auth_result. */
+/* What became of one request; each maps to one enum auth_result, and
+   in this order to enum metrics_login. */
 enum auth_verdict {
 	AV_OK,			/* the secret is right, the login allowed */
 	AV_FAILED,		/* bad password, unknown or locked user */
@@ -72,6 +75,8 @@ enum auth_verdict {
 	AV_TEMPFAIL,		/* no passwd-file loaded, or the database
 				   did not answer (not counted) */
 };
+_Static_assert((int)AV_LOGIN_DELAY == METRICS_LOGIN_DELAY &&
+    (int)AV_TEMPFAIL == METRICS_LOGIN_TEMPFAIL, "verdicts as metrics");
 
 /* Lines named at a load for a field left out (the rest: not logged). */
 #define AUTH_LOAD_WARN_MAX	20
@@ -416,6 +421,8 @@ step_reply(const struct areq *r, enum auth_verdict v, uint32_t fails,
 			    r->q.rip);
 		break;
 	}
+	/* Counted first: a scrape after the client's next step sees it. */
+	metrics_login((enum metrics_login)v, &r->t0);
 	if (send_result(r->ch->fd, r->q.sid, result, delay,
 	    result == AUTH_RES_OK ? u : NULL) == -1 &&
 	    errno != EPIPE)
@@ -561,10 +568,12 @@ read_request(struct chan *ch)
 	msg_wipe(&m);
 	sid = r->q.sid;
 	r->ch = ch;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	pthread_mutex_lock(&lock);
 	if (!queue_push(&hashq, r)) {
 		pthread_mutex_unlock(&lock);
 		/* Overloaded: answer at once rather than queue without bound. */
+		metrics_login(METRICS_LOGIN_TEMPFAIL, &r->t0);
 		(void)send_result(ch->fd, sid, AUTH_RES_TEMPFAIL, 0, NULL);
 		explicit_bzero(r, sizeof(*r));
 		free(r);

@@ -431,6 +431,7 @@ open_done(struct job *j)
 	if (oj->md == NULL) {
 		session_enter_state(s, SESS_AUTH);	/* USER forgotten */
 		if (oj->why == MD_FAIL_INUSE) {
+			metrics_in_use();
 			log_info(SID_FMT " login refused user=%s reason=in_use",
 			    SID_ARG(s->id), s->user);
 			session_set_reply(s, "[IN-USE] maildrop is in use by "

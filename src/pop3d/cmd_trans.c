@@ -410,6 +410,7 @@ cmd_retr(struct session *s, struct pop3_cmd *cmd)
 	maildrop_retr(s->md, i);
 	s->n_retr++;
 	s->bytes_retr += m->size;
+	metrics_retr(m->size);
 	session_set_reply(s, "%llu octets", (unsigned long long)m->size);
 	return POP_OK;
 }
@@ -494,6 +495,8 @@ commit_done(struct job *j)
 	/* The deletions are done whether or not the client still waits. */
 	maildrop_free(&cj->md);
 	free(cj);
+	if (failed > 0)
+		metrics_commit_failed();
 	if ((s = session_find(sid)) == NULL)
 		return;
 	s->n_dele = removed;

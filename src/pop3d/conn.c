@@ -12,8 +12,9 @@
  *   business): owning that too would mean a state machine around
  *   SSL_read and SSL_write, to save an epoll_ctl or two per answer
  *   next to a record's encryption.
- * The buffers, lines, pause and close below serve both.  The pacing
- * numbers are in flow.h.  Worker processes, loop thread only.
+ * The buffers, lines, pause and close below serve both; they count
+ * sessions and bytes sent (metrics.h).  The pacing numbers are in
+ * flow.h.  Worker processes, loop thread only.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 
 #include "conn_int.h"
 #include "flow.h"
+#include "metrics.h"
 #include "pop3_limits.h"
 #include "xmalloc.h"
 
@@ -63,6 +65,8 @@ conn_report(struct conn *c, enum conn_event ev)
 void
 conn_destroy(struct conn *c)
 {
+	metrics_session_end(!c->tls ? METRICS_TLS_NONE : c->implicit ?
+	    METRICS_TLS_IMPLICIT : METRICS_TLS_STLS);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* closes the fd */
 	if (!c->tls && c->in != NULL)
@@ -210,10 +214,13 @@ conn_new(struct event_base *base, int fd, SSL_CTX *tls, conn_cb cb,
 		c->ev = event_new(base, -1, 0, conn_tls_kick, c);
 		if (c->ev == NULL || conn_tls_start(c, tls) == -1)
 			goto fail;
+		c->implicit = 1;
+		metrics_session_start();
 		return c;
 	}
 	if (conn_plain_init(c) == -1)
 		goto fail;
+	metrics_session_start();
 	return c;
 fail:
 	if (c->bev != NULL)
@@ -321,6 +328,7 @@ conn_write(struct conn *c, const void *data, size_t len)
 	/* Fails only on out-of-memory, which aborts elsewhere anyway. */
 	if (evbuffer_add(c->out, data, len) == -1)
 		abort();
+	metrics_sent(len);
 	conn_kick(c);
 }
 
@@ -328,11 +336,13 @@ void
 conn_printf(struct conn *c, const char *fmt, ...)
 {
 	va_list	ap;
+	int	n;
 
 	va_start(ap, fmt);
-	if (evbuffer_add_vprintf(c->out, fmt, ap) < 0)
+	if ((n = evbuffer_add_vprintf(c->out, fmt, ap)) < 0)
 		abort();
 	va_end(ap);
+	metrics_sent((uint64_t)n);
 	conn_kick(c);
 }
 
@@ -350,6 +360,7 @@ conn_commit(struct conn *c, size_t used)
 	c->resv.iov_len = used;
 	if (evbuffer_commit_space(c->out, &c->resv, 1) == -1)
 		abort();
+	metrics_sent(used);
 	conn_kick(c);
 }
 

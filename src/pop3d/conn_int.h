@@ -27,6 +27,7 @@ struct conn {
 	struct evbuffer		*out;
 	int			 fd;		/* owned while plain */
 	int			 tls;		/* TLS bufferevent in use */
+	int			 implicit;	/* ... from the start (POP3S) */
 	int			 timeout;	/* idle timeout, seconds */
 	int			 paused;
 	int			 closing;	/* close once output is flushed */

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "conn_int.h"
+#include "metrics.h"
 #include "flow.h"
 #include "pop3_limits.h"
 
@@ -420,6 +421,7 @@ conn_send_file(struct conn *c, int fd, uint64_t len, const char *trailer,
 		return -1;
 	}
 	tsent = send_file_now(c, fd, len, &off, trailer, tlen);
+	metrics_sent(len + tsent);	/* the rest of the trailer below */
 	/*
 	 * The rest through the output buffer, which drains to the socket:
 	 * a file segment goes out with sendfile(2); the segment owns fd

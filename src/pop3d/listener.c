@@ -3,7 +3,8 @@
  * listen_tls, listen_proxy or listen_tls_proxy address ("ADDR:PORT",
  * "[V6]:PORT", "*:PORT"), binds it
  * (non-blocking, close-on-exec, v6-only unless "*"), and carries the
- * sockets of unchanged addresses over a reload.  Runs in pop3d's master,
+ * sockets of unchanged addresses over a reload (metrics_http.c binds
+ * metrics_listen the same way).  Runs in pop3d's master,
  * as root, before the children that inherit the sockets start.
  */
 #include <errno.h>
@@ -19,8 +20,8 @@
 #include "log.h"
 #include "xmalloc.h"
 
-static int
-bind_one(const char *spec, int is_tls, int proxy, struct listener *l)
+int
+listener_bind(const char *spec, struct listener *l)
 {
 	struct addrinfo		 hints, *res = NULL;
 	struct sockaddr_storage	 ss;
@@ -83,14 +84,11 @@ again:
 	freeaddrinfo(res);
 	getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof(hbuf), pbuf,
 	    sizeof(pbuf), NI_NUMERICHOST | NI_NUMERICSERV);
+	memset(l, 0, sizeof(*l));
 	l->fd = fd;
-	l->tls = is_tls;
-	l->proxy = proxy;
 	l->spec = xstrdup(spec);
 	snprintf(l->addr, sizeof(l->addr), ss.ss_family == AF_INET6 ?
 	    "[%s]:%s" : "%s:%s", hbuf, pbuf);
-	log_info("listen addr=%s tls=%s proxy=%s", l->addr,
-	    is_tls ? "implicit" : "starttls", proxy ? "yes" : "no");
 	return 0;
 fail:
 	log_err("listen %s: %s", spec, strerror(errno));
@@ -98,6 +96,18 @@ fail:
 		close(fd);
 	freeaddrinfo(res);
 	return -1;
+}
+
+static int
+bind_one(const char *spec, int is_tls, int proxy, struct listener *l)
+{
+	if (listener_bind(spec, l) == -1)
+		return -1;
+	l->tls = is_tls;
+	l->proxy = proxy;
+	log_info("listen addr=%s tls=%s proxy=%s", l->addr,
+	    is_tls ? "implicit" : "starttls", proxy ? "yes" : "no");
+	return 0;
 }
 
 /*

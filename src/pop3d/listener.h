@@ -25,6 +25,14 @@
 int	listener_bind_all(const struct config *c, struct listener *old,
 	    size_t nold, struct listener **out, size_t *nout);
 
+/*
+ * Binds one "ADDR:PORT", "[V6]:PORT" or "*:PORT" (the shape checked by
+ * config_load) into l: fd (listening, non-blocking, close-on-exec),
+ * spec (a copy) and addr (as bound); tls and proxy 0.  Returns 0, or
+ * -1 with the reason logged.
+ */
+int	listener_bind(const char *spec, struct listener *l);
+
 /* Closes the sockets of v (n entries) that are still open, frees v. */
 void	listener_free_all(struct listener *v, size_t n);
 

@@ -3,7 +3,8 @@
  * listeners (listener.c), loads the TLS keys, starts the auth process
  * and the workers, and supervises them.  SIGHUP reloads config and certificates
  * into a new generation of workers while the old one finishes its
- * sessions; SIGTERM drains.  Nothing here touches client data.
+ * sessions; SIGTERM drains.  Its poll loop also serves the metrics
+ * endpoint (metrics_http.c).  Nothing here touches client data.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -32,6 +33,8 @@
 #include "addrlimit.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "msg.h"
 #include "passwd.h"
 #include "pgsql.h"
@@ -59,6 +62,7 @@ static pid_t		 auth_pid = -1;
 static int		 auth_ctl = -1;
 static time_t		 auth_started, auth_restart_at;
 static struct wproc	 procs[WORKERS_MAX * 4];
+#define AUTH_SLOT	(sizeof(procs) / sizeof(procs[0]))	/* metrics.h */
 /* Connections per client address, one region per procs[] entry. */
 static struct addrtab	*conns;
 static int		 gen;
@@ -288,6 +292,7 @@ child_signals(void)
 	signal(SIGUSR1, SIG_IGN);
 	close(sigfd);
 	sigfd = -1;
+	metrics_http_close_all();
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
@@ -317,6 +322,7 @@ spawn_auth(void)
 		/* The auth process never holds the TLS key. */
 		SSL_CTX_free(tls);
 		tls = NULL;
+		metrics_attach(AUTH_SLOT);
 		auth_main(&cfg, sp[1]);
 	}
 	close(sp[1]);
@@ -375,6 +381,7 @@ spawn_worker(int slot)
 		close(auth_ctl);
 		(void)fcntl(sp[0], F_SETFL, O_NONBLOCK);
 		addrlimit_attach(conns, (size_t)(w - procs));
+		metrics_attach((size_t)(w - procs));
 		worker_main(&cfg, ls, nls, tls, sp[0]);
 	}
 	close(sp[0]);
@@ -474,6 +481,7 @@ reload(void)
 		    "new database settings");
 	ocfg = cfg;
 	cfg = ncfg;
+	metrics_http_reload(&ocfg, &cfg);
 	config_free(&ocfg);
 	SSL_CTX_free(tls);
 	tls = nctx;
@@ -506,9 +514,10 @@ static int
 next_signal(void)
 {
 	struct signalfd_siginfo	 ssi;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[2 + METRICS_POLL_MAX];
 	struct timespec		 t0, now;
 	long			 left = 1000;
+	size_t			 n;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -520,8 +529,10 @@ next_signal(void)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = log_pipe_fd();	/* -1: poll skips it */
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, (int)left) > 0 && pfd[1].revents != 0)
+		n = metrics_http_pollfds(pfd + 2);	/* the scrapers too */
+		if (poll(pfd, 2 + n, (int)left) > 0 && pfd[1].revents != 0)
 			(void)log_drain();
+		metrics_http_run(pfd + 2, n, POP3D_VERSION);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
 		    (now.tv_nsec - t0.tv_nsec) / 1000000);
@@ -581,6 +592,7 @@ reap(void)
 				continue;
 			log_err("auth process died (%s); restarting",
 			    death_str(status, why, sizeof(why)));
+			metrics_restart(METRICS_PROC_AUTH);
 			auth_restart_at = now - auth_started < RESTART_PAUSE ?
 			    now + RESTART_PAUSE : now;
 			continue;
@@ -597,7 +609,9 @@ reap(void)
 			    (int)pid, death_str(status, why, sizeof(why)));
 			slot_restart_at[w->slot] = now - w->started <
 			    RESTART_PAUSE ? now + RESTART_PAUSE : now;
+			metrics_restart(METRICS_PROC_WORKER);
 		}
+		metrics_slot_died((size_t)(w - procs));	/* its sessions too */
 		/* Its connections died with it. */
 		if (w->conns == conns)
 			addrtab_clear_slot(conns, (size_t)(w - procs));
@@ -728,6 +742,10 @@ main(int argc, char *argv[])
 	if (listener_bind_all(&cfg, NULL, 0, &ls, &nls) == -1)
 		return 1;
 	raise_fd_limit(&cfg, nls);
+	if (metrics_http_listen(&cfg) == -1)
+		return 1;
+	if (metrics_init(AUTH_SLOT + 1) == -1)
+		log_err("cannot map the metrics slots: only the master counts");
 	/* Bans outlive an auth process that dies. */
 	if (penalty_bans_init() == -1)
 		log_err("cannot map the ban table: bans end with the auth "

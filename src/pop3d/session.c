@@ -1,10 +1,10 @@
 /*
  * session.c - the POP3 state machine (RFC 1939, RFC 2449): the command
- * table, the dispatcher that alone writes +OK/-ERR, continuations for
- * multi-line answers, and the session's life from accept to logout.
- * Admits a connection (per-address counts shared by all workers:
- * addrlimit.c; the slots: registry.c) and sheds the oldest not logged
- * in when the worker is full.  Worker processes, loop thread only.
+ * table, the dispatcher that alone writes +OK/-ERR and counts commands
+ * (metrics.h), continuations for multi-line answers, and the session's
+ * life from accept to logout.  Admits a connection (per-address counts
+ * shared by all workers: addrlimit.c; the slots: registry.c), sheds the
+ * oldest not logged in when a worker is full.  Worker loop thread only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -603,12 +603,12 @@ session_finish(struct session *s, enum cmd_result res)
 static const struct cmd_def *
 find_cmd(const char *verb)
 {
-	size_t	i;
+	size_t	i, n = sizeof(cmds) / sizeof(cmds[0]);
 
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmds[i].name, verb) == 0)
-			return &cmds[i];
-	return NULL;
+	for (i = 0; i < n && strcmp(cmds[i].name, verb) != 0; i++)
+		;
+	metrics_command(i < n ? cmds[i].name : NULL);	/* per line read */
+	return i < n ? &cmds[i] : NULL;
 }
 
 static enum cmd_result
@@ -622,7 +622,7 @@ dispatch(struct session *s, const char *line, size_t len)
 		return cmd_auth_data(s, (char *)line, len);
 
 	/* The command says how its line is split (PASS: not at all). */
-	d = pop3_cmd_verb(line, len, verb) == 0 ? find_cmd(verb) : NULL;
+	d = find_cmd(pop3_cmd_verb(line, len, verb) == 0 ? verb : "");
 	if (pop3_cmd_parse(&cmdbuf, line, len, d != NULL &&
 	    d->argmax == POP3_CMD_RAW ? POP3_CMD_RAW : 0, &errstr) == -1) {
 		session_set_reply(s, "%s", errstr);

@@ -19,6 +19,7 @@
 
 #include "addrlimit.h"
 #include "dot.h"
+#include "metrics.h"
 #include "pop3_limits.h"
 #include "pop3_cmd.h"
 #include "pop3d_config.h"
