@@ -38,8 +38,8 @@ static size_t		nsamples;
 static const char usage_text[] =
     "usage: pop3ctl [-c file] stats [--raw]\n"
     "  The running server's counters (metrics_listen): sessions, logins,\n"
-    "  auth time, commands, bytes, RETR sizes, [IN-USE], commit failures,\n"
-    "  restarts.  --raw prints the Prometheus text as received.\n"
+    "  auth time, cache hits, commands, bytes, RETR sizes, [IN-USE], commit\n"
+    "  failures, restarts.  --raw prints the Prometheus text as received.\n"
     "  Exit 0; 69 if the server does not answer; 76 if the answer is not\n"
     "  pop3d's metrics; 78 if the config is wrong or metrics_listen unset.\n";
 
@@ -283,6 +283,8 @@ stats_print(const char *where)
 	print_labelled("Sessions ended", "pop3d_sessions_total", 1);
 	print_labelled("Logins", "pop3d_logins_total", 1);
 	print_histogram("Auth time", "pop3d_auth_duration_seconds", "s");
+	printf("%-22s %12.0f\n", "Auth cache hits",
+	    value("pop3d_auth_cache_hits_total", ""));
 	print_labelled("Commands", "pop3d_commands_total", 0);
 	printf("%-22s %12.0f\n", "Bytes sent",
 	    value("pop3d_sent_bytes_total", ""));

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "authcache.h"
+#include "metrics.h"
 #include "pop3_limits.h"
 #include "strhash.h"
 #include "xmalloc.h"
@@ -111,8 +112,10 @@ authcache_check(const char *user, const char *secret, uint64_t tag)
 		if (strcmp(e->user, user) == 0)
 			break;
 	if (e != NULL && e->tag == tag && e->expires > time(NULL) &&
-	    CRYPTO_memcmp(e->mac, mac, sizeof(mac)) == 0)
+	    CRYPTO_memcmp(e->mac, mac, sizeof(mac)) == 0) {
 		hit = 1;
+		metrics_auth_cached();
+	}
 	pthread_mutex_unlock(&ac_lock);
 	explicit_bzero(mac, sizeof(mac));
 	return hit;

@@ -54,6 +54,7 @@ enum {
 	M_SENT = M_CMD + NCMD,
 	M_IN_USE,
 	M_COMMIT_FAIL,
+	M_AUTH_CACHED,
 	M_RETR,				/* buckets, +Inf last, not cumulative */
 	M_RETR_SUM = M_RETR + NRETR + 1,
 	M_AUTH,				/* buckets as for RETR, microseconds */
@@ -168,6 +169,12 @@ void
 metrics_commit_failed(void)
 {
 	add(M_COMMIT_FAIL, 1);
+}
+
+void
+metrics_auth_cached(void)
+{
+	add(M_AUTH_CACHED, 1);
 }
 
 void
@@ -299,6 +306,10 @@ metrics_render(struct buf *out, const char *version)
 	    "messages RETR sent, in octets.");
 	histogram(out, "pop3d_retr_size_bytes", M_RETR, NRETR, retr_le, NULL,
 	    (double)sum(M_RETR_SUM));
+	head(out, "pop3d_auth_cache_hits_total", "counter", "Logins the "
+	    "credential cache answered (cache_ttl): no slow hash.");
+	put(out, "pop3d_auth_cache_hits_total %llu\n",
+	    (unsigned long long)sum(M_AUTH_CACHED));
 	head(out, "pop3d_in_use_refusals_total", "counter", "Logins refused "
 	    "with [IN-USE]: another session held the maildrop.");
 	put(out, "pop3d_in_use_refusals_total %llu\n",

@@ -60,6 +60,8 @@ void	metrics_retr(uint64_t size);
 void	metrics_in_use(void);
 void	metrics_commit_failed(void);
 
+/* Auth process (any thread): a login the credential cache answered. */
+void	metrics_auth_cached(void);
 /* Auth process (any thread): an answer, and when its request came
    (CLOCK_MONOTONIC). */
 void	metrics_login(enum metrics_login, const struct timespec *since);

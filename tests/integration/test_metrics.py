@@ -143,6 +143,8 @@ def test_scrape_counts_exactly_what_the_sessions_did(make_server, env):
     assert m['pop3d_auth_duration_seconds_bucket{le="+Inf"}'] == 4
     assert 0 < m["pop3d_auth_duration_seconds_sum"] < 60
     assert m["pop3d_in_use_refusals_total"] == 1
+    # The first login hashed; the two after it were the cache's.
+    assert m["pop3d_auth_cache_hits_total"] == 2
     assert m["pop3d_commit_failures_total"] == 0
     assert cmds(m) == {"USER": 4, "PASS": 4, "CAPA": 1, "STLS": 1, "STAT": 1,
                        "RETR": 2, "QUIT": 5, "unknown": 2}
