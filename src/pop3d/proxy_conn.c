@@ -43,18 +43,12 @@ struct proxy_conn {
  */
 #define RL_BURST	10.0
 #define RL_RATE		1.0
-enum { RL_UNTRUSTED, RL_HEADER, RL_TIMEOUT, RL_CLOSED, RL_N };
+enum { RL_UNTRUSTED, RL_HEADER, RL_TIMEOUT, RL_CLOSED, RL_FULL, RL_N };
 static struct {
 	double		tokens;
 	struct timespec	last;
 	unsigned long	suppressed;
 } rl[RL_N];
-
-size_t
-proxy_conn_pending(void)
-{
-	return wenv.proxy_pending;
-}
 
 static void
 pc_free(struct proxy_conn *pc, int close_fd)
@@ -176,7 +170,7 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 
 void
 proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
-    int tls, proxy_take_fn *take)
+    int tls, size_t max, proxy_take_fn *take)
 {
 	const struct config	*cfg = wenv.cfg;
 	struct proxy_conn	*pc;
@@ -205,6 +199,12 @@ proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
 			break;
 	if (i == cfg->ntrusted) {
 		pc_refuse(pc, RL_UNTRUSTED, "proxy_untrusted", "");
+		return;
+	}
+	/* Their own bound: room is made (shed) once the header names the
+	   client, so its address limit applies (worker_take). */
+	if (wenv.proxy_pending > max) {
+		pc_refuse(pc, RL_FULL, "max_connections", "");
 		return;
 	}
 	event_add(pc->ev, &tv);

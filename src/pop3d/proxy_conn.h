@@ -25,17 +25,15 @@ typedef uint64_t	proxy_take_fn(int fd, const struct sockaddr *sa,
 
 /*
  * fd was accepted from sa on a PROXY listener (tls: implicit TLS).
- * Refuses it (closed, logged) if sa is not trusted; else waits for the
- * header until proxy_timeout after now, then hands fd to take with the
- * client's address.  The caller has checked that the worker has room
- * (a connection awaiting its header holds a descriptor as a session
- * does: proxy_conn_pending).  A draining worker keeps serving those
- * awaited (session_drain_check counts them).  Worker loop thread.
+ * Refuses it (closed, logged) if sa is not trusted, or if max headers
+ * are awaited already (their descriptors are budgeted apart from the
+ * sessions': worker_fds_needed); else waits for the header until
+ * proxy_timeout after now, then hands fd to take with the client's
+ * address, which makes room if the worker is full.  A draining worker
+ * keeps serving those awaited (session_drain_check counts them).
+ * Worker loop thread.
  */
 void	proxy_conn_start(int fd, const struct sockaddr *sa, socklen_t salen,
-	    int tls, proxy_take_fn *take);
-
-/* How many connections await their header. */
-size_t	proxy_conn_pending(void);
+	    int tls, size_t max, proxy_take_fn *take);
 
 #endif

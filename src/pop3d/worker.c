@@ -73,8 +73,11 @@ worker_sessions_max(const struct config *cfg)
 unsigned long long
 worker_fds_needed(const struct config *cfg, size_t nl)
 {
-	return (unsigned long long)worker_sessions_max(cfg) * FDS_PER_SESSION +
-	    nl + FDS_OVERHEAD;
+	unsigned long long	n = worker_sessions_max(cfg);
+
+	/* Behind a balancer, as many again may await their header. */
+	return n * FDS_PER_SESSION + (cfg->listen_proxy.n > 0 ||
+	    cfg->listen_tls_proxy.n > 0 ? n : 0) + nl + FDS_OVERHEAD;
 }
 
 static void
@@ -145,14 +148,14 @@ worker_take(int fd, const struct sockaddr *sa, socklen_t salen, int tls,
 	 * Full: a session that has not logged in makes room, if any; but
 	 * not for a connection its address limit refuses anyway.
 	 */
-	if (session_count() + proxy_conn_pending() >= nslots) {
+	if (session_count() >= nslots) {
 		addrkey_from_sockaddr(&k, sa, (int)wenv.cfg->ipv6_prefix);
 		if (!addrlimit_room(&k, wenv.cfg->max_connections_per_ip))
 			shed = -1;
 		else
 			shed = session_shed();
 	}
-	if (session_count() + proxy_conn_pending() >= nslots && shed == -1) {
+	if (session_count() >= nslots && shed == -1) {
 		refuse_full(fd, tls);
 		return 0;
 	}
@@ -171,16 +174,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct listener	*li = arg;
 
-	if (!li->proxy) {
+	if (!li->proxy)
 		(void)worker_take(fd, sa, (socklen_t)salen, li->tls, 1);
-		return;
-	}
-	/* Awaiting a header holds a descriptor as a session does. */
-	if (session_count() + proxy_conn_pending() >= nslots &&
-	    session_shed() == -1)
-		refuse_full(fd, li->tls);
 	else
-		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls,
+		proxy_conn_start(fd, sa, (socklen_t)salen, li->tls, nslots,
 		    worker_take);
 }
 

@@ -208,21 +208,43 @@ def test_pending_header_survives_a_reload(make_server):
         c.close()
 
 
-def test_pending_headers_count_against_max_connections(make_server):
-    """A connection waiting for its header holds a descriptor like a
-    session: with the worker's sessions all logged in, it is refused at
-    once (as on an ordinary listener), not left waiting."""
+def test_full_worker_behind_a_balancer(make_server):
+    """A full worker makes room for a PROXY connection only once its
+    header names the client, as for a direct one: an untrusted peer
+    sheds nobody; a trusted one sheds the oldest session that has not
+    logged in; with every session logged in, the client is told."""
     s = proxy_server(make_server, "proxyfull", workers=1,
                      extra={"server": {"max_connections": "2",
                                        "proxy_timeout": "4"}})
     conns = []
     try:
-        for i in range(2):
-            conns.append(login_via_proxy(s, s.new_user(), "192.0.2.%d" % (60 + i)))
+        for _ in range(2):
+            conns.append(Conn(*s.plain[0], source="127.0.0.80"))
+        m = s.mark()
+        with raw(s, "starttls", source="127.0.0.9") as c:
+            c.sendall(b"PROXY TCP4 192.0.2.70 127.0.0.1 1 110\r\n")
+            assert closed_silently(c)
+        assert s.wait_log(r"reason=proxy_untrusted", start=m)
+        assert s.wait_log(r" shed ", start=m, timeout=0.5,
+                          must=False) is None, s.log_tail()
+        for c in conns:
+            assert c.cmd("CAPA").startswith("+OK")
+            c.multi_raw()
+        # A trusted one: the oldest that has not logged in makes room.
+        c = raw(s, "starttls")
+        conns.append(c)
+        assert greeting_after(c, b"PROXY TCP4 192.0.2.70 127.0.0.1 1 110"
+                              b"\r\n").startswith(b"+OK")
+        assert s.wait_log(r" shed rip=127\.0\.0\.80 ", start=m)
+        # Every session logged in: nobody to shed, the client is told.
+        for c in conns:
+            c.close()
+        conns = [login_via_proxy(s, s.new_user(), "192.0.2.%d" % i)
+                 for i in (71, 73)]
         m = s.mark()
         with raw(s, "starttls") as c:
-            c.settimeout(3)
-            r = c.recv(4096)
+            r = greeting_after(c, b"PROXY TCP4 192.0.2.72 127.0.0.1 1 110"
+                               b"\r\n")
         assert r.startswith(b"-ERR [SYS/TEMP] too many connections"), r
         assert s.wait_log(r"connection refused reason=max_connections "
                           r"limit=2", start=m), s.log_tail()
