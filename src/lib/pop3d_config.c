@@ -451,7 +451,10 @@ cidr_parse(const char *s, struct cidr *c)
 	}
 	/* ::ffff:a.b.c.d/N is the IPv4 block a.b.c.d/(N - 96): IPv4 peers
 	   arrive as IPv4, mapped or not (cidr_match). */
-	if (c->fam == 6 && bits >= 96 && memcmp(c->b, v4mapped, 12) == 0) {
+	if (c->fam == 6 && memcmp(c->b, v4mapped, 12) == 0) {
+		/* Shorter, it would be an IPv6 block not meant. */
+		if (bits < 96)
+			return -1;
 		memmove(c->b, c->b + 12, 4);
 		memset(c->b + 4, 0, sizeof(c->b) - 4);
 		c->fam = 4;

@@ -125,9 +125,9 @@ const char *config_keep_backend(struct config *n, const struct config *o);
 
 /*
  * "192.0.2.0/24", "2001:db8::/32", or one address (all its bits) into
- * c, its host bits cleared; "::ffff:192.0.2.0/120" (IPv4 written mapped,
- * 96 bits or more) is the IPv4 block 192.0.2.0/24.  -1 if s is none of
- * those.
+ * c, its host bits cleared; "::ffff:192.0.2.0/120" (IPv4 written mapped)
+ * is the IPv4 block 192.0.2.0/24, and one of fewer than 96 bits is
+ * refused.  -1 if s is none of those.
  */
 int	cidr_parse(const char *s, struct cidr *c);
 /*
