@@ -30,6 +30,7 @@
 #include "auth_pgsql.h"
 #include "auth_req.h"
 #include "authcache.h"
+#include "cpus.h"
 #include "ipc.h"
 #include "keyhash.h"
 #include "log.h"
@@ -717,7 +718,6 @@ auth_main(const struct config *cfg, int ctlfd)
 	time_t		 last_check = 0;
 	size_t		 i, n, nb;
 	long long	 k, nthreads;
-	long		 ncpu;
 
 	log_role("auth");
 	/*
@@ -752,10 +752,8 @@ auth_main(const struct config *cfg, int ctlfd)
 		db_refresh(1);
 
 	/* One hash at a time per thread: by default one per core. */
-	if ((nthreads = cfg->auth_threads) == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		nthreads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
-	}
+	if ((nthreads = cfg->auth_threads) == 0)
+		nthreads = cpus_usable(64);
 	for (k = 0; k < nthreads; k++)
 		if (pthread_create(&t, NULL, thread_main, NULL) != 0)
 			fatalx("cannot start auth threads");

@@ -25,6 +25,7 @@
 #include "privsep.h"
 #include "sandbox.h"
 #include "addrlimit.h"
+#include "cpus.h"
 #include "proxy_conn.h"
 #include "registry.h"
 #include "session.h"
@@ -53,12 +54,9 @@ static time_t		  last_full_log;
 int
 worker_count(const struct config *cfg)
 {
-	long	n;
-
 	if (cfg->workers > 0)
 		return (int)cfg->workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (int)n;
+	return cpus_usable(WORKERS_MAX);
 }
 
 size_t

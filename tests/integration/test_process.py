@@ -322,3 +322,23 @@ def test_reload_does_not_switch_the_account_backend(make_server):
         with s.connect() as c:
             c.login(u.name, u.password)
             c.ok("QUIT")
+
+
+def test_default_workers_follow_the_cpu_affinity(make_server):
+    """workers = 0 (and threads = 0): one per CPU the process may use - a
+    container's or taskset's cpuset - not one per CPU of the host."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs to tell the two apart")
+    s = make_server(name="affinity", workers=0,
+                    preexec=lambda: os.sched_setaffinity(0, {0}))
+    time.sleep(1.0)
+    kids = children(s.proc.pid)
+    assert len(kids) == 2, kids       # one worker and the auth process
+    if IS_ROOT:
+        auth = [p for p, _ in kids if proc_uid(p) == pwd.getpwnam(
+            AUTH_USER).pw_uid]
+        assert len(auth) == 1, kids
+        with open("/proc/%d/status" % auth[0]) as f:
+            threads = [int(l.split()[1]) for l in f
+                       if l.startswith("Threads:")][0]
+        assert threads == 2, threads  # its main thread and one hasher
