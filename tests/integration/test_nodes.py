@@ -216,6 +216,9 @@ def test_round_robin_splits_sessions(nodes, env):
     plain = "|".join(str(20 + i) for i in range(n))
     tls = "|".join(str(20 + n + i) for i in range(n))
     for kind in (plain, tls):
+        # The lines come through each master's log pipe: let them in.
+        wait_until(lambda: count_log(a, rx % kind, ma) +
+                   count_log(b, rx % kind, mb) >= n, 5)
         na = count_log(a, rx % kind, ma)
         nb = count_log(b, rx % kind, mb)
         assert na + nb == n, (na, nb, a.log_tail(), b.log_tail())
