@@ -163,7 +163,8 @@ def test_lock_and_mail_are_shared(nodes, env):
             assert r.startswith("-ERR [IN-USE]"), r
             # Not a wait for A's lock: refused without blocking on it.
             assert time.monotonic() - t0 < 5
-        b.wait_log(r"login refused user=%s reason=in_use" % u.name, start=m)
+        wait_until(lambda: count_log(b, r"login refused user=%s "
+                                     r"reason=in_use" % u.name, m) >= 2, 5)
         assert count_log(b, r"login refused user=%s reason=in_use"
                          % u.name, m) == 2
         # Delivery does not take the maildrop lock: it lands meanwhile,
