@@ -48,6 +48,7 @@ struct mconn {
 
 static struct listener	 mls[METRICS_LISTEN_MAX];
 static size_t		 nmls;
+static time_t		 accept_paused;	/* until then: accept failed */
 static struct mconn	 conns[METRICS_CONN_MAX];
 static int		 inited;
 static const char	*version = "";	/* metrics_http_run's */
@@ -147,7 +148,9 @@ metrics_http_reload(const struct config *old, const struct config *c)
 	for (i = 0; a->n == b->n && i < a->n; i++)
 		if (strcmp(a->v[i], b->v[i]) != 0)
 			break;
-	if (a->n == b->n && i == a->n)
+	/* Unchanged and bound (or off): nothing to do; unchanged but not
+	   bound (the last try failed): try again. */
+	if (a->n == b->n && i == a->n && (a->n == 0 || nmls > 0))
 		return;
 	close_listeners();
 	if (metrics_http_listen(c) == -1)
@@ -159,7 +162,9 @@ metrics_http_pollfds(struct pollfd *pfd)
 {
 	size_t	i, n = 0;
 
-	for (i = 0; i < nmls; i++) {
+	/* After an accept failed (out of descriptors), a second without
+	   the listeners: they stay readable, and the loop would spin. */
+	for (i = 0; i < nmls && mono() >= accept_paused; i++) {
 		pfd[n].fd = mls[i].fd;
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
@@ -293,8 +298,11 @@ accept_all(int lfd, time_t now)
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("metrics accept: %s", strerror(errno));
+			    errno != ECONNABORTED) {
+				log_warn("metrics accept: %s; pausing for a "
+				    "second", strerror(errno));
+				accept_paused = now + 1;
+			}
 			return;
 		}
 		for (m = NULL, i = 0; i < METRICS_CONN_MAX; i++)

@@ -502,6 +502,36 @@ def test_reload_keeps_or_moves_the_endpoint(make_server):
     s.snapshot_children()
 
 
+def test_reload_binds_again_after_a_failed_bind(make_server):
+    """A reload whose metrics_listen could not be bound leaves the endpoint
+    off; the next reload, with the same config once the port is free,
+    binds it (it used to wait for a config change or a restart)."""
+    s = metrics_server(make_server, name="metrics-rebind")
+    s.volatile = True
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        s.settings["server"] = [(k, v) for k, v in s.settings["server"]
+                                if k != "metrics_listen"] + \
+            [("metrics_listen", "127.0.0.1:%d" % port)]
+        s.write_files()
+        mark = s.mark()
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"metrics endpoint off until a reload binds it",
+                   start=mark, timeout=10)
+    finally:
+        busy.close()
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"metrics listen addr=127\.0\.0\.1:%d\b" % port, start=mark,
+               timeout=10)
+    s.mport = port
+    assert "pop3d_logins_total" in " ".join(scrape(s))
+    s.snapshot_children()
+
+
 def test_busy_metrics_port_stops_the_start(env, tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
