@@ -474,6 +474,14 @@ def test_pop3ctl_stats_errors(make_server, env):
     assert r.returncode == EX_USAGE
 
 
+def set_metrics_listen(s, addr):
+    """Rewrites s's config with metrics_listen = addr (for a reload)."""
+    s.settings["server"] = [(k, v) for k, v in s.settings["server"]
+                            if k != "metrics_listen"] + \
+        [("metrics_listen", addr)]
+    s.write_files()
+
+
 def test_reload_keeps_or_moves_the_endpoint(make_server):
     s = metrics_server(make_server, name="metrics-reload")
     s.volatile = True       # a reload starts new workers
@@ -488,10 +496,7 @@ def test_reload_keeps_or_moves_the_endpoint(make_server):
     assert settle(s, lambda m: m['pop3d_logins_total{result="ok"}'] == 1)
     # Moved: the new address is bound, the old one closed.
     port = free_port()
-    s.settings["server"] = [(k, v) for k, v in s.settings["server"]
-                            if k != "metrics_listen"] + \
-        [("metrics_listen", "127.0.0.1:%d" % port)]
-    s.write_files()
+    set_metrics_listen(s, "127.0.0.1:%d" % port)
     mark = s.mark()
     s.signal(signal.SIGHUP)
     s.wait_log(r"metrics listen addr=127\.0\.0\.1:%d\b" % port, start=mark)
@@ -513,10 +518,7 @@ def test_reload_binds_again_after_a_failed_bind(make_server):
     busy.listen(1)
     port = busy.getsockname()[1]
     try:
-        s.settings["server"] = [(k, v) for k, v in s.settings["server"]
-                                if k != "metrics_listen"] + \
-            [("metrics_listen", "127.0.0.1:%d" % port)]
-        s.write_files()
+        set_metrics_listen(s, "127.0.0.1:%d" % port)
         mark = s.mark()
         s.signal(signal.SIGHUP)
         s.wait_log(r"metrics endpoint off until a reload binds it",
