@@ -9,7 +9,9 @@
  * (relaxed atomics: a count read while its owner changes it may be one
  * off for that instant; nothing read can make a reader loop or crash).
  * An admission counts itself, then checks the sum again, so two workers
- * taking the last place at once never both keep it.  A cell whose count drops to zero
+ * taking the last place at once do not both keep it (but for a reader
+ * that misses a count while another region's cells shift back after a
+ * release: rare, and one over for that instant).  A cell whose count drops to zero
  * is emptied and the cells after it shifted back (Knuth's deletion for
  * linear probing), so the table never fills with dead keys.
  */
@@ -289,7 +291,7 @@ addrtab_admit(struct addrtab *t, size_t slot, const struct addrkey *k,
 	/*
 	 * Counted first, checked again after: of two workers admitting the
 	 * last place at once, at least one sees both and backs out (both,
-	 * at worst: a refusal, never one over the limit).
+	 * at worst: a refusal).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (limit > 0 && addrtab_count(t, k) > limit) {
