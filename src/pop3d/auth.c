@@ -728,6 +728,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	if (sandbox_enter(use_pgsql ? SANDBOX_AUTH_PGSQL : SANDBOX_AUTH,
 	    cfg->sandbox, &errstr) == -1)
 		fatalx("sandbox: %s", errstr);
+	if (use_pgsql)
+		authpg_go();
 
 	for (;;) {
 		pfd[0].fd = ctlfd;

@@ -37,9 +37,12 @@ int	authpg_ready(void);
 
 /*
  * Connects slot (at a pool thread's start, so that the first login
- * finds a connection and an outage at start is logged at once).
+ * finds a connection and an outage at start is logged at once), once
+ * authpg_go() was called: the auth process calls it when its sandbox
+ * is on, so no connect (a DNS lookup) runs half before, half after.
  */
 void	authpg_open(size_t slot);
+void	authpg_go(void);
 
 /*
  * Looks user up on pool connection slot (0 .. pg_pool - 1; one thread

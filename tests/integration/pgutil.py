@@ -80,8 +80,9 @@ class Cluster:
         # ignores one that group or others may read; root reads it too.
         self.passfile = os.path.join(self.base, "pgpass")
         with open(self.passfile, "w") as f:
-            f.write("127.0.0.1:%d:mail:%s:%s\n" % (self.port, PG_ROLE,
-                                                  PG_PASSWORD))
+            for host in ("127.0.0.1", "localhost"):
+                f.write("%s:%d:mail:%s:%s\n" % (host, self.port, PG_ROLE,
+                                                PG_PASSWORD))
         shutil.chown(self.passfile, AUTH_USER)
         os.chmod(self.passfile, 0o600)
         self._as_pg([os.path.join(self.bin, "initdb"), "-D", self.data,
@@ -89,9 +90,9 @@ class Cluster:
                      "--auth-host=scram-sha-256", "-E", "UTF8",
                      "--no-sync"], timeout=120)
 
-    def conninfo(self):
-        return ("host=127.0.0.1 port=%d dbname=mail user=%s passfile=%s "
-                "sslmode=disable" % (self.port, PG_ROLE, self.passfile))
+    def conninfo(self, host="127.0.0.1"):
+        return ("host=%s port=%d dbname=mail user=%s passfile=%s "
+                "sslmode=disable" % (host, self.port, PG_ROLE, self.passfile))
 
     def _demote(self):
         os.setgid(self.gid)

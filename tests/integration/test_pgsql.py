@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -314,3 +315,30 @@ def test_config_errors_name_file_line_and_key(env):
         assert "passwd_file is not set" in r.err, r.err
     finally:
         shutil.rmtree(s.base, ignore_errors=True)
+
+
+def test_host_names_resolve_in_the_sandbox(make_server, db, env):
+    """conninfo with host names: "localhost" (from /etc/hosts) logs in;
+    a name the resolver asks DNS for (a UDP socket, an ioctl) that does
+    not resolve is an outage, [SYS/TEMP] - the sandbox does not kill
+    the auth process (it was restarted every second before)."""
+    s = pg_server(make_server, db, "pg-localhost", extra={"pgsql": {
+        "conninfo": db.conninfo(host="localhost")}})
+    db_user(s, db, env, "pgl", PW)
+    assert try_login(s, "pgl", PW).startswith("+OK")
+
+    s = make_server(name="pg-dns", plaintext="loopback", extra={
+        "auth": {"backend": "pgsql"},
+        "pgsql": {"conninfo": "host=pgdb.example.invalid port=5432 "
+                  "dbname=mail user=pop3d", "timeout": "2"}})
+    s.wait_log(r"auth: pgsql: database unavailable: .*pgdb\.example\.invalid",
+               timeout=30)
+    kids = children(s.proc.pid)
+    m = s.mark()
+    for i in range(3):
+        r = try_login(s, "pgl", PW)
+        assert r.startswith("-ERR [SYS/TEMP]"), (i, r)
+        time.sleep(0.6)
+    assert children(s.proc.pid) == kids
+    assert not any("died" in l for l in s.log), s.log_tail()
+
