@@ -508,7 +508,10 @@ pool_main(void *arg)
 		r = queue_pop(&dbq);
 		memset(&u, 0, sizeof(u));
 		fails = delay = 0;
-		if ((v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
+		/* Checked again: failures verified while r waited may have
+		   banned its address (or its user) since. */
+		if ((v = step_check(r, time(NULL))) == AV_OK &&
+		    (v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
 			v = step_record(r, v, time(NULL), &fails, &delay);
 		step_reply(r, v, fails, delay, &u);
 		explicit_bzero(&u, sizeof(u));

@@ -342,3 +342,33 @@ def test_host_names_resolve_in_the_sandbox(make_server, db, env):
     assert children(s.proc.pid) == kids
     assert not any("died" in l for l in s.log), s.log_tail()
 
+
+def test_ban_holds_for_logins_waiting_for_the_database(make_server, db,
+                                                       env):
+    """30 wrong passwords at once from one address, ban_threshold 3:
+    the ban is checked again when a pool thread takes a login, so no
+    more than the threshold plus one per pool thread are verified (all
+    30 were before); the rest are refused as banned."""
+    s = pg_server(make_server, db, "pg-ban", ban_threshold=3,
+                  fail_delay_ms=0, fail_delay_max_ms=0,
+                  extra={"server": {"max_connections_per_ip": "60"}})
+    db_user(s, db, env, "pgv", PW)
+    m = s.mark()
+    conns = [s.connect() for _ in range(30)]
+    try:
+        for c in conns:
+            c.cmd("USER pgv")
+        for c in conns:
+            c.send(b"PASS wrong-password-x\r\n")
+        answers = [c.line(timeout=30) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    failed = sum("invalid user name or password" in a for a in answers)
+    banned = sum("too many failed logins" in a for a in answers)
+    assert 1 <= failed <= 3 + 2, answers
+    assert failed + banned == 30, answers
+    s.wait_log(r"auth refused user=pgv rip=127\.0\.0\.1 reason=banned",
+               start=m)
+    assert sum("auth failed" in l for l in s.log[m:]) <= 5, s.log[m:]
+
