@@ -260,14 +260,16 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 		    (int)pgcfg->pg_timeout * 1000, &broken, err, sizeof(err));
 		if (r != NULL)
 			break;
-		if (broken) {
-			PQfinish(s->c);
-			s->c = NULL;
-		}
+		/* Any error closes the connection: a statement the server
+		   refused (the table changed under the prepared query: "cached
+		   plan must not change result type") would fail again on it. */
+		PQfinish(s->c);
+		s->c = NULL;
 		/* An old connection that broke (the server restarted, an
-		   idle timeout) gets one more try on a new one; a database
-		   too slow to answer does not get a second wait. */
-		if (broken != 1 || fresh) {
+		   idle timeout) or whose statement failed gets one more try
+		   on a new one; a database too slow to answer does not get a
+		   second wait. */
+		if (broken == PGSQL_TIMEDOUT || fresh) {
 			state_down(err);
 			return AUTHPG_DOWN;
 		}

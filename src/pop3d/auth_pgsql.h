@@ -47,8 +47,8 @@ void	authpg_go(void);
 /*
  * Looks user up on pool connection slot (0 .. pg_pool - 1; one thread
  * each), connecting and preparing first if needed, and once more on a
- * new connection if an old one turns out closed (not if it is only
- * slow).  Blocks up to about twice the timeout (a query on a closed
+ * new connection if an old one turns out closed or refuses the
+ * statement (any error closes it; not if it is only slow).  Blocks up to about twice the timeout (a query on a closed
  * connection fails at once).  The row's values are wiped before they are freed.
  */
 enum authpg_res authpg_lookup(size_t slot, const char *user,

@@ -372,3 +372,19 @@ def test_ban_holds_for_logins_waiting_for_the_database(make_server, db,
                start=m)
     assert sum("auth failed" in l for l in s.log[m:]) <= 5, s.log[m:]
 
+
+def test_statement_error_drops_the_connection(make_server, db, env):
+    """The table's column type changed under the prepared user_query
+    ("cached plan must not change result type"): the connection is made
+    again and the query prepared again, so logins go on (before, every
+    login was [SYS/TEMP] until a restart)."""
+    s = pg_server(make_server, db, "pg-alter", extra={"pgsql": {"pool": "1"}})
+    db_user(s, db, env, "pgx", PW)
+    assert try_login(s, "pgx", PW).startswith("+OK")
+    try:
+        db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE varchar(300)")
+        answers = [try_login(s, "pgx", PW) for _ in range(3)]
+        assert all(a.startswith("+OK") for a in answers), answers
+    finally:
+        db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE text")
+
