@@ -59,6 +59,7 @@ struct chan {
 struct areq {
 	struct chan	*ch;
 	struct auth_req	 q;		/* as the worker sent it */
+	long long	 stamp;		/* handed to the pool (pgsql) */
 	struct areq	*next;
 };
 
@@ -467,6 +468,7 @@ process(struct areq *r)
 	if ((v = step_check(r, now)) == AV_OK && use_pgsql) {
 		/* A database known to be down is not waited for. */
 		if (authpg_ready()) {
+			r->stamp = authpg_stamp();
 			pthread_mutex_lock(&lock);
 			queued = queue_push(&dbq, r);
 			pthread_mutex_unlock(&lock);
@@ -510,7 +512,9 @@ pool_main(void *arg)
 		fails = delay = 0;
 		/* Checked again: failures verified while r waited may have
 		   banned its address (or its user) since. */
-		if ((v = step_check(r, time(NULL))) == AV_OK &&
+		if (authpg_late(r->stamp))
+			v = AV_TEMPFAIL;
+		else if ((v = step_check(r, time(NULL))) == AV_OK &&
 		    (v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
 			v = step_record(r, v, time(NULL), &fails, &delay);
 		step_reply(r, v, fails, delay, &u);

@@ -22,6 +22,7 @@
 #include "xmalloc.h"
 
 #define AUTHPG_RETRY_MS	1000		/* down: answer at once this long */
+#define AUTHPG_NAG_MS	60000		/* a repeated complaint: once this long */
 #define AUTHPG_STMT	"pop3d_user"	/* the prepared user_query */
 
 struct slot {
@@ -39,6 +40,7 @@ static int		 seen;		/* it answered once */
 static long long	 fail_ms;	/* when */
 static int		 probing;	/* a thread tries while down */
 static int		 going;		/* the sandbox is on: connect */
+static long long	 late_ms = -AUTHPG_NAG_MS;	/* logged: too late */
 static pthread_cond_t	 gocond = PTHREAD_COND_INITIALIZER;
 
 struct hashcost *
@@ -109,6 +111,38 @@ authpg_ready(void)
 	r = !down || pgsql_now_ms() - fail_ms >= AUTHPG_RETRY_MS;
 	pthread_mutex_unlock(&stlock);
 	return r;
+}
+
+/* Whether a complaint last made at *last is due again (then now). */
+static int
+nag_due(long long *last)
+{
+	long long	now = pgsql_now_ms();
+	int		due;
+
+	pthread_mutex_lock(&stlock);
+	if ((due = now - *last >= AUTHPG_NAG_MS))
+		*last = now;
+	pthread_mutex_unlock(&stlock);
+	return due;
+}
+
+long long
+authpg_stamp(void)
+{
+	return pgsql_now_ms();
+}
+
+int
+authpg_late(long long stamp)
+{
+	if (pgsql_now_ms() - stamp <= pgcfg->pg_timeout * 1000)
+		return 0;
+	if (nag_due(&late_ms))
+		log_warn("pgsql: logins waited longer than timeout for a pool "
+		    "thread, answered [SYS/TEMP] (database slow, or pool too "
+		    "small)");
+	return 1;
 }
 
 /* Whether this thread may connect now (while down: one, when due). */

@@ -36,6 +36,15 @@ struct hashcost *authpg_start(const struct config *cfg,
 int	authpg_ready(void);
 
 /*
+ * A login handed to the pool is stamped (authpg_stamp()); one that
+ * waited there longer than the timeout is late (1; logged once a
+ * minute) and gets [SYS/TEMP] without a query, so no login waits
+ * much more than twice the timeout, however long the queue.
+ */
+long long authpg_stamp(void);
+int	authpg_late(long long stamp);
+
+/*
  * Connects slot (at a pool thread's start, so that the first login
  * finds a connection and an outage at start is logged at once), once
  * authpg_go() was called: the auth process calls it when its sandbox

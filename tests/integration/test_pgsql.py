@@ -388,3 +388,36 @@ def test_statement_error_drops_the_connection(make_server, db, env):
     finally:
         db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE text")
 
+
+def test_logins_wait_no_longer_than_the_timeout(make_server, db, env):
+    """A slow database (0.8 s a query, pool 1, timeout 1) and 12 logins
+    at once: a login that waited longer than the timeout for a pool
+    thread is [SYS/TEMP] at once, so every answer comes within about
+    twice the timeout (the last came after 11 s before)."""
+    s = pg_server(make_server, db, "pg-slow", extra={"pgsql": {
+        "pool": "1", "timeout": "1",
+        "user_query": "SELECT password, home, expire_days FROM pop3d_users, "
+                      "pg_sleep(0.8) WHERE username = $1"}})
+    db_user(s, db, env, "pgs", PW)
+    conns = [s.connect() for _ in range(12)]
+    try:
+        for c in conns:
+            c.cmd("USER pgs")
+        t0 = time.monotonic()
+        for c in conns:
+            c.send(("PASS %s\r\n" % PW).encode())
+        out = []
+        for c in conns:
+            a = c.line(timeout=60)
+            out.append((round(time.monotonic() - t0, 1), a))
+    finally:
+        for c in conns:
+            c.close()
+    assert max(t for t, _ in out) < 4.0, out
+    # Right passwords: logged in, the maildrop in use by one of them, or
+    # too late; the late ones are logged once.
+    assert any(a.startswith("+OK") for _, a in out), out
+    assert all(a.startswith(("+OK", "-ERR [IN-USE]", "-ERR [SYS/TEMP]"))
+               for _, a in out), out
+    s.wait_log(r"pgsql: logins waited longer than timeout")
+    assert sum("waited longer" in l for l in s.log) == 1, s.log_tail()
