@@ -332,6 +332,8 @@ step_verify_pgsql(const struct areq *r, size_t slot, struct auth_user *u)
 		res = authpg_lookup(slot, r->q.user, &e);
 	if (res == AUTHPG_DOWN)
 		return AV_TEMPFAIL;
+	if (res == AUTHPG_FOUND)
+		authpg_learn(&e, &dblock, &hcost);
 	pthread_rwlock_rdlock(&dblock);
 	ok = check_secret(r, res == AUTHPG_FOUND ? &e : NULL, 0, u);
 	pthread_rwlock_unlock(&dblock);

@@ -43,10 +43,32 @@ static int		 going;		/* the sandbox is on: connect */
 static long long	 late_ms = -AUTHPG_NAG_MS;	/* logged: too late */
 static pthread_cond_t	 gocond = PTHREAD_COND_INITIALIZER;
 
+/* One entry of each hash class seen, to time (learnlock). */
+#define AUTHPG_SAMPLES	16
+static pthread_mutex_t		 learnlock = PTHREAD_MUTEX_INITIALIZER;
+static struct passwd_entry	 samples[AUTHPG_SAMPLES];
+static struct passwd_db		 sampledb = { samples, 0 };
+
+/* A copy of e's hash into the samples (learnlock); 0, or -1 if full. */
+static int
+sample_add(const struct passwd_entry *e)
+{
+	struct passwd_entry	*c;
+
+	if (sampledb.n >= AUTHPG_SAMPLES)
+		return -1;
+	c = &samples[sampledb.n++];
+	memset(c, 0, sizeof(*c));
+	c->user = xstrdup("sample");
+	c->hash = xstrdup(e->hash);
+	c->scheme = e->scheme;
+	c->expire_days = -1;
+	return 0;
+}
+
 struct hashcost *
 authpg_start(const struct config *cfg, void *(*pool_fn)(void *))
 {
-	struct passwd_db	 ref;
 	struct passwd_entry	 e;
 	struct hashcost		*hc;
 	char			 hash[256];
@@ -59,17 +81,16 @@ authpg_start(const struct config *cfg, void *(*pool_fn)(void *))
 	slots = xcalloc(nslots, sizeof(*slots));
 	for (i = 0; i < nslots; i++)
 		slots[i].fpass = slots[i].fhome = slots[i].fexp = -1;
-	/* The reference: a yescrypt hash as pop3ctl writes, timed. */
-	memset(&ref, 0, sizeof(ref));
+	/* The reference: a yescrypt hash as pop3ctl writes, timed; the
+	   classes of the rows are added as logins bring them. */
 	if (passwd_hash("reference: never a password", hash,
 	    sizeof(hash)) == 0 &&
 	    passwd_entry_fields(&e, "reference", hash, NULL, NULL, &why) == 0) {
-		ref.v = &e;
-		ref.n = 1;
-	}
-	hc = hashcost_new(&ref);
-	if (ref.n == 1)
+		(void)sample_add(&e);
 		passwd_entry_clear(&e);
+	}
+	explicit_bzero(hash, sizeof(hash));
+	hc = hashcost_new(&sampledb);
 	for (i = 0; i < nslots; i++)
 		if (pthread_create(&t, NULL, pool_fn, (void *)(uintptr_t)i) !=
 		    0)
@@ -315,4 +336,36 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 	pgsql_wipe(r);
 	PQclear(r);
 	return res;
+}
+
+void
+authpg_learn(const struct passwd_entry *e, pthread_rwlock_t *lk,
+    struct hashcost **hcp)
+{
+	struct hashcost	*nhc, *ohc;
+	char		 cls[64];
+	int		 known;
+
+	pthread_rwlock_rdlock(lk);
+	known = hashcost_knows(*hcp, e);
+	pthread_rwlock_unlock(lk);
+	if (known)
+		return;
+	pthread_mutex_lock(&learnlock);
+	/* Another thread may have timed it meanwhile. */
+	pthread_rwlock_rdlock(lk);
+	known = hashcost_knows(*hcp, e);
+	pthread_rwlock_unlock(lk);
+	if (!known && sample_add(e) == 0) {
+		/* Slow (every class timed again): outside lk, as a load. */
+		nhc = hashcost_new(&sampledb);
+		pthread_rwlock_wrlock(lk);
+		ohc = *hcp;
+		*hcp = nhc;
+		pthread_rwlock_unlock(lk);
+		hashcost_free(ohc);
+		log_info("pgsql: a new hash class, failure_cost=%s",
+		    hashcost_dummy_class(nhc, cls, sizeof(cls)));
+	}
+	pthread_mutex_unlock(&learnlock);
 }

@@ -7,6 +7,7 @@
 #ifndef POP3D_AUTH_PGSQL_H
 #define POP3D_AUTH_PGSQL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "passwd.h"
@@ -22,7 +23,7 @@ struct hashcost;
 
 /*
  * Sets up the slots, times the reference hash a failed login costs (a
- * fresh yescrypt one: no file tells what the table holds; returned),
+ * fresh yescrypt one, until authpg_learn() sees costlier; returned),
  * and starts pg_pool threads pool_fn(slot).  cfg stays valid (the auth
  * process's copy); the settings count until a restart.
  */
@@ -62,5 +63,16 @@ void	authpg_go(void);
  */
 enum authpg_res authpg_lookup(size_t slot, const char *user,
 	    struct passwd_entry *e);
+
+/*
+ * A failed login costs the costliest hash class of the table (as with
+ * the passwd-file, hashcost.c), but no file lists the classes: each
+ * row found is passed here, and a class not timed yet is timed (with
+ * those before; tens of ms each, once per class) and a new hashcost
+ * swapped into *hcp under lk (write).  So an unknown user costs what a
+ * wrong password costs for any class a login has brought since start.
+ */
+void	authpg_learn(const struct passwd_entry *e, pthread_rwlock_t *lk,
+	    struct hashcost **hcp);
 
 #endif

@@ -11,14 +11,17 @@ name file, line and key."""
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import time
+import warnings
 
 import pytest
 
 from ctlutil import EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl
 from pgutil import Cluster, pg_available
-from pop3util import WORKER_USER, Server, children, plain_b64, wait_until
+from pop3util import WORKER_USER, WRAPPER, Server, children, plain_b64, wait_until
+from test_auth_timing import pass_time
 
 pytestmark = pytest.mark.skipif(
     not pg_available(), reason="needs root and Debian's postgresql "
@@ -421,3 +424,45 @@ def test_logins_wait_no_longer_than_the_timeout(make_server, db, env):
                for _, a in out), out
     s.wait_log(r"pgsql: logins waited longer than timeout")
     assert sum("waited longer" in l for l in s.log) == 1, s.log_tail()
+
+
+TIMING_ROUNDS = 9
+TIMING_ATTEMPTS = 3
+
+
+@pytest.mark.skipif(bool(WRAPPER), reason="valgrind distorts the timing")
+def test_unknown_user_costs_the_costliest_hash_seen(make_server, db, env):
+    """The table holds bcrypt (cost 12: several times a yescrypt
+    verification); once a login found such a row, an unknown user costs
+    what a wrong bcrypt password costs (before: the yescrypt reference
+    only, a fraction of it - the timing told which names exist).  As in
+    test_auth_timing.py: interleaved probes, medians compared, never an
+    absolute time."""
+    s = pg_server(make_server, db, "pg-time", fail_delay_ms=0,
+                  fail_delay_max_ms=0, ban_threshold=0,
+                  extra={"auth": {"user_fail_limit": "0"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        h = crypt.crypt(PW, crypt.mksalt(crypt.METHOD_BLOWFISH,
+                                         rounds=1 << 12))
+    db.add_user("pgbc", h)
+    s.make_maildir("pgbc")
+    m = s.mark()
+    assert try_login(s, "pgbc", PW).startswith("+OK")
+    s.wait_log(r"auth: pgsql: a new hash class, failure_cost=\$2b\$12",
+               start=m)
+    reports = []
+    for _ in range(TIMING_ATTEMPTS):
+        kinds = {"pgbc": [], "pg-nosuch": []}
+        for _ in range(TIMING_ROUNDS):
+            for user in kinds:
+                kinds[user].append(pass_time(s, user))
+        med = {u: statistics.median(t) for u, t in kinds.items()}
+        reports.append(", ".join("%s %.0f ms" % (u, t * 1000)
+                                 for u, t in med.items()))
+        print("medians of %d: %s" % (TIMING_ROUNDS, reports[-1]))
+        if med["pg-nosuch"] >= 0.8 * med["pgbc"]:
+            return
+    pytest.fail("unknown user cheaper than a wrong bcrypt password: %s"
+                % "; ".join(reports))
