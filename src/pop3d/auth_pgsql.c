@@ -41,6 +41,7 @@ static long long	 fail_ms;	/* when */
 static int		 probing;	/* a thread tries while down */
 static int		 going;		/* the sandbox is on: connect */
 static long long	 late_ms = -AUTHPG_NAG_MS;	/* logged: too late */
+static long long	 rows_ms = -AUTHPG_NAG_MS;	/* logged: rows > 1 */
 static pthread_cond_t	 gocond = PTHREAD_COND_INITIALIZER;
 
 /* One entry of each hash class seen, to time (learnlock). */
@@ -191,6 +192,24 @@ probe_done(void)
 	pthread_mutex_unlock(&stlock);
 }
 
+/*
+ * The server's NOTICE and WARNING messages (a RAISE in a function the
+ * query calls): to the debug log, one line, escaped, cut to a line's
+ * room - never raw to stderr, libpq's default.
+ */
+static void
+notice(void *arg, const char *msg)
+{
+	char	esc[512];
+	size_t	n = strlen(msg);
+
+	(void)arg;
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	log_escape(msg, n, esc, sizeof(esc));
+	log_debug("pgsql: server notice: %s", esc);
+}
+
 /* Connects slot s and prepares the query.  0, or -1 with err. */
 static int
 slot_open(struct slot *s, char *err, size_t errlen)
@@ -200,6 +219,7 @@ slot_open(struct slot *s, char *err, size_t errlen)
 
 	if ((s->c = pgsql_connect(pgcfg, "pop3d", err, errlen)) == NULL)
 		return -1;
+	(void)PQsetNoticeProcessor(s->c, notice, NULL);
 	if ((d = pgsql_prepare(s->c, AUTHPG_STMT, pgcfg->pg_user_query, 1,
 	    (int)pgcfg->pg_timeout * 1000, &broken, err, errlen)) == NULL) {
 		PQfinish(s->c);
@@ -240,8 +260,10 @@ row_entry(const struct slot *s, PGresult *r, const char *user,
 
 	log_escape(user, strlen(user), esc, sizeof(esc));
 	if (PQntuples(r) > 1) {
-		log_err("pgsql: user_query gives %d rows for user %s",
-		    PQntuples(r), esc);
+		/* Every login of that user: said once a minute. */
+		if (nag_due(&rows_ms))
+			log_err("pgsql: user_query gives %d rows for user %s",
+			    PQntuples(r), esc);
 		return AUTHPG_DOWN;
 	}
 	if (PQntuples(r) == 0 || (hash = col(r, s->fpass)) == NULL)

@@ -337,7 +337,6 @@ def test_host_names_resolve_in_the_sandbox(make_server, db, env):
     s.wait_log(r"auth: pgsql: database unavailable: .*pgdb\.example\.invalid",
                timeout=30)
     kids = children(s.proc.pid)
-    m = s.mark()
     for i in range(3):
         r = try_login(s, "pgl", PW)
         assert r.startswith("-ERR [SYS/TEMP]"), (i, r)
@@ -466,3 +465,31 @@ def test_unknown_user_costs_the_costliest_hash_seen(make_server, db, env):
             return
     pytest.fail("unknown user cheaper than a wrong bcrypt password: %s"
                 % "; ".join(reports))
+
+
+def test_server_notices_and_duplicate_rows_are_logged_tamely(make_server,
+                                                             db, env):
+    """A WARNING the server raises while the user_query runs goes to the
+    debug log as one pop3d line (it went raw to stderr); a user with two
+    rows is [SYS/TEMP] at every login but logged once, not per login."""
+    db.sql("CREATE OR REPLACE FUNCTION pop3d_n() RETURNS boolean LANGUAGE "
+           "plpgsql AS $$BEGIN RAISE WARNING 'hello-from%-db', E'\\n'; "
+           "RETURN true; END$$")
+    cols = "SELECT password, home, expire_days FROM pop3d_users "
+    s = pg_server(make_server, db, "pg-notice", debug=True, extra={"pgsql": {
+        "pool": "1",
+        "user_query": cols + "WHERE username = $1 AND pop3d_n() UNION ALL "
+                      + cols + "WHERE username = $1 AND username = 'pgdup'"}})
+    db_user(s, db, env, "pgn", PW)
+    db_user(s, db, env, "pgdup", PW)
+    m = s.mark()
+    assert try_login(s, "pgn", PW).startswith("+OK")
+    s.wait_log(r"^pop3d\[\d+\]: auth: pgsql: server notice: WARNING:  "
+               r"hello-from\\x0a-db$", start=m)
+    for _ in range(3):
+        r = try_login(s, "pgdup", PW)
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+    s.wait_log(r"pgsql: user_query gives 2 rows for user pgdup", start=m)
+    log = s.log[m:]
+    assert sum("gives 2 rows" in l for l in log) == 1, log
+    assert all(l.startswith("pop3d[") for l in log if "hello" in l), log
