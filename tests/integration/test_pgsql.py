@@ -11,6 +11,7 @@ name file, line and key."""
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import time
@@ -493,3 +494,29 @@ def test_server_notices_and_duplicate_rows_are_logged_tamely(make_server,
     log = s.log[m:]
     assert sum("gives 2 rows" in l for l in log) == 1, log
     assert all(l.startswith("pop3d[") for l in log if "hello" in l), log
+
+
+def test_timeout_bounds_the_whole_connect(env):
+    """Three hosts in the conninfo, each a listener that never answers:
+    the timeout (1 s) is for the connect as a whole, not per address
+    (libpq's connect_timeout, at least 2 s each: 6 s before)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    s = Server(env, name="pg-silent", pool=1, extra={
+        "auth": {"backend": "pgsql"},
+        "pgsql": {"conninfo": "host=127.0.0.1,127.0.0.1,127.0.0.1 "
+                  "port=%d,%d,%d dbname=mail user=pop3d sslmode=disable"
+                  % (port, port, port), "timeout": "1"}})
+    try:
+        s.write_files()
+        t0 = time.monotonic()
+        r = ctl(s.conf_path, "user", "list")
+        elapsed = time.monotonic() - t0
+        assert elapsed < 3.0, (elapsed, r.err)
+        assert r.returncode == EX_TEMPFAIL, (r.out, r.err)
+        assert "no answer within 1000 ms" in r.err, r.err
+    finally:
+        silent.close()
+        shutil.rmtree(s.base, ignore_errors=True)
