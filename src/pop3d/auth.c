@@ -5,8 +5,10 @@
  * that a few threads drain, because a yescrypt check takes milliseconds
  * and must not stall the others.  Each request is checked (a banned
  * address), verified (the passwd-file, loaded here; or, with backend =
- * pgsql, handed to a second queue whose pool threads ask PostgreSQL,
- * auth_pgsql.c, so a slow database holds up no ban or penalty answer),
+ * pgsql, handed to a second queue whose pool threads check the ban
+ * again and ask PostgreSQL, auth_pgsql.c, so a slow database holds up
+ * no ban or penalty answer; one that waited past the timeout there is
+ * [SYS/TEMP]),
  * recorded and answered; the failure counters are penalty.c's, one
  * table for every worker, so a brute-force attempt is slowed no matter
  * which worker it lands on.

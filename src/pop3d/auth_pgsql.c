@@ -6,7 +6,12 @@
  * logged; while down, logins are answered [SYS/TEMP] without a try
  * for a second, then one thread at a time tries to connect again; the
  * first answer marks it up again (logged).  So an outage costs a log
- * line per change, not per login.
+ * line per change, not per login; other repeated complaints (logins
+ * too late for a pool thread, a user with two rows) are logged once a
+ * minute, the server's notices at debug level.  The pool connects only
+ * once the sandbox is on (authpg_go), any statement error closes the
+ * connection, and each hash class a row brings is timed for what a
+ * failed login costs (authpg_learn).
  */
 #include <pthread.h>
 #include <stdint.h>
