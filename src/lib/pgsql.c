@@ -2,7 +2,8 @@
  * pgsql.c - the PostgreSQL client of pop3d's auth process and pop3ctl
  * (pgsql.h): the conninfo check, connecting with the timeout, and
  * statements with parameters under a deadline (libpq's asynchronous
- * calls and poll(2), so a hanging server cannot block past it).
+ * calls in non-blocking mode and poll(2), so a hanging server cannot
+ * block past it; only a host name's lookup is not bounded).
  * Messages are libpq's, made one line; none holds the conninfo.
  */
 #include <errno.h>
@@ -79,41 +80,87 @@ pgsql_config_check(const struct config *cfg, struct buf *errs)
 	return 1;
 }
 
+/*
+ * Drives PQconnectPoll until connected or deadline (every host and
+ * address of the conninfo together).  0, or -1 with err.
+ */
+static int
+connect_poll(PGconn *c, long long deadline, long long timeout_ms, char *err,
+    size_t errlen)
+{
+	PostgresPollingStatusType	 st = PGRES_POLLING_WRITING;
+	struct pollfd			 pfd;
+	long long			 left;
+	int				 n;
+
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED) {
+			pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
+			return -1;
+		}
+		left = deadline - pgsql_now_ms();
+		pfd.fd = PQsocket(c);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (left <= 0 || (n = poll(&pfd, 1, (int)left)) == 0) {
+			snprintf(err, errlen, "connect: no answer within %lld ms",
+			    timeout_ms);
+			return -1;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			pgsql_msg(err, errlen, "connect", strerror(errno));
+			return -1;
+		}
+		st = PQconnectPoll(c);
+	}
+	return 0;
+}
+
 PGconn *
 pgsql_connect(const struct config *cfg, const char *appname, char *err,
     size_t errlen)
 {
 	/* Later keys override earlier ones: the conninfo may turn GSS
 	   encryption back on (off by default: libkrb5 probes files and
-	   directories at every connect), the timeout is ours. */
-	const char	*keys[] = { "gssencmode", "dbname", "connect_timeout",
+	   directories at every connect).  Its connect_timeout does not
+	   count: the deadline below is for all hosts together. */
+	const char	*keys[] = { "gssencmode", "dbname",
 			    "fallback_application_name", NULL };
-	const char	*vals[5];
-	char		 tmo[32], set[64];
+	const char	*vals[4];
+	char		 set[64];
 	PGconn		*c;
 	PGresult	*r;
+	long long	 ms = cfg->pg_timeout * 1000;
+	long long	 deadline = pgsql_now_ms() + ms, left;
 	int		 broken;
 
-	snprintf(tmo, sizeof(tmo), "%lld", cfg->pg_timeout);
 	vals[0] = "disable";
 	vals[1] = cfg->pg_conninfo;	/* expand_dbname: the whole string */
-	vals[2] = tmo;
-	vals[3] = appname;
-	vals[4] = NULL;
-	if ((c = PQconnectdbParams(keys, vals, 1)) == NULL) {
+	vals[2] = appname;
+	vals[3] = NULL;
+	if ((c = PQconnectStartParams(keys, vals, 1)) == NULL) {
 		snprintf(err, errlen, "connect: out of memory");
 		return NULL;
 	}
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (PQstatus(c) == CONNECTION_BAD ||
+	    connect_poll(c, deadline, ms, err, errlen) == -1) {
+		if (PQstatus(c) == CONNECTION_BAD)
+			pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	/* Sends (and PQfinish's goodbye) never wait on a full socket. */
+	if (PQsetnonblocking(c, 1) == -1) {
 		pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
 		PQfinish(c);
 		return NULL;
 	}
 	/* The server stops a statement that runs too long as well. */
-	snprintf(set, sizeof(set), "SET statement_timeout = %lld",
-	    cfg->pg_timeout * 1000);
-	if ((r = pgsql_exec(c, NULL, set, 0, NULL,
-	    (int)cfg->pg_timeout * 1000, &broken, err, errlen)) == NULL) {
+	snprintf(set, sizeof(set), "SET statement_timeout = %lld", ms);
+	left = deadline - pgsql_now_ms();
+	if ((r = pgsql_exec(c, NULL, set, 0, NULL, left > 0 ? (int)left : 0,
+	    &broken, err, errlen)) == NULL) {
 		PQfinish(c);
 		return NULL;
 	}
@@ -131,26 +178,29 @@ pgsql_now_ms(void)
 }
 
 /*
- * Waits for the answer to what was sent on c, until timeout_ms.  The
- * result of the one statement, or NULL as pgsql_exec.
+ * Sends what is buffered and reads until libpq has a result (or the
+ * end of the answer) at hand, until deadline.  0, or -1 with err and
+ * *broken as pgsql_exec.
  */
-static PGresult *
-pgsql_wait(PGconn *c, int timeout_ms, int *broken, char *err, size_t errlen)
+static int
+wait_ready(PGconn *c, long long deadline, int timeout_ms, int *broken,
+    char *err, size_t errlen)
 {
 	struct pollfd	 pfd;
-	PGresult	*r, *res = NULL;
-	long long	 deadline = pgsql_now_ms() + timeout_ms, left;
-	int		 n;
+	long long	 left;
+	int		 n, fl;
 
-	while (PQflush(c) == 1 || PQisBusy(c)) {
+	while ((fl = PQflush(c)) == 1 || PQisBusy(c)) {
+		if (fl == -1)
+			break;
 		left = deadline - pgsql_now_ms();
 		pfd.fd = PQsocket(c);
-		pfd.events = POLLIN | (PQflush(c) == 1 ? POLLOUT : 0);
+		pfd.events = POLLIN | (fl == 1 ? POLLOUT : 0);
 		if (left <= 0 || (n = poll(&pfd, 1, (int)left)) == 0) {
 			snprintf(err, errlen, "no answer within %d ms",
 			    timeout_ms);
 			*broken = PGSQL_TIMEDOUT;
-			return NULL;
+			return -1;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -158,11 +208,37 @@ pgsql_wait(PGconn *c, int timeout_ms, int *broken, char *err, size_t errlen)
 			pgsql_msg(err, errlen, "", n == -1 ? strerror(errno) :
 			    PQerrorMessage(c));
 			*broken = 1;
-			return NULL;
+			return -1;
 		}
 	}
-	/* All of the answer is in: these do not block. */
-	while ((r = PQgetResult(c)) != NULL) {
+	if (fl == -1) {
+		pgsql_msg(err, errlen, "", PQerrorMessage(c));
+		*broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Waits for the answer to what was sent on c, until deadline (timeout_ms
+ * for the message).  The result of the one statement, or NULL as
+ * pgsql_exec.  No PQgetResult is called before libpq has its answer at
+ * hand: the last one (NULL) waits for the server's ReadyForQuery.
+ */
+static PGresult *
+pgsql_wait(PGconn *c, long long deadline, int timeout_ms, int *broken,
+    char *err, size_t errlen)
+{
+	PGresult	*r, *res = NULL;
+
+	for (;;) {
+		if (wait_ready(c, deadline, timeout_ms, broken, err,
+		    errlen) == -1) {
+			PQclear(res);
+			return NULL;
+		}
+		if ((r = PQgetResult(c)) == NULL)
+			break;
 		if (res == NULL)
 			res = r;
 		else
@@ -196,7 +272,8 @@ pgsql_exec(PGconn *c, const char *name, const char *sql, int n,
 		*broken = PQstatus(c) != CONNECTION_OK;
 		return NULL;
 	}
-	return pgsql_wait(c, timeout_ms, broken, err, errlen);
+	return pgsql_wait(c, pgsql_now_ms() + timeout_ms, timeout_ms, broken,
+	    err, errlen);
 }
 
 PGresult *
@@ -204,6 +281,7 @@ pgsql_prepare(PGconn *c, const char *name, const char *sql, int n,
     int timeout_ms, int *broken, char *err, size_t errlen)
 {
 	PGresult	*r;
+	long long	 deadline = pgsql_now_ms() + timeout_ms;
 
 	*broken = 0;
 	if (!PQsendPrepare(c, name, sql, n, NULL)) {
@@ -211,7 +289,9 @@ pgsql_prepare(PGconn *c, const char *name, const char *sql, int n,
 		*broken = PQstatus(c) != CONNECTION_OK;
 		return NULL;
 	}
-	if ((r = pgsql_wait(c, timeout_ms, broken, err, errlen)) == NULL)
+	/* Both answers within the one timeout. */
+	if ((r = pgsql_wait(c, deadline, timeout_ms, broken, err,
+	    errlen)) == NULL)
 		return NULL;
 	PQclear(r);
 	if (!PQsendDescribePrepared(c, name)) {
@@ -219,7 +299,7 @@ pgsql_prepare(PGconn *c, const char *name, const char *sql, int n,
 		*broken = PQstatus(c) != CONNECTION_OK;
 		return NULL;
 	}
-	return pgsql_wait(c, timeout_ms, broken, err, errlen);
+	return pgsql_wait(c, deadline, timeout_ms, broken, err, errlen);
 }
 
 void

@@ -28,10 +28,12 @@
 int	pgsql_config_check(const struct config *cfg, struct buf *errs);
 
 /*
- * Connects with cfg's conninfo, connect_timeout = pg_timeout and
- * application_name = appname (unless the conninfo sets one), and sets
- * the session's statement_timeout to pg_timeout.  Returns the
- * connection, or NULL with a one-line message in err.
+ * Connects with cfg's conninfo and application_name = appname (unless
+ * the conninfo sets one), and sets the session's statement_timeout to
+ * pg_timeout; all of it (every host of a multi-host conninfo, the SET)
+ * within pg_timeout, but for a host name's lookup (glibc's resolver
+ * has its own timeouts).  The connection is in non-blocking mode.
+ * Returns it, or NULL with a one-line message in err.
  */
 PGconn	*pgsql_connect(const struct config *cfg, const char *appname,
 	    char *err, size_t errlen);
@@ -53,8 +55,8 @@ PGresult *pgsql_exec(PGconn *c, const char *name, const char *sql, int n,
 
 /*
  * Prepares sql under name and describes it (the result lists its
- * columns: PQnfields, PQfname).  Returns that description, or NULL as
- * pgsql_exec.
+ * columns: PQnfields, PQfname), both within timeout_ms.  Returns that
+ * description, or NULL as pgsql_exec.
  */
 PGresult *pgsql_prepare(PGconn *c, const char *name, const char *sql,
 	    int n, int timeout_ms, int *broken, char *err, size_t errlen);

@@ -5,8 +5,10 @@
  * that a few threads drain, because a yescrypt check takes milliseconds
  * and must not stall the others.  Each request is checked (a banned
  * address), verified (the passwd-file, loaded here; or, with backend =
- * pgsql, handed to a second queue whose pool threads ask PostgreSQL,
- * auth_pgsql.c, so a slow database holds up no ban or penalty answer),
+ * pgsql, handed to a second queue whose pool threads check the ban
+ * again and ask PostgreSQL, auth_pgsql.c, so a slow database holds up
+ * no ban or penalty answer; one that waited past the timeout there is
+ * [SYS/TEMP]),
  * recorded and answered; the failure counters are penalty.c's, one
  * table for every worker, so a brute-force attempt is slowed no matter
  * which worker it lands on.
@@ -23,16 +25,13 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "auth.h"
 #include "auth_pgsql.h"
 #include "auth_req.h"
+#include "auth_secret.h"
 #include "authcache.h"
 #include "cpus.h"
 #include "ipc.h"
-#include "keyhash.h"
 #include "log.h"
 #include "mailpath.h"
 #include "metrics.h"
@@ -63,6 +62,7 @@ struct areq {
 	struct chan	*ch;
 	struct auth_req	 q;		/* as the worker sent it */
 	struct timespec	 t0;		/* when it came: metrics' latency */
+	long long	 stamp;		/* handed to the pool (pgsql) */
 	struct areq	*next;
 };
 
@@ -187,32 +187,6 @@ out:
 	pthread_mutex_unlock(&reflock);
 }
 
-/* APOP: digest is hex MD5 of timestamp + secret (RFC 1939 section 7). */
-static int
-apop_check(const char *secret, const char *ts, const char *digest)
-{
-	EVP_MD_CTX	*ctx;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
-	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
-	int		 ok = 0;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return 0;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, ts, strlen(ts)) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-		for (i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		ok = strlen(digest) == 2 * mdlen &&
-		    CRYPTO_memcmp(hex, digest, 2 * mdlen) == 0;
-	}
-	EVP_MD_CTX_free(ctx);
-	OPENSSL_cleanse(hex, sizeof(hex));
-	return ok;
-}
-
 static const char *
 mech_str(uint32_t mech)
 {
@@ -272,50 +246,16 @@ step_check(const struct areq *r, time_t now)
 }
 
 /*
- * What a cached pair is bound to: the entry as it is stored (hash,
- * scheme, lock), so that a new password or a lock misses the cache at
- * the next login, while anything else - another user's edit, a reload
- * of the passwd-file, the same row read again from the database - keeps
- * it.  Never 0.
- */
-static uint64_t
-entry_tag(const struct passwd_entry *e)
-{
-	uint64_t	v[2];
-
-	v[0] = keyhash(e->hash, strlen(e->hash));
-	v[1] = (uint64_t)e->scheme << 1 | (e->locked ? 1 : 0);
-	v[0] = keyhash(v, sizeof(v));
-	return v[0] != 0 ? v[0] : 1;
-}
-
-/*
- * The secret of r against e (NULL: no such user); an unknown user and
- * APOP against a hashed entry cost the same work as a known one.  A
- * verified pair is cached for the entry as stored (entry_tag).  Under
- * dblock (hcost).  1 if right (u filled), else 0.
+ * The secret of r against e (NULL: no such user): auth_secret_check.
+ * Under dblock (hcost).  1 if right (u filled), else 0.
  */
 static int
 check_secret(const struct areq *r, const struct passwd_entry *e,
     struct auth_user *u)
 {
-	uint64_t	tag;
-	int		ok = 0;
+	int	ok;
 
-	if (r->q.mech == AUTH_MECH_APOP) {
-		if (e != NULL && e->scheme == PASSWD_SCHEME_PLAIN && !e->locked)
-			ok = apop_check(e->hash, r->q.apop_ts, r->q.secret);
-		else
-			(void)apop_check("", r->q.apop_ts, r->q.secret);
-	} else if (e != NULL) {
-		tag = entry_tag(e);
-		if (!e->locked && authcache_check(r->q.user, r->q.secret, tag))
-			ok = u->cached = 1;
-		else if ((ok = hashcost_verify(hcost, e, r->q.secret)) == 1)
-			authcache_put(r->q.user, r->q.secret, tag);
-	} else
-		(void)hashcost_verify(hcost, NULL, r->q.secret);
-	if (ok)
+	if ((ok = auth_secret_check(&r->q, e, hcost, &u->cached)) == 1)
 		user_settings(e, u);
 	return ok;
 }
@@ -355,6 +295,8 @@ step_verify_pgsql(const struct areq *r, size_t slot, struct auth_user *u)
 		res = authpg_lookup(slot, r->q.user, &e);
 	if (res == AUTHPG_DOWN)
 		return AV_TEMPFAIL;
+	if (res == AUTHPG_FOUND)
+		authpg_learn(&e, &dblock, &hcost);
 	pthread_rwlock_rdlock(&dblock);
 	ok = check_secret(r, res == AUTHPG_FOUND ? &e : NULL, u);
 	pthread_rwlock_unlock(&dblock);
@@ -494,6 +436,7 @@ process(struct areq *r)
 	if ((v = step_check(r, now)) == AV_OK && use_pgsql) {
 		/* A database known to be down is not waited for. */
 		if (authpg_ready()) {
+			r->stamp = authpg_stamp();
 			pthread_mutex_lock(&lock);
 			queued = queue_push(&dbq, r);
 			pthread_mutex_unlock(&lock);
@@ -535,7 +478,12 @@ pool_main(void *arg)
 		r = queue_pop(&dbq);
 		memset(&u, 0, sizeof(u));
 		fails = delay = 0;
-		if ((v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
+		/* Checked again: failures verified while r waited may have
+		   banned its address (or its user) since. */
+		if (authpg_late(r->stamp))
+			v = AV_TEMPFAIL;
+		else if ((v = step_check(r, time(NULL))) == AV_OK &&
+		    (v = step_verify_pgsql(r, slot, &u)) != AV_TEMPFAIL)
 			v = step_record(r, v, time(NULL), &fails, &delay);
 		step_reply(r, v, fails, delay, &u);
 		explicit_bzero(&u, sizeof(u));
@@ -760,6 +708,8 @@ auth_main(const struct config *cfg, int ctlfd)
 	if (sandbox_enter(use_pgsql ? SANDBOX_AUTH_PGSQL : SANDBOX_AUTH,
 	    cfg->sandbox, &errstr) == -1)
 		fatalx("sandbox: %s", errstr);
+	if (use_pgsql)
+		authpg_go();
 
 	for (;;) {
 		pfd[0].fd = ctlfd;

@@ -6,7 +6,12 @@
  * logged; while down, logins are answered [SYS/TEMP] without a try
  * for a second, then one thread at a time tries to connect again; the
  * first answer marks it up again (logged).  So an outage costs a log
- * line per change, not per login.
+ * line per change, not per login; other repeated complaints (logins
+ * too late for a pool thread, a user with two rows) are logged once a
+ * minute, the server's notices at debug level.  The pool connects only
+ * once the sandbox is on (authpg_go), any statement error closes the
+ * connection, and each hash class a row brings is timed for what a
+ * failed login costs (authpg_learn).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -22,6 +27,7 @@
 #include "xmalloc.h"
 
 #define AUTHPG_RETRY_MS	1000		/* down: answer at once this long */
+#define AUTHPG_NAG_MS	60000		/* a repeated complaint: once this long */
 #define AUTHPG_STMT	"pop3d_user"	/* the prepared user_query */
 
 struct slot {
@@ -38,11 +44,37 @@ static int		 down;		/* the last try failed */
 static int		 seen;		/* it answered once */
 static long long	 fail_ms;	/* when */
 static int		 probing;	/* a thread tries while down */
+static int		 going;		/* the sandbox is on: connect */
+static long long	 late_ms = -AUTHPG_NAG_MS;	/* logged: too late */
+static long long	 rows_ms = -AUTHPG_NAG_MS;	/* logged: rows > 1 */
+static pthread_cond_t	 gocond = PTHREAD_COND_INITIALIZER;
+
+/* One entry of each hash class seen, to time (learnlock). */
+#define AUTHPG_SAMPLES	16
+static pthread_mutex_t		 learnlock = PTHREAD_MUTEX_INITIALIZER;
+static struct passwd_entry	 samples[AUTHPG_SAMPLES];
+static struct passwd_db		 sampledb = { samples, 0 };
+
+/* A copy of e's hash into the samples (learnlock); 0, or -1 if full. */
+static int
+sample_add(const struct passwd_entry *e)
+{
+	struct passwd_entry	*c;
+
+	if (sampledb.n >= AUTHPG_SAMPLES)
+		return -1;
+	c = &samples[sampledb.n++];
+	memset(c, 0, sizeof(*c));
+	c->user = xstrdup("sample");
+	c->hash = xstrdup(e->hash);
+	c->scheme = e->scheme;
+	c->expire_days = -1;
+	return 0;
+}
 
 struct hashcost *
 authpg_start(const struct config *cfg, void *(*pool_fn)(void *))
 {
-	struct passwd_db	 ref;
 	struct passwd_entry	 e;
 	struct hashcost		*hc;
 	char			 hash[256];
@@ -55,17 +87,16 @@ authpg_start(const struct config *cfg, void *(*pool_fn)(void *))
 	slots = xcalloc(nslots, sizeof(*slots));
 	for (i = 0; i < nslots; i++)
 		slots[i].fpass = slots[i].fhome = slots[i].fexp = -1;
-	/* The reference: a yescrypt hash as pop3ctl writes, timed. */
-	memset(&ref, 0, sizeof(ref));
+	/* The reference: a yescrypt hash as pop3ctl writes, timed; the
+	   classes of the rows are added as logins bring them. */
 	if (passwd_hash("reference: never a password", hash,
 	    sizeof(hash)) == 0 &&
 	    passwd_entry_fields(&e, "reference", hash, NULL, NULL, &why) == 0) {
-		ref.v = &e;
-		ref.n = 1;
-	}
-	hc = hashcost_new(&ref);
-	if (ref.n == 1)
+		(void)sample_add(&e);
 		passwd_entry_clear(&e);
+	}
+	explicit_bzero(hash, sizeof(hash));
+	hc = hashcost_new(&sampledb);
 	for (i = 0; i < nslots; i++)
 		if (pthread_create(&t, NULL, pool_fn, (void *)(uintptr_t)i) !=
 		    0)
@@ -109,6 +140,38 @@ authpg_ready(void)
 	return r;
 }
 
+/* Whether a complaint last made at *last is due again (then now). */
+static int
+nag_due(long long *last)
+{
+	long long	now = pgsql_now_ms();
+	int		due;
+
+	pthread_mutex_lock(&stlock);
+	if ((due = now - *last >= AUTHPG_NAG_MS))
+		*last = now;
+	pthread_mutex_unlock(&stlock);
+	return due;
+}
+
+long long
+authpg_stamp(void)
+{
+	return pgsql_now_ms();
+}
+
+int
+authpg_late(long long stamp)
+{
+	if (pgsql_now_ms() - stamp <= pgcfg->pg_timeout * 1000)
+		return 0;
+	if (nag_due(&late_ms))
+		log_warn("pgsql: logins waited longer than timeout for a pool "
+		    "thread, answered [SYS/TEMP] (database slow, or pool too "
+		    "small)");
+	return 1;
+}
+
 /* Whether this thread may connect now (while down: one, when due). */
 static int
 may_connect(void)
@@ -134,17 +197,40 @@ probe_done(void)
 	pthread_mutex_unlock(&stlock);
 }
 
+/*
+ * The server's NOTICE and WARNING messages (a RAISE in a function the
+ * query calls): to the debug log, one line, escaped, cut to a line's
+ * room - never raw to stderr, libpq's default.
+ */
+static void
+notice(void *arg, const char *msg)
+{
+	char	esc[512];
+	size_t	n = strlen(msg);
+
+	(void)arg;
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	log_escape(msg, n, esc, sizeof(esc));
+	log_debug("pgsql: server notice: %s", esc);
+}
+
 /* Connects slot s and prepares the query.  0, or -1 with err. */
 static int
 slot_open(struct slot *s, char *err, size_t errlen)
 {
 	PGresult	*d;
+	long long	 left, deadline = pgsql_now_ms() + pgcfg->pg_timeout *
+			    1000;
 	int		 broken;
 
+	/* Connect, SET, prepare and describe: one timeout for all. */
 	if ((s->c = pgsql_connect(pgcfg, "pop3d", err, errlen)) == NULL)
 		return -1;
+	(void)PQsetNoticeProcessor(s->c, notice, NULL);
+	left = deadline - pgsql_now_ms();
 	if ((d = pgsql_prepare(s->c, AUTHPG_STMT, pgcfg->pg_user_query, 1,
-	    (int)pgcfg->pg_timeout * 1000, &broken, err, errlen)) == NULL) {
+	    left > 0 ? (int)left : 0, &broken, err, errlen)) == NULL) {
 		PQfinish(s->c);
 		s->c = NULL;
 		return -1;
@@ -183,8 +269,10 @@ row_entry(const struct slot *s, PGresult *r, const char *user,
 
 	log_escape(user, strlen(user), esc, sizeof(esc));
 	if (PQntuples(r) > 1) {
-		log_err("pgsql: user_query gives %d rows for user %s",
-		    PQntuples(r), esc);
+		/* Every login of that user: said once a minute. */
+		if (nag_due(&rows_ms))
+			log_err("pgsql: user_query gives %d rows for user %s",
+			    PQntuples(r), esc);
 		return AUTHPG_DOWN;
 	}
 	if (PQntuples(r) == 0 || (hash = col(r, s->fpass)) == NULL)
@@ -200,12 +288,27 @@ row_entry(const struct slot *s, PGresult *r, const char *user,
 }
 
 void
+authpg_go(void)
+{
+	pthread_mutex_lock(&stlock);
+	going = 1;
+	pthread_cond_broadcast(&gocond);
+	pthread_mutex_unlock(&stlock);
+}
+
+void
 authpg_open(size_t slot)
 {
 	struct slot	*s = &slots[slot];
 	char		 err[PGSQL_ERR_MAX];
 	int		 rc;
 
+	/* Not before the filter: a call it lacks must show in the tests,
+	   never depend on whether a connect was quicker than the setup. */
+	pthread_mutex_lock(&stlock);
+	while (!going)
+		pthread_cond_wait(&gocond, &stlock);
+	pthread_mutex_unlock(&stlock);
 	if (s->c != NULL || !may_connect())
 		return;
 	rc = slot_open(s, err, sizeof(err));
@@ -243,14 +346,16 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 		    (int)pgcfg->pg_timeout * 1000, &broken, err, sizeof(err));
 		if (r != NULL)
 			break;
-		if (broken) {
-			PQfinish(s->c);
-			s->c = NULL;
-		}
+		/* Any error closes the connection: a statement the server
+		   refused (the table changed under the prepared query: "cached
+		   plan must not change result type") would fail again on it. */
+		PQfinish(s->c);
+		s->c = NULL;
 		/* An old connection that broke (the server restarted, an
-		   idle timeout) gets one more try on a new one; a database
-		   too slow to answer does not get a second wait. */
-		if (broken != 1 || fresh) {
+		   idle timeout) or whose statement failed gets one more try
+		   on a new one; a database too slow to answer does not get a
+		   second wait. */
+		if (broken == PGSQL_TIMEDOUT || fresh) {
 			state_down(err);
 			return AUTHPG_DOWN;
 		}
@@ -262,4 +367,36 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 	pgsql_wipe(r);
 	PQclear(r);
 	return res;
+}
+
+void
+authpg_learn(const struct passwd_entry *e, pthread_rwlock_t *lk,
+    struct hashcost **hcp)
+{
+	struct hashcost	*nhc, *ohc;
+	char		 cls[64];
+	int		 known;
+
+	pthread_rwlock_rdlock(lk);
+	known = hashcost_knows(*hcp, e);
+	pthread_rwlock_unlock(lk);
+	if (known)
+		return;
+	pthread_mutex_lock(&learnlock);
+	/* Another thread may have timed it meanwhile. */
+	pthread_rwlock_rdlock(lk);
+	known = hashcost_knows(*hcp, e);
+	pthread_rwlock_unlock(lk);
+	if (!known && sample_add(e) == 0) {
+		/* Slow (every class timed again): outside lk, as a load. */
+		nhc = hashcost_new(&sampledb);
+		pthread_rwlock_wrlock(lk);
+		ohc = *hcp;
+		*hcp = nhc;
+		pthread_rwlock_unlock(lk);
+		hashcost_free(ohc);
+		log_info("pgsql: a new hash class, failure_cost=%s",
+		    hashcost_dummy_class(nhc, cls, sizeof(cls)));
+	}
+	pthread_mutex_unlock(&learnlock);
 }

@@ -20,6 +20,9 @@
  *     just took times the calibrated ratio, so the padding follows the
  *     machine's load as the real work would.
  * A successful login is never padded.
+ *
+ * With accounts in PostgreSQL no file lists the hashes: the auth
+ * process times each class as logins bring it (hashcost_knows()).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -167,6 +170,18 @@ hashcost_new(const struct passwd_db *db)
 		explicit_bzero(fresh, sizeof(fresh));
 	}
 	return hc;
+}
+
+int
+hashcost_knows(const struct hashcost *hc, const struct passwd_entry *e)
+{
+	char	name[CLASS_MAX];
+
+	if (e->scheme == PASSWD_SCHEME_PLAIN ||
+	    e->scheme == PASSWD_SCHEME_UNKNOWN || hc->ncls >= CLASSES_MAX)
+		return 1;
+	class_of(e, name, sizeof(name));
+	return find_class(hc, name) != NULL;
 }
 
 void

@@ -22,6 +22,9 @@ struct hashcost;
  */
 struct hashcost	*hashcost_new(const struct passwd_db *db);
 void		 hashcost_free(struct hashcost *);
+/* 1 if e's class was timed (or needs no timing, or no room is left). */
+int		 hashcost_knows(const struct hashcost *,
+		    const struct passwd_entry *e);
 
 /*
  * Verifies secret against e (NULL: an unknown user, never a match) as

@@ -7,8 +7,10 @@
  * takes over a worker through a parser bug cannot exec, fork, ptrace,
  * mount, open network connections to the outside or load kernel modules.  The
  * auth process with backend = pgsql may also open IPv4 and IPv6 stream
- * sockets (no datagram, no raw), for libpq's connection to the
- * database, and make the socket calls libpq makes.
+ * sockets, for libpq's connection to the database, and datagram ones
+ * with FIONREAD and sendmmsg, for glibc's resolver when the conninfo
+ * names a host (no raw sockets, no netlink), and make the socket calls
+ * libpq makes.
  *
  * The lists are what the code, glibc, libevent and OpenSSL call in those
  * processes on Debian 12 (x86_64 and others through libseccomp's names),
@@ -74,6 +76,8 @@ static const char *const auth_calls[] = {
 static const char *const auth_pgsql_calls[] = {
 	"setsockopt", "getsockopt", "getsockname", "getpeername",
 	"shutdown", "uname",
+	/* glibc's resolver: both queries of a name in one call */
+	"sendmmsg",
 	/* libkrb5 lists /etc/gss/mech.d if the conninfo asks for GSS */
 	"getdents64",
 };
@@ -107,6 +111,31 @@ allow_list(scmp_filter_ctx ctx, const char *const *v, size_t n,
 		}
 	}
 	return 0;
+}
+
+/*
+ * backend = pgsql: IPv4 and IPv6 sockets, stream (libpq) and datagram
+ * (glibc's resolver: a host name in the conninfo is looked up at each
+ * connect, so DNS changes and failover count); the resolver sizes an
+ * answer with FIONREAD.  No raw socket, no other ioctl.
+ */
+static int
+allow_inet(scmp_filter_ctx ctx)
+{
+	const int	fam[] = { AF_INET, AF_INET6 };
+	const int	type[] = { SOCK_STREAM, SOCK_DGRAM };
+	size_t		i, j;
+	int		rc = 0;
+
+	for (i = 0; i < 2 && rc == 0; i++)
+		for (j = 0; j < 2 && rc == 0; j++)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, fam[i]),
+			    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, type[j]));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+	return rc;
 }
 
 /*
@@ -172,19 +201,13 @@ sandbox_enter(enum sandbox_role role, int filter, const char **errstr)
 	if (rc == 0 && (role == SANDBOX_AUTH || role == SANDBOX_AUTH_PGSQL))
 		rc = allow_list(ctx, auth_calls, sizeof(auth_calls) /
 		    sizeof(auth_calls[0]), &bad);
-	/* libpq: stream sockets to the database (AF_UNIX: above). */
+	/* libpq and the resolver (AF_UNIX: above). */
 	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
 		rc = allow_list(ctx, auth_pgsql_calls,
 		    sizeof(auth_pgsql_calls) / sizeof(auth_pgsql_calls[0]),
 		    &bad);
 	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-		    SCMP_A0(SCMP_CMP_EQ, AF_INET),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
-	if (rc == 0 && role == SANDBOX_AUTH_PGSQL)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-		    SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+		rc = allow_inet(ctx);
 	if (rc == 0 && role == SANDBOX_WORKER) {
 		rc = allow_list(ctx, worker_calls, sizeof(worker_calls) /
 		    sizeof(worker_calls[0]), &bad);

@@ -82,8 +82,9 @@ class Cluster:
         # ignores one that group or others may read; root reads it too.
         self.passfile = os.path.join(self.base, "pgpass")
         with open(self.passfile, "w") as f:
-            f.write("127.0.0.1:%d:mail:%s:%s\n" % (self.port, PG_ROLE,
-                                                  PG_PASSWORD))
+            for host in ("127.0.0.1", "localhost"):
+                f.write("%s:%d:mail:%s:%s\n" % (host, self.port, PG_ROLE,
+                                                PG_PASSWORD))
         shutil.chown(self.passfile, AUTH_USER)
         os.chmod(self.passfile, 0o600)
         self._as_pg([os.path.join(self.bin, "initdb"), "-D", self.data,
@@ -91,9 +92,9 @@ class Cluster:
                      "--auth-host=scram-sha-256", "-E", "UTF8",
                      "--no-sync"], timeout=120)
 
-    def conninfo(self):
-        return ("host=127.0.0.1 port=%d dbname=mail user=%s passfile=%s "
-                "sslmode=disable" % (self.port, PG_ROLE, self.passfile))
+    def conninfo(self, host="127.0.0.1"):
+        return ("host=%s port=%d dbname=mail user=%s passfile=%s "
+                "sslmode=disable" % (host, self.port, PG_ROLE, self.passfile))
 
     def _demote(self):
         os.setgid(self.gid)
@@ -206,3 +207,41 @@ def pg():
         yield c
     finally:
         c.destroy()
+
+
+@pytest.fixture
+def db(pg):
+    """The cluster, running and reachable at the start of each test."""
+    if not pg.running():
+        pg.start()
+    return pg
+
+
+PW = "Harbor-Quill-Maple-41"
+PW2 = "Cinder-Otter-Flute-86"
+
+
+def pg_server(make_server, pg, name, extra=None, **kw):
+    """A pop3d with backend = pgsql on pg (plaintext from loopback), up
+    once its pool has connected."""
+    ex = {"auth": {"backend": "pgsql"},
+          "pgsql": {"conninfo": pg.conninfo(), "timeout": "3"}}
+    for sect, kv in (extra or {}).items():
+        ex.setdefault(sect, {}).update(kv)
+    s = make_server(name=name, plaintext="loopback", extra=ex, **kw)
+    s.wait_log(r"auth: pgsql: database available$", timeout=10)
+    return s
+
+
+def db_user(s, pg, env, name, password, home=None, expire_days=None):
+    """A row for name (password hashed as pop3ctl does) and its Maildir
+    under s's mail root, unless it has a home."""
+    pg.add_user(name, env.hasher.hash(password), home, expire_days)
+    if home is None:
+        s.make_maildir(name)
+
+
+def try_login(s, name, password):
+    """The final answer of USER/PASS on a plain loopback connection."""
+    with s.connect() as c:
+        return c.try_login(name, password)

@@ -11,63 +11,21 @@ name file, line and key."""
 import os
 import shutil
 import signal
+import socket
+import statistics
 import subprocess
+import time
+import warnings
 
 import pytest
 
 from ctlutil import EX_CONFIG, EX_NOUSER, EX_OK, EX_TEMPFAIL, add_user, ctl
-from pgutil import Cluster, pg_available
-from pop3util import WORKER_USER, Server, children, plain_b64, wait_until
+from pgutil import (PW, PW2, db, db_user, needs_pg,  # noqa: F401
+                    pg, pg_server, try_login)
+from pop3util import WORKER_USER, WRAPPER, Server, children, plain_b64, wait_until
+from test_auth_timing import pass_time
 
-pytestmark = pytest.mark.skipif(
-    not pg_available(), reason="needs root and Debian's postgresql "
-    "(scripts/deps.sh installs it)")
-
-PW = "Harbor-Quill-Maple-41"
-PW2 = "Cinder-Otter-Flute-86"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    c = Cluster()
-    try:
-        c.start()
-        c.setup_schema()
-        yield c
-    finally:
-        c.destroy()
-
-
-@pytest.fixture
-def db(pg):
-    """The cluster, running and reachable at the start of each test."""
-    if not pg.running():
-        pg.start()
-    return pg
-
-
-def pg_server(make_server, pg, name, extra=None, **kw):
-    """A pop3d with backend = pgsql on pg (plaintext from loopback), up
-    once its pool has connected."""
-    ex = {"auth": {"backend": "pgsql"},
-          "pgsql": {"conninfo": pg.conninfo(), "timeout": "3"}}
-    for sect, kv in (extra or {}).items():
-        ex.setdefault(sect, {}).update(kv)
-    s = make_server(name=name, plaintext="loopback", extra=ex, **kw)
-    s.wait_log(r"auth: pgsql: database available$", timeout=10)
-    return s
-
-
-def db_user(s, pg, env, name, password, home=None, expire_days=None):
-    pg.add_user(name, env.hasher.hash(password), home, expire_days)
-    if home is None:
-        s.make_maildir(name)
-
-
-def try_login(s, name, password):
-    """The final answer of USER/PASS on a plain loopback connection."""
-    with s.connect() as c:
-        return c.try_login(name, password)
+pytestmark = needs_pg
 
 
 def test_logins_and_failures(make_server, db, env):
@@ -313,4 +271,205 @@ def test_config_errors_name_file_line_and_key(env):
         assert r.returncode == EX_CONFIG, (r.out, r.err)
         assert "passwd_file is not set" in r.err, r.err
     finally:
+        shutil.rmtree(s.base, ignore_errors=True)
+
+
+def test_host_names_resolve_in_the_sandbox(make_server, db, env):
+    """conninfo with host names: "localhost" (from /etc/hosts) logs in;
+    a name the resolver asks DNS for (a UDP socket, an ioctl) that does
+    not resolve is an outage, [SYS/TEMP] - the sandbox does not kill
+    the auth process (it was restarted every second before)."""
+    s = pg_server(make_server, db, "pg-localhost", extra={"pgsql": {
+        "conninfo": db.conninfo(host="localhost")}})
+    db_user(s, db, env, "pgl", PW)
+    assert try_login(s, "pgl", PW).startswith("+OK")
+
+    s = make_server(name="pg-dns", plaintext="loopback", extra={
+        "auth": {"backend": "pgsql"},
+        "pgsql": {"conninfo": "host=pgdb.example.invalid port=5432 "
+                  "dbname=mail user=pop3d", "timeout": "2"}})
+    s.wait_log(r"auth: pgsql: database unavailable: .*pgdb\.example\.invalid",
+               timeout=30)
+    kids = children(s.proc.pid)
+    for i in range(3):
+        r = try_login(s, "pgl", PW)
+        assert r.startswith("-ERR [SYS/TEMP]"), (i, r)
+        time.sleep(0.6)
+    assert children(s.proc.pid) == kids
+    assert not any("died" in l for l in s.log), s.log_tail()
+
+
+def test_ban_holds_for_logins_waiting_for_the_database(make_server, db,
+                                                       env):
+    """30 wrong passwords at once from one address, ban_threshold 3:
+    the ban is checked again when a pool thread takes a login, so no
+    more than the threshold plus one per pool thread are verified (all
+    30 were before); the rest are refused as banned."""
+    s = pg_server(make_server, db, "pg-ban", ban_threshold=3,
+                  fail_delay_ms=0, fail_delay_max_ms=0,
+                  extra={"server": {"max_connections_per_ip": "60"}})
+    db_user(s, db, env, "pgv", PW)
+    m = s.mark()
+    conns = [s.connect() for _ in range(30)]
+    try:
+        for c in conns:
+            c.cmd("USER pgv")
+        for c in conns:
+            c.send(b"PASS wrong-password-x\r\n")
+        answers = [c.line(timeout=30) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    failed = sum("invalid user name or password" in a for a in answers)
+    banned = sum("too many failed logins" in a for a in answers)
+    assert 1 <= failed <= 3 + 2, answers
+    assert failed + banned == 30, answers
+    s.wait_log(r"auth refused user=pgv rip=127\.0\.0\.1 reason=banned",
+               start=m)
+    assert sum("auth failed" in l for l in s.log[m:]) <= 5, s.log[m:]
+
+
+def test_statement_error_drops_the_connection(make_server, db, env):
+    """The table's column type changed under the prepared user_query
+    ("cached plan must not change result type"): the connection is made
+    again and the query prepared again, so logins go on (before, every
+    login was [SYS/TEMP] until a restart)."""
+    s = pg_server(make_server, db, "pg-alter", extra={"pgsql": {"pool": "1"}})
+    db_user(s, db, env, "pgx", PW)
+    assert try_login(s, "pgx", PW).startswith("+OK")
+    try:
+        db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE varchar(300)")
+        answers = [try_login(s, "pgx", PW) for _ in range(3)]
+        assert all(a.startswith("+OK") for a in answers), answers
+    finally:
+        db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE text")
+
+
+def test_logins_wait_no_longer_than_the_timeout(make_server, db, env):
+    """A slow database (0.8 s a query, pool 1, timeout 1) and 12 logins
+    at once: a login that waited longer than the timeout for a pool
+    thread is [SYS/TEMP] at once, so every answer comes within about
+    twice the timeout (the last came after 11 s before)."""
+    s = pg_server(make_server, db, "pg-slow", extra={"pgsql": {
+        "pool": "1", "timeout": "1",
+        "user_query": "SELECT password, home, expire_days FROM pop3d_users, "
+                      "pg_sleep(0.8) WHERE username = $1"}})
+    db_user(s, db, env, "pgs", PW)
+    conns = [s.connect() for _ in range(12)]
+    try:
+        for c in conns:
+            c.cmd("USER pgs")
+        t0 = time.monotonic()
+        for c in conns:
+            c.send(("PASS %s\r\n" % PW).encode())
+        out = []
+        for c in conns:
+            a = c.line(timeout=60)
+            out.append((round(time.monotonic() - t0, 1), a))
+    finally:
+        for c in conns:
+            c.close()
+    assert max(t for t, _ in out) < 4.0, out
+    # Right passwords: logged in, the maildrop in use by one of them, or
+    # too late; the late ones are logged once.
+    assert any(a.startswith("+OK") for _, a in out), out
+    assert all(a.startswith(("+OK", "-ERR [IN-USE]", "-ERR [SYS/TEMP]"))
+               for _, a in out), out
+    s.wait_log(r"pgsql: logins waited longer than timeout")
+    assert sum("waited longer" in l for l in s.log) == 1, s.log_tail()
+
+
+TIMING_ROUNDS = 9
+TIMING_ATTEMPTS = 3
+
+
+@pytest.mark.skipif(bool(WRAPPER), reason="valgrind distorts the timing")
+def test_unknown_user_costs_the_costliest_hash_seen(make_server, db, env):
+    """The table holds bcrypt (cost 12: several times a yescrypt
+    verification); once a login found such a row, an unknown user costs
+    what a wrong bcrypt password costs (before: the yescrypt reference
+    only, a fraction of it - the timing told which names exist).  As in
+    test_auth_timing.py: interleaved probes, medians compared, never an
+    absolute time."""
+    s = pg_server(make_server, db, "pg-time", fail_delay_ms=0,
+                  fail_delay_max_ms=0, ban_threshold=0,
+                  extra={"auth": {"user_fail_limit": "0"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        h = crypt.crypt(PW, crypt.mksalt(crypt.METHOD_BLOWFISH,
+                                         rounds=1 << 12))
+    db.add_user("pgbc", h)
+    s.make_maildir("pgbc")
+    m = s.mark()
+    assert try_login(s, "pgbc", PW).startswith("+OK")
+    s.wait_log(r"auth: pgsql: a new hash class, failure_cost=\$2b\$12",
+               start=m)
+    reports = []
+    for _ in range(TIMING_ATTEMPTS):
+        kinds = {"pgbc": [], "pg-nosuch": []}
+        for _ in range(TIMING_ROUNDS):
+            for user in kinds:
+                kinds[user].append(pass_time(s, user))
+        med = {u: statistics.median(t) for u, t in kinds.items()}
+        reports.append(", ".join("%s %.0f ms" % (u, t * 1000)
+                                 for u, t in med.items()))
+        print("medians of %d: %s" % (TIMING_ROUNDS, reports[-1]))
+        if med["pg-nosuch"] >= 0.8 * med["pgbc"]:
+            return
+    pytest.fail("unknown user cheaper than a wrong bcrypt password: %s"
+                % "; ".join(reports))
+
+
+def test_server_notices_and_duplicate_rows_are_logged_tamely(make_server,
+                                                             db, env):
+    """A WARNING the server raises while the user_query runs goes to the
+    debug log as one pop3d line (it went raw to stderr); a user with two
+    rows is [SYS/TEMP] at every login but logged once, not per login."""
+    db.sql("CREATE OR REPLACE FUNCTION pop3d_n() RETURNS boolean LANGUAGE "
+           "plpgsql AS $$BEGIN RAISE WARNING 'hello-from%-db', E'\\n'; "
+           "RETURN true; END$$")
+    cols = "SELECT password, home, expire_days FROM pop3d_users "
+    s = pg_server(make_server, db, "pg-notice", debug=True, extra={"pgsql": {
+        "pool": "1",
+        "user_query": cols + "WHERE username = $1 AND pop3d_n() UNION ALL "
+                      + cols + "WHERE username = $1 AND username = 'pgdup'"}})
+    db_user(s, db, env, "pgn", PW)
+    db_user(s, db, env, "pgdup", PW)
+    m = s.mark()
+    assert try_login(s, "pgn", PW).startswith("+OK")
+    s.wait_log(r"^pop3d\[\d+\]: auth: pgsql: server notice: WARNING:  "
+               r"hello-from\\x0a-db$", start=m)
+    for _ in range(3):
+        r = try_login(s, "pgdup", PW)
+        assert r.startswith("-ERR [SYS/TEMP]"), r
+    s.wait_log(r"pgsql: user_query gives 2 rows for user pgdup", start=m)
+    log = s.log[m:]
+    assert sum("gives 2 rows" in l for l in log) == 1, log
+    assert all(l.startswith("pop3d[") for l in log if "hello" in l), log
+
+
+def test_timeout_bounds_the_whole_connect(env):
+    """Three hosts in the conninfo, each a listener that never answers:
+    the timeout (1 s) is for the connect as a whole, not per address
+    (libpq's connect_timeout, at least 2 s each: 6 s before)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    s = Server(env, name="pg-silent", pool=1, extra={
+        "auth": {"backend": "pgsql"},
+        "pgsql": {"conninfo": "host=127.0.0.1,127.0.0.1,127.0.0.1 "
+                  "port=%d,%d,%d dbname=mail user=pop3d sslmode=disable"
+                  % (port, port, port), "timeout": "1"}})
+    try:
+        s.write_files()
+        t0 = time.monotonic()
+        r = ctl(s.conf_path, "user", "list")
+        elapsed = time.monotonic() - t0
+        assert elapsed < 3.0, (elapsed, r.err)
+        assert r.returncode == EX_TEMPFAIL, (r.out, r.err)
+        assert "no answer within 1000 ms" in r.err, r.err
+    finally:
+        silent.close()
         shutil.rmtree(s.base, ignore_errors=True)

@@ -6,8 +6,8 @@ new password or a lock still counts at the next login."""
 import re
 
 from ctlutil import EX_OK, ctl
-from pgutil import needs_pg, pg  # noqa: F401 (a fixture)
-from test_pgsql import PW, PW2, db_user, pg_server, try_login
+from pgutil import (PW, PW2, db_user, needs_pg, pg,  # noqa: F401
+                    pg_server, try_login)
 
 pytestmark = needs_pg
 

@@ -6,13 +6,11 @@ nothing, and a row whose hash cannot be read is a user all the same
 import shutil
 
 from ctlutil import EX_CANTCREAT, EX_IOERR, EX_OK, EX_TEMPFAIL, ctl
-from pgutil import needs_pg, pg  # noqa: F401 (a fixture)
+from pgutil import PW, PW2, needs_pg, pg  # noqa: F401 (a fixture)
 from pop3util import Server
 
 pytestmark = needs_pg
 
-PW = "Harbor-Quill-Maple-41"
-PW2 = "Cinder-Otter-Flute-86"
 
 
 def ctl_server(env, pg, name, pgsql=None):

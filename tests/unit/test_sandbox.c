@@ -2,8 +2,8 @@
  * test_sandbox.c - unit tests for sandbox.c against the real kernel: a
  * forked child enters a role's sandbox and then makes one call; what is
  * allowed returns, what is not kills the child with SIGSYS (the auth
- * process with backend = pgsql: stream sockets to the database too;
- * threads but no new process).  Builds with
+ * process with backend = pgsql: stream sockets to the database and
+ * datagram ones for the resolver too; threads but no new process).  Builds with
  * AddressSanitizer load no filter (sandbox.c), so the filter tests skip.
  */
 #include <stdarg.h>
@@ -45,6 +45,9 @@ enum probe {
 	P_UNIX,		/* socket(AF_UNIX) */
 	P_INET6,	/* socket(AF_INET6, SOCK_STREAM) */
 	P_INET_DGRAM,	/* socket(AF_INET, SOCK_DGRAM) */
+	P_INET6_DGRAM,	/* socket(AF_INET6, SOCK_DGRAM | flags) */
+	P_INET_RAW,	/* socket(AF_INET, SOCK_RAW) */
+	P_NETLINK,	/* socket(AF_NETLINK, SOCK_DGRAM) */
 	P_EPOLL,	/* epoll_create1 */
 	P_IOCTL_OTHER,	/* ioctl(TIOCGWINSZ) */
 	P_IOCTL_FIONREAD,
@@ -110,6 +113,16 @@ probe(enum probe what)
 		    errno != EAFNOSUPPORT ? 3 : 0;
 	case P_INET_DGRAM:
 		return socket(AF_INET, SOCK_DGRAM, 0) == -1 ? 3 : 0;
+	case P_INET6_DGRAM:
+		/* as glibc's resolver opens it */
+		return socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0) == -1 && errno != EAFNOSUPPORT ? 3 : 0;
+	case P_INET_RAW:
+		(void)socket(AF_INET, SOCK_RAW, 1);
+		return 0;
+	case P_NETLINK:
+		(void)socket(AF_NETLINK, SOCK_DGRAM, 0);
+		return 0;
 	case P_EPOLL:
 		return epoll_create1(0) == -1 ? 3 : 0;
 	case P_IOCTL_OTHER:
@@ -213,7 +226,7 @@ test_auth_is_narrower(void **state)
 
 /* backend = pgsql: the auth process connects to the database too. */
 static void
-test_auth_pgsql_connects_only(void **state)
+test_auth_pgsql_connects_and_resolves_only(void **state)
 {
 	if (NO_FILTER)
 		skip();
@@ -221,11 +234,19 @@ test_auth_pgsql_connects_only(void **state)
 	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_UNIX));
 	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET));
 	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET6));
-	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_INET_DGRAM));
+	/* glibc's resolver: a host name in the conninfo */
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET_DGRAM));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET6_DGRAM));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_IOCTL_FIONREAD));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_INET_RAW));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_NETLINK));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_IOCTL_OTHER));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EXEC));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EPOLL));
 	/* and the passwd-file's auth process still has no network */
 	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET6));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET_DGRAM));
+	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET6_DGRAM));
 }
 
 /* sandbox = no: no filter, but no new privileges all the same. */
@@ -244,7 +265,7 @@ main(void)
 		cmocka_unit_test(test_worker_allows_its_calls),
 		cmocka_unit_test(test_worker_kills_the_rest),
 		cmocka_unit_test(test_auth_is_narrower),
-		cmocka_unit_test(test_auth_pgsql_connects_only),
+		cmocka_unit_test(test_auth_pgsql_connects_and_resolves_only),
 		cmocka_unit_test(test_no_filter_still_no_new_privs),
 	};
 
