@@ -80,73 +80,36 @@ pgsql_config_check(const struct config *cfg, struct buf *errs)
 	return 1;
 }
 
-/*
- * Drives PQconnectPoll until connected or deadline (every host and
- * address of the conninfo together).  0, or -1 with err.
- */
-static int
-connect_poll(PGconn *c, long long deadline, long long timeout_ms, char *err,
-    size_t errlen)
-{
-	PostgresPollingStatusType	 st = PGRES_POLLING_WRITING;
-	struct pollfd			 pfd;
-	long long			 left;
-	int				 n;
-
-	while (st != PGRES_POLLING_OK) {
-		if (st == PGRES_POLLING_FAILED) {
-			pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
-			return -1;
-		}
-		left = deadline - pgsql_now_ms();
-		pfd.fd = PQsocket(c);
-		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-		if (left <= 0 || (n = poll(&pfd, 1, (int)left)) == 0) {
-			snprintf(err, errlen, "connect: no answer within %lld ms",
-			    timeout_ms);
-			return -1;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			pgsql_msg(err, errlen, "connect", strerror(errno));
-			return -1;
-		}
-		st = PQconnectPoll(c);
-	}
-	return 0;
-}
-
 PGconn *
 pgsql_connect(const struct config *cfg, const char *appname, char *err,
     size_t errlen)
 {
 	/* Later keys override earlier ones: the conninfo may turn GSS
 	   encryption back on (off by default: libkrb5 probes files and
-	   directories at every connect).  Its connect_timeout does not
-	   count: the deadline below is for all hosts together. */
-	const char	*keys[] = { "gssencmode", "dbname",
+	   directories at every connect); the connect_timeout is ours.
+	   libpq counts it for each address it tries (at least 2 s), so a
+	   silent first host of several is passed over for the next. */
+	const char	*keys[] = { "gssencmode", "dbname", "connect_timeout",
 			    "fallback_application_name", NULL };
-	const char	*vals[4];
-	char		 set[64];
+	const char	*vals[5];
+	char		 tmo[32], set[64];
 	PGconn		*c;
 	PGresult	*r;
 	long long	 ms = cfg->pg_timeout * 1000;
-	long long	 deadline = pgsql_now_ms() + ms, left;
 	int		 broken;
 
+	snprintf(tmo, sizeof(tmo), "%lld", cfg->pg_timeout);
 	vals[0] = "disable";
 	vals[1] = cfg->pg_conninfo;	/* expand_dbname: the whole string */
-	vals[2] = appname;
-	vals[3] = NULL;
-	if ((c = PQconnectStartParams(keys, vals, 1)) == NULL) {
+	vals[2] = tmo;
+	vals[3] = appname;
+	vals[4] = NULL;
+	if ((c = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		snprintf(err, errlen, "connect: out of memory");
 		return NULL;
 	}
-	if (PQstatus(c) == CONNECTION_BAD ||
-	    connect_poll(c, deadline, ms, err, errlen) == -1) {
-		if (PQstatus(c) == CONNECTION_BAD)
-			pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
+	if (PQstatus(c) != CONNECTION_OK) {
+		pgsql_msg(err, errlen, "connect", PQerrorMessage(c));
 		PQfinish(c);
 		return NULL;
 	}
@@ -158,9 +121,8 @@ pgsql_connect(const struct config *cfg, const char *appname, char *err,
 	}
 	/* The server stops a statement that runs too long as well. */
 	snprintf(set, sizeof(set), "SET statement_timeout = %lld", ms);
-	left = deadline - pgsql_now_ms();
-	if ((r = pgsql_exec(c, NULL, set, 0, NULL, left > 0 ? (int)left : 0,
-	    &broken, err, errlen)) == NULL) {
+	if ((r = pgsql_exec(c, NULL, set, 0, NULL, (int)ms, &broken, err,
+	    errlen)) == NULL) {
 		PQfinish(c);
 		return NULL;
 	}

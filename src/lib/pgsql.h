@@ -30,9 +30,10 @@ int	pgsql_config_check(const struct config *cfg, struct buf *errs);
 /*
  * Connects with cfg's conninfo and application_name = appname (unless
  * the conninfo sets one), and sets the session's statement_timeout to
- * pg_timeout; all of it (every host of a multi-host conninfo, the SET)
- * within pg_timeout, but for a host name's lookup (glibc's resolver
- * has its own timeouts).  The connection is in non-blocking mode.
+ * pg_timeout.  libpq waits pg_timeout (at least 2 s) for each address
+ * it tries, so a silent host of several is passed over for the next;
+ * a host name's lookup has the resolver's own timeouts; the SET has
+ * pg_timeout.  The connection is then in non-blocking mode.
  * Returns it, or NULL with a one-line message in err.
  */
 PGconn	*pgsql_connect(const struct config *cfg, const char *appname,

@@ -220,17 +220,15 @@ static int
 slot_open(struct slot *s, char *err, size_t errlen)
 {
 	PGresult	*d;
-	long long	 left, deadline = pgsql_now_ms() + pgcfg->pg_timeout *
-			    1000;
 	int		 broken;
 
-	/* Connect, SET, prepare and describe: one timeout for all. */
+	/* The connect has its timeout per address (a silent host is
+	   passed over for the next); the prepare and describe, one. */
 	if ((s->c = pgsql_connect(pgcfg, "pop3d", err, errlen)) == NULL)
 		return -1;
 	(void)PQsetNoticeProcessor(s->c, notice, NULL);
-	left = deadline - pgsql_now_ms();
 	if ((d = pgsql_prepare(s->c, AUTHPG_STMT, pgcfg->pg_user_query, 1,
-	    left > 0 ? (int)left : 0, &broken, err, errlen)) == NULL) {
+	    (int)(pgcfg->pg_timeout * 1000), &broken, err, errlen)) == NULL) {
 		PQfinish(s->c);
 		s->c = NULL;
 		return -1;

@@ -5,12 +5,13 @@
  * fitted to each process.  A call outside the list kills the process
  * (the master logs the signal and starts a new one), so an attacker who
  * takes over a worker through a parser bug cannot exec, fork, ptrace,
- * mount, open network connections to the outside or load kernel modules.  The
- * auth process with backend = pgsql may also open IPv4 and IPv6 stream
- * sockets, for libpq's connection to the database, and datagram ones
- * with FIONREAD and sendmmsg, for glibc's resolver when the conninfo
- * names a host (no raw sockets, no netlink), and make the socket calls
- * libpq makes.
+ * mount, open network connections or load kernel modules.  The auth
+ * process with backend = pgsql is the exception for the network: it may
+ * open IPv4 and IPv6 TCP sockets, for libpq's connection to the
+ * database, and UDP ones with FIONREAD and sendmmsg, for glibc's
+ * resolver when the conninfo names a host (no raw socket, no other
+ * protocol; netlink answers EAFNOSUPPORT), and make the socket calls
+ * libpq makes - so it can reach any address those protocols reach.
  *
  * The lists are what the code, glibc, libevent and OpenSSL call in those
  * processes on Debian 12 (x86_64 and others through libseccomp's names),
@@ -29,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <seccomp.h>
 
@@ -114,24 +116,36 @@ allow_list(scmp_filter_ctx ctx, const char *const *v, size_t n,
 }
 
 /*
- * backend = pgsql: IPv4 and IPv6 sockets, stream (libpq) and datagram
- * (glibc's resolver: a host name in the conninfo is looked up at each
- * connect, so DNS changes and failover count); the resolver sizes an
- * answer with FIONREAD.  No raw socket, no other ioctl.
+ * backend = pgsql: IPv4 and IPv6 sockets, stream (libpq: TCP) and
+ * datagram (glibc's resolver: UDP; a host name in the conninfo is looked
+ * up at each connect, so DNS changes and failover count); the resolver
+ * sizes an answer with FIONREAD.  glibc's sorting of a name's several
+ * addresses asks netlink which families are configured: that socket is
+ * refused with EAFNOSUPPORT, which glibc copes with.  No raw socket, no
+ * other protocol (ICMP, UDP-Lite, SCTP), no other ioctl.
  */
 static int
 allow_inet(scmp_filter_ctx ctx)
 {
-	const int	fam[] = { AF_INET, AF_INET6 };
-	const int	type[] = { SOCK_STREAM, SOCK_DGRAM };
+	static const int	fam[] = { AF_INET, AF_INET6 };
+	static const struct {
+		int	type, proto;
+	} kind[] = {
+		{ SOCK_STREAM, 0 }, { SOCK_STREAM, IPPROTO_TCP },
+		{ SOCK_DGRAM, 0 }, { SOCK_DGRAM, IPPROTO_UDP },
+	};
 	size_t		i, j;
 	int		rc = 0;
 
 	for (i = 0; i < 2 && rc == 0; i++)
-		for (j = 0; j < 2 && rc == 0; j++)
+		for (j = 0; j < sizeof(kind) / sizeof(kind[0]) && rc == 0; j++)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-			    SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, fam[i]),
-			    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, type[j]));
+			    SCMP_SYS(socket), 3, SCMP_A0(SCMP_CMP_EQ, fam[i]),
+			    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, kind[j].type),
+			    SCMP_A2(SCMP_CMP_EQ, kind[j].proto));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
+		    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 		    SCMP_A1(SCMP_CMP_EQ, FIONREAD));

@@ -449,27 +449,27 @@ def test_server_notices_and_duplicate_rows_are_logged_tamely(make_server,
     assert all(l.startswith("pop3d[") for l in log if "hello" in l), log
 
 
-def test_timeout_bounds_the_whole_connect(env):
-    """Three hosts in the conninfo, each a listener that never answers:
-    the timeout (1 s) is for the connect as a whole, not per address
-    (libpq's connect_timeout, at least 2 s each: 6 s before)."""
+def test_a_silent_host_is_passed_over(db, env):
+    """host=A,B where A accepts the connection and never answers: the
+    connect gives up on A after the timeout and uses B (one deadline for
+    all hosts spent it all on A: the database stayed down)."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
     port = silent.getsockname()[1]
-    s = Server(env, name="pg-silent", pool=1, extra={
+    real = db.conninfo()
+    s = Server(env, name="pg-failover", pool=1, extra={
         "auth": {"backend": "pgsql"},
-        "pgsql": {"conninfo": "host=127.0.0.1,127.0.0.1,127.0.0.1 "
-                  "port=%d,%d,%d dbname=mail user=pop3d sslmode=disable"
-                  % (port, port, port), "timeout": "1"}})
+        "pgsql": {"conninfo": real.replace("host=127.0.0.1 port=%d" % db.port,
+                                           "host=127.0.0.1,127.0.0.1 "
+                                           "port=%d,%d" % (port, db.port)),
+                  "timeout": "2"}})
     try:
+        assert "host=127.0.0.1,127.0.0.1" in s.config_text(), real
         s.write_files()
-        t0 = time.monotonic()
         r = ctl(s.conf_path, "user", "list")
-        elapsed = time.monotonic() - t0
-        assert elapsed < 3.0, (elapsed, r.err)
-        assert r.returncode == EX_TEMPFAIL, (r.out, r.err)
-        assert "no answer within 1000 ms" in r.err, r.err
+        assert r.returncode == EX_OK, (r.out, r.err)
+        assert "USER" in r.out
     finally:
         silent.close()
         shutil.rmtree(s.base, ignore_errors=True)

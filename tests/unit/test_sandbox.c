@@ -17,13 +17,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 
 #include "pop3d/sandbox.h"
 
@@ -47,7 +51,8 @@ enum probe {
 	P_INET_DGRAM,	/* socket(AF_INET, SOCK_DGRAM) */
 	P_INET6_DGRAM,	/* socket(AF_INET6, SOCK_DGRAM | flags) */
 	P_INET_RAW,	/* socket(AF_INET, SOCK_RAW) */
-	P_NETLINK,	/* socket(AF_NETLINK, SOCK_DGRAM) */
+	P_NETLINK,	/* socket(AF_NETLINK, SOCK_DGRAM): EAFNOSUPPORT? */
+	P_UDP_PROTO,	/* socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) */
 	P_EPOLL,	/* epoll_create1 */
 	P_IOCTL_OTHER,	/* ioctl(TIOCGWINSZ) */
 	P_IOCTL_FIONREAD,
@@ -121,7 +126,11 @@ probe(enum probe what)
 		(void)socket(AF_INET, SOCK_RAW, 1);
 		return 0;
 	case P_NETLINK:
-		(void)socket(AF_NETLINK, SOCK_DGRAM, 0);
+		/* Refused with an error glibc's address sorting copes with. */
+		return socket(AF_NETLINK, SOCK_DGRAM, 0) == -1 &&
+		    errno == EAFNOSUPPORT ? 0 : 3;
+	case P_UDP_PROTO:
+		(void)socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 		return 0;
 	case P_EPOLL:
 		return epoll_create1(0) == -1 ? 3 : 0;
@@ -239,7 +248,8 @@ test_auth_pgsql_connects_and_resolves_only(void **state)
 	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_INET6_DGRAM));
 	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_IOCTL_FIONREAD));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_INET_RAW));
-	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_NETLINK));
+	assert_exit0(run(SANDBOX_AUTH_PGSQL, 1, P_NETLINK));
+	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_UDP_PROTO));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_IOCTL_OTHER));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EXEC));
 	assert_sigsys(run(SANDBOX_AUTH_PGSQL, 1, P_EPOLL));
@@ -247,6 +257,53 @@ test_auth_pgsql_connects_and_resolves_only(void **state)
 	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET6));
 	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET_DGRAM));
 	assert_sigsys(run(SANDBOX_AUTH, 1, P_INET6_DGRAM));
+}
+
+/*
+ * A database host name with two addresses (here "twohosts" in a hosts
+ * file of the child's own mount namespace): glibc sorts them, asking
+ * the kernel's netlink which families are configured; the pgsql
+ * sandbox must let getaddrinfo finish.  Needs root (the namespace).
+ */
+static void
+test_auth_pgsql_resolves_a_name_with_two_addresses(void **state)
+{
+	static const char	hosts[] = "127.0.0.1 twohosts\n::1 twohosts\n";
+	struct addrinfo		hints, *res;
+	char			path[] = "/tmp/pop3d-test-hosts-XXXXXX";
+	const char		*errstr;
+	pid_t			pid;
+	int			fd, st, n;
+
+	if (NO_FILTER || geteuid() != 0)
+		skip();
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, hosts, sizeof(hosts) - 1),
+	    (ssize_t)sizeof(hosts) - 1);
+	close(fd);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) == -1 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+		    mount(path, "/etc/hosts", NULL, MS_BIND, NULL) == -1)
+			_exit(7);
+		if (sandbox_enter(SANDBOX_AUTH_PGSQL, 1, &errstr) == -1)
+			_exit(6);
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo("twohosts", "5432", &hints, &res) != 0)
+			_exit(3);
+		for (n = 0; res != NULL; res = res->ai_next)
+			n++;
+		_exit(n == 2 ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(path);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 7)
+		skip();		/* no mount namespace here */
+	assert_exit0(st);
 }
 
 /* sandbox = no: no filter, but no new privileges all the same. */
@@ -266,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_worker_kills_the_rest),
 		cmocka_unit_test(test_auth_is_narrower),
 		cmocka_unit_test(test_auth_pgsql_connects_and_resolves_only),
+		cmocka_unit_test(test_auth_pgsql_resolves_a_name_with_two_addresses),
 		cmocka_unit_test(test_no_filter_still_no_new_privs),
 	};
 
