@@ -47,6 +47,7 @@ static int		 probing;	/* a thread tries while down */
 static int		 going;		/* the sandbox is on: connect */
 static long long	 late_ms = -AUTHPG_NAG_MS;	/* logged: too late */
 static long long	 rows_ms = -AUTHPG_NAG_MS;	/* logged: rows > 1 */
+static long long	 stmt_ms = -AUTHPG_NAG_MS;	/* logged: a refused query */
 static pthread_cond_t	 gocond = PTHREAD_COND_INITIALIZER;
 
 /* One entry of each hash class seen, to time (learnlock). */
@@ -344,6 +345,15 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 		    (int)pgcfg->pg_timeout * 1000, &broken, err, sizeof(err));
 		if (r != NULL)
 			break;
+		/* Refused on a connection just made and prepared: this user's
+		   row (a cast, a RAISE, a subquery of two rows), not the
+		   database - this login fails, the others go on. */
+		if (fresh && broken == 0) {
+			if (nag_due(&stmt_ms))
+				log_err("pgsql: user_query failed: %s (that "
+				    "login: [SYS/TEMP])", err);
+			return AUTHPG_DOWN;
+		}
 		/* Any error closes the connection: a statement the server
 		   refused (the table changed under the prepared query: "cached
 		   plan must not change result type") would fail again on it. */

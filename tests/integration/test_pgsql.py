@@ -345,6 +345,29 @@ def test_statement_error_drops_the_connection(make_server, db, env):
         db.sql("ALTER TABLE pop3d_users ALTER COLUMN home TYPE text")
 
 
+def test_one_users_failing_row_does_not_take_the_others_down(
+        make_server, db, env):
+    """user_query fails for one user's row (here a division by zero): that
+    login is [SYS/TEMP], and the next user's login at once is answered
+    (before, the database counted as down for a second: anyone knowing
+    that name could keep every login on the node [SYS/TEMP])."""
+    s = pg_server(make_server, db, "pg-onerow", extra={"pgsql": {
+        "pool": "1",
+        "user_query": "SELECT password, home, expire_days FROM pop3d_users "
+                      "WHERE username = $1 AND CASE WHEN username = "
+                      "'pgboom' THEN 1 / (length(username) - 6) ELSE 1 "
+                      "END = 1"}})
+    db_user(s, db, env, "pgboom", PW)
+    db_user(s, db, env, "pgfine7", PW)
+    m = s.mark()
+    for _ in range(3):
+        assert try_login(s, "pgboom", PW).startswith("-ERR [SYS/TEMP]")
+        assert try_login(s, "pgfine7", PW).startswith("+OK")
+    assert s.wait_log(r"database unavailable", start=m, timeout=0.5,
+                      must=False) is None, s.log_tail()
+    assert s.wait_log(r"user_query failed: .*division by zero", start=m)
+
+
 def test_logins_wait_no_longer_than_the_timeout(make_server, db, env):
     """A slow database (0.8 s a query, pool 1, timeout 1) and 12 logins
     at once: a login that waited longer than the timeout for a pool
