@@ -173,7 +173,10 @@ authpg_late(long long stamp)
 	return 1;
 }
 
-/* Whether this thread may connect now (while down: one, when due). */
+/*
+ * Whether this thread may connect now: 1; while down, one thread when
+ * due: 2 (it is the probe, and calls probe_done); else 0.
+ */
 static int
 may_connect(void)
 {
@@ -183,8 +186,10 @@ may_connect(void)
 	if (down) {
 		if (probing || pgsql_now_ms() - fail_ms < AUTHPG_RETRY_MS)
 			r = 0;
-		else
+		else {
 			probing = 1;
+			r = 2;
+		}
 	}
 	pthread_mutex_unlock(&stlock);
 	return r;
@@ -300,7 +305,7 @@ authpg_open(size_t slot)
 {
 	struct slot	*s = &slots[slot];
 	char		 err[PGSQL_ERR_MAX];
-	int		 rc;
+	int		 rc, probe;
 
 	/* Not before the filter: a call it lacks must show in the tests,
 	   never depend on whether a connect was quicker than the setup. */
@@ -308,10 +313,11 @@ authpg_open(size_t slot)
 	while (!going)
 		pthread_cond_wait(&gocond, &stlock);
 	pthread_mutex_unlock(&stlock);
-	if (s->c != NULL || !may_connect())
+	if (s->c != NULL || (probe = may_connect()) == 0)
 		return;
 	rc = slot_open(s, err, sizeof(err));
-	probe_done();
+	if (probe == 2)
+		probe_done();
 	if (rc == -1)
 		state_down(err);
 	else
@@ -325,16 +331,17 @@ authpg_lookup(size_t slot, const char *user, struct passwd_entry *e)
 	PGresult	*r = NULL;
 	char		 err[PGSQL_ERR_MAX];
 	enum authpg_res	 res;
-	int		 attempt, broken, fresh, rc;
+	int		 attempt, broken, fresh, rc, probe;
 
 	memset(e, 0, sizeof(*e));
 	for (attempt = 0; attempt < 2 && r == NULL; attempt++) {
 		fresh = 0;
 		if (s->c == NULL) {
-			if (!may_connect())
+			if ((probe = may_connect()) == 0)
 				return AUTHPG_DOWN;
 			rc = slot_open(s, err, sizeof(err));
-			probe_done();
+			if (probe == 2)	/* only the probe's own flag */
+				probe_done();
 			if (rc == -1) {
 				state_down(err);
 				return AUTHPG_DOWN;

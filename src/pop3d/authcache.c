@@ -58,12 +58,16 @@ mac_of(const char *secret, unsigned char out[32])
 void
 authcache_init(uint64_t ttl)
 {
+	int	shorter;
+
 	pthread_mutex_lock(&ac_lock);
+	/* Entries keep the expiry they got: a shorter ttl starts afresh. */
+	shorter = ttl < ac_ttl;
 	ac_ttl = ttl;
 	if (!ac_keyed && RAND_priv_bytes(ac_key, sizeof(ac_key)) == 1)
 		ac_keyed = 1;
 	pthread_mutex_unlock(&ac_lock);
-	if (ttl == 0)
+	if (ttl == 0 || shorter)
 		authcache_clear();
 }
 

@@ -4,6 +4,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import time
 
 import pytest
@@ -476,3 +477,33 @@ def test_credential_cache_outlives_other_users_edits(make_server, env):
     with s.connect(tls=True) as c:
         assert c.try_login(u.name, u.password).startswith("-ERR [AUTH]")
     assert not login(u.name, "Mine-pw-88")
+
+
+def test_shorter_cache_ttl_on_reload_starts_afresh(make_server):
+    """Entries keep the expiry they were stored with: a reload that
+    shortens cache_ttl empties the cache rather than letting them live
+    on under the old, longer one."""
+    s = make_server(name="authcache-ttl")
+    s.volatile = True
+    u = s.new_user()
+
+    def cached():
+        m = s.mark()
+        with s.connect(tls=True) as c:
+            c.login(u.name, u.password)
+            c.ok("QUIT")
+        line = s.wait_log(r"auth ok user=%s " % re.escape(u.name), start=m)
+        return line.endswith(" cached=yes")
+
+    cached()
+    assert cached()
+    s.set_auth("cache_ttl", "60")
+    s.write_files()
+    m = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"ready workers=", start=m, timeout=10)
+    time.sleep(0.5)
+    refresh = [l for l in s.log[m:] if "listen addr=" in l]
+    assert not refresh, refresh      # the same listeners
+    assert not cached()
+    assert cached()
