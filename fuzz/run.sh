@@ -15,7 +15,7 @@ secs=$2
 shift 2
 
 CLANG=${CLANG:-clang}
-PKGS="libevent libevent_openssl libevent_pthreads openssl libcrypt"
+PKGS="libevent libevent_openssl libevent_pthreads openssl libcrypt libpq"
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Isrc/lib -Isrc
     $(pkg-config --cflags $PKGS)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined"
