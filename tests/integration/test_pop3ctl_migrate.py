@@ -450,8 +450,9 @@ def test_maildrop_in_use_is_skipped(srv):
 
 
 def test_killed_half_way_every_uidl_stays(srv, tmp_path):
-    """pop3ctl killed (SIGKILL) at growing delays while it renames 3000
-    messages: after each kill, pop3d serves every message the UIDL
+    """pop3ctl killed (SIGKILL) at growing delays, and once its renames
+    have begun, while it renames 3000 messages (every other round each):
+    after each kill, pop3d serves every message the UIDL
     Dovecot gave it (old name in the list, or new name carrying it), a
     --check counts them all kept, and a last run finishes the job."""
     n = 3000
@@ -468,11 +469,20 @@ def test_killed_half_way_every_uidl_stays(srv, tmp_path):
                    if not x.startswith("17"))
     partial = 0
     delay = 0.002
-    for _ in range(40):
+    for rnd in range(40):
+        before = renamed()
         p = subprocess.Popen([pop3ctl_path(), "-c", srv.conf_path, "migrate",
                               "--commit", u.name], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        if rnd % 2 == 0:
+            time.sleep(delay)       # anywhere: before, in or after
+        else:
+            # In the renames, whatever the start-up costs (a sanitizer
+            # build starts slowly): once the first new name shows.
+            end = time.monotonic() + 20
+            while (p.poll() is None and renamed() == before and
+                   time.monotonic() < end):
+                pass
         p.send_signal(signal.SIGKILL)
         p.wait(30)
         if not os.path.exists(os.path.join(md, LIST)):
