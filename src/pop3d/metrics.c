@@ -236,6 +236,14 @@ head(struct buf *out, const char *name, const char *type, const char *help)
 	put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter without labels: its HELP and TYPE lines and its sum. */
+static void
+counter(struct buf *out, const char *name, const char *help, size_t idx)
+{
+	head(out, name, "counter", help);
+	put(out, "%s %llu\n", name, (unsigned long long)sum(idx));
+}
+
 /* A histogram from its non-cumulative buckets at first (n bounds). */
 static void
 histogram(struct buf *out, const char *name, size_t first, size_t n,
@@ -298,26 +306,18 @@ metrics_render(struct buf *out, const char *version)
 	for (i = 0; i < NCMD; i++)
 		put(out, "pop3d_commands_total{command=\"%s\"} %llu\n",
 		    cmd_names[i], (unsigned long long)sum(M_CMD + i));
-	head(out, "pop3d_sent_bytes_total", "counter", "Bytes of POP3 "
-	    "answers and messages sent to clients, before TLS.");
-	put(out, "pop3d_sent_bytes_total %llu\n",
-	    (unsigned long long)sum(M_SENT));
+	counter(out, "pop3d_sent_bytes_total", "Bytes of POP3 answers and "
+	    "messages sent to clients, before TLS.", M_SENT);
 	head(out, "pop3d_retr_size_bytes", "histogram", "Sizes of the "
 	    "messages RETR sent, in octets.");
 	histogram(out, "pop3d_retr_size_bytes", M_RETR, NRETR, retr_le, NULL,
 	    (double)sum(M_RETR_SUM));
-	head(out, "pop3d_auth_cache_hits_total", "counter", "Logins the "
-	    "credential cache answered (cache_ttl): no slow hash.");
-	put(out, "pop3d_auth_cache_hits_total %llu\n",
-	    (unsigned long long)sum(M_AUTH_CACHED));
-	head(out, "pop3d_in_use_refusals_total", "counter", "Logins refused "
-	    "with [IN-USE]: another session held the maildrop.");
-	put(out, "pop3d_in_use_refusals_total %llu\n",
-	    (unsigned long long)sum(M_IN_USE));
-	head(out, "pop3d_commit_failures_total", "counter", "QUITs whose "
-	    "UPDATE could not remove every deleted message.");
-	put(out, "pop3d_commit_failures_total %llu\n",
-	    (unsigned long long)sum(M_COMMIT_FAIL));
+	counter(out, "pop3d_auth_cache_hits_total", "Logins the credential "
+	    "cache answered (cache_ttl): no slow hash.", M_AUTH_CACHED);
+	counter(out, "pop3d_in_use_refusals_total", "Logins refused with "
+	    "[IN-USE]: another session held the maildrop.", M_IN_USE);
+	counter(out, "pop3d_commit_failures_total", "QUITs whose UPDATE could "
+	    "not remove every deleted message.", M_COMMIT_FAIL);
 	head(out, "pop3d_restarts_total", "counter", "Child processes that "
 	    "died and were restarted by the master.");
 	put(out, "pop3d_restarts_total{process=\"worker\"} %llu\n"
