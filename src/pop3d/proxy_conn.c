@@ -50,14 +50,22 @@ static struct {
 	unsigned long	suppressed;
 } rl[RL_N];
 
+/* pc is gone (and its fd, if close_fd); no header awaited for it. */
 static void
-pc_free(struct proxy_conn *pc, int close_fd)
+pc_release(struct proxy_conn *pc, int close_fd)
 {
 	if (close_fd)
 		close(pc->fd);
 	event_free(pc->ev);
 	free(pc);
 	wenv.proxy_pending--;
+}
+
+/* A refused one: released, and a draining worker may end now. */
+static void
+pc_free(struct proxy_conn *pc)
+{
+	pc_release(pc, 1);
 	session_drain_check();
 }
 
@@ -95,7 +103,7 @@ pc_refuse(struct proxy_conn *pc, int kind, const char *reason,
 		log_warn("connection refused pip=%s reason=%s%s%s%s", pc->pip,
 		    reason, sup, *err != '\0' ? " error=" : "", err);
 	}
-	pc_free(pc, 1);
+	pc_free(pc);
 }
 
 static void
@@ -158,9 +166,8 @@ pc_event(evutil_socket_t fd, short what, void *arg)
 	take_fn = pc->take;
 	lo_ok = !h.local && sockaddr_is_loopback((struct sockaddr *)&pc->peer);
 	memcpy(pip, pc->pip, sizeof(pip));
-	wenv.proxy_pending--;	/* a session now, not a header awaited */
-	event_free(pc->ev);
-	free(pc);
+	/* Released without the drain check: that waits for the session. */
+	pc_release(pc, 0);
 	if ((id = take_fn(fd, (struct sockaddr *)&h.src, h.srclen, tls,
 	    lo_ok)) != 0)
 		log_info(SID_FMT " proxy pip=%s version=%d local=%s",
